@@ -1,0 +1,49 @@
+# Two commands: `make run` starts the whole system on SQLite and a filesystem broker with demo
+# data; `make test` runs the suite (on PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL are set).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
+DEMO_FAMILIES ?= 200
+
+.PHONY: run test lint check venv demo clean
+
+# The newest Python 3.12+ on this machine: on PATH, or installed by pyenv.
+find_python = for c in python3.14 python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+	  if command -v $$c >/dev/null 2>&1 && $$c -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then command -v $$c; exit 0; fi; \
+	done; exit 1
+
+$(STAMP): requirements.txt
+	@if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	  python=$$($(find_python)) || { echo "Python 3.12 or newer is required (Django 6); none was found on PATH or under ~/.pyenv." >&2; exit 1; }; \
+	  echo "Creating $(VENV) with $$python"; rm -rf $(VENV); $$python -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_regions
+	$(PY) manage.py seed_demo --families $(DEMO_FAMILIES) --if-empty
+	$(PY) manage.py demo_users
+
+run: demo
+	$(PY) manage.py collectstatic --noinput -v0
+	@echo "Starting web (http://127.0.0.1:8000/admin/), Celery worker and beat; Ctrl-C stops all."
+	$(VENV)/bin/honcho start -f Procfile.dev
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+check: venv
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,31 @@
+"""Writing the audit trail: one call, used by services, the admin and the API."""
+from django.core.serializers.json import DjangoJSONEncoder
+import json
+
+from .models import AuditEvent
+
+
+def _jsonable(data):
+    if data is None:
+        return None
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+
+
+def audit_log(*, actor, event, obj=None, objects=(), family_id=None, region_path="", before=None, after=None,
+              reason="", ip=None):
+    """Record that ``actor`` did ``event`` (a dotted name such as ``families.checkin.recorded``)."""
+    items = [obj] if obj is not None else list(objects)
+    object_type = items[0]._meta.label_lower if items else ""
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_role=getattr(actor, "role", "") or "",
+        event=event,
+        object_type=object_type,
+        object_ids=[item.pk for item in items],
+        family_id=family_id,
+        region_path=region_path,
+        before=_jsonable(before),
+        after=_jsonable(after),
+        reason=reason,
+        ip=ip,
+    )

@@ -1,0 +1,213 @@
+"""Cross-cutting records: the region tree, users with their role and reach, audit and notifications."""
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .idcard import mask_phone
+
+
+class TrackedModel(models.Model):
+    """Creation and change times plus a version number for optimistic concurrency control."""
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+
+class Region(models.Model):
+    """One node of province → city → county → township → village.
+
+    ``code`` is the 12-digit statistical division code (GB/T 2260 codes are padded with zeros);
+    ``path`` is its significant prefix (2, 4, 6, 9 or 12 digits), so a subtree is one indexed
+    ``path LIKE 'prefix%'`` condition instead of a recursive walk.
+    """
+
+    class Level(models.IntegerChoices):
+        PROVINCE = 1, _("province")
+        CITY = 2, _("city")
+        COUNTY = 3, _("county")
+        TOWNSHIP = 4, _("township")
+        VILLAGE = 5, _("village")
+
+    PATH_LENGTH = {Level.PROVINCE: 2, Level.CITY: 4, Level.COUNTY: 6, Level.TOWNSHIP: 9, Level.VILLAGE: 12}
+
+    code = models.CharField(_("division code"), max_length=12, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    full_name = models.CharField(_("full name"), max_length=300, blank=True)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("parent region"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="children",
+    )
+    path = models.CharField(_("path"), max_length=12, editable=False)
+    urban_rural_code = models.CharField(
+        _("urban-rural classification code"), max_length=3, blank=True,
+        help_text=_("Statistical urban-rural code of a village (111–122 urban, 210–220 rural)."),
+    )
+    is_active = models.BooleanField(_("in use"), default=True)
+
+    class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+        ordering = ["code"]
+        indexes = [
+            models.Index(fields=["path"], name="region_path_prefix", opclasses=["varchar_pattern_ops"]),
+            models.Index(fields=["parent", "name"], name="region_parent_name"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=r"^[0-9]{12}$"), name="region_code_12_digits"),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.name
+
+    @classmethod
+    def path_for(cls, code, level):
+        return code[: cls.PATH_LENGTH[level]]
+
+    @classmethod
+    def normalize_code(cls, code):
+        code = (code or "").strip()
+        return code.ljust(12, "0") if code.isdigit() and len(code) <= 12 else code
+
+    def save(self, *args, **kwargs):
+        self.code = self.normalize_code(self.code)
+        self.path = self.path_for(self.code, self.level)
+        super().save(*args, **kwargs)
+
+    @property
+    def is_rural(self):
+        return self.urban_rural_code.startswith("2")
+
+    def contains(self, other_path):
+        return bool(other_path) and other_path.startswith(self.path)
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("system administrator")
+    REGION_MANAGER = "region_manager", _("region manager")
+    SOCIAL_WORKER = "social_worker", _("social worker")
+    CONTACT_PERSON = "contact_person", _("contact person")
+    VOLUNTEER_COORDINATOR = "volunteer_coordinator", _("volunteer coordinator")
+    VOLUNTEER = "volunteer", _("volunteer")
+    AUDITOR = "auditor", _("auditor")
+
+
+class User(AbstractUser):
+    """A person who signs in. Their reach is the subtree under ``region`` (the whole country if empty
+    and they are an administrator); caseload roles see only the families assigned to them."""
+
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.CONTACT_PERSON)
+    region = models.ForeignKey(
+        Region, verbose_name=_("region of responsibility"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="users",
+    )
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(region__isnull=False) | Q(role="admin") | Q(is_superuser=True),
+                name="user_region_required_unless_admin",
+            ),
+        ]
+
+    def __str__(self):
+        return self.display_name or self.get_full_name() or self.username
+
+    @property
+    def reach_path(self):
+        """The region prefix this user may see; '' means the whole country."""
+        if self.region_id is None:
+            return ""
+        return self.region.path
+
+    @property
+    def masked_phone(self):
+        return mask_phone(self.phone)
+
+
+class AuditEvent(models.Model):
+    """Who did or saw what, when and from where. Rows are only ever added."""
+
+    at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    actor_role = models.CharField(_("actor role"), max_length=32, blank=True)
+    event = models.CharField(_("event"), max_length=100, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=100, blank=True)
+    object_ids = models.JSONField(_("object ids"), default=list, blank=True)
+    family_id = models.BigIntegerField(_("family id"), null=True, blank=True, db_index=True)
+    region_path = models.CharField(_("region path"), max_length=12, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["actor", "-at"], name="audit_actor_at"),
+            models.Index(fields=["region_path"], name="audit_region_prefix", opclasses=["varchar_pattern_ops"]),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.event}"
+
+
+class Notification(models.Model):
+    """A message for one user: shown in the in-app inbox and sent on their chosen channels.
+
+    ``dedup_key`` is unique in the database, so the same reminder is never stored twice.
+    """
+
+    class Level(models.TextChoices):
+        INFO = "info", _("information")
+        REMINDER = "reminder", _("reminder")
+        WARNING = "warning", _("warning")
+        ESCALATION = "escalation", _("escalation")
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    kind = models.CharField(_("kind"), max_length=64)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    link = models.CharField(_("link"), max_length=300, blank=True)
+    family = models.ForeignKey(
+        "families.Family", verbose_name=_("family"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="+",
+    )
+    dedup_key = models.CharField(_("deduplication key"), max_length=200, unique=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "read_at", "-created_at"], name="notification_inbox")]
+
+    def __str__(self):
+        return self.title

@@ -1,0 +1,148 @@
+"""Who may see which rows: one policy for the admin, the API and every selector.
+
+Deny by default. Each scoped model is declared in ``SCOPES`` with the lookups that lead from it to
+a region path, to a family (caseload roles see only their families) and to a volunteer (volunteers
+see only their own rows). A region subtree is one ``path LIKE 'prefix%'`` on an indexed column.
+"""
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from .models import Role
+
+CASELOAD_ROLES = frozenset({Role.SOCIAL_WORKER, Role.CONTACT_PERSON})
+REGION_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER})
+SELF = "pk"  # the family or volunteer lookup of the Family / Volunteer model itself
+
+
+@dataclass(frozen=True)
+class Scope:
+    # Roles allowed at all, besides administrators and region managers (who see their subtree).
+    roles: frozenset = frozenset()
+    region: str | None = None  # lookup to a region path string
+    also_region: str | None = None  # a second region path that also grants sight (transfers)
+    family: str | None = None  # lookup to a Family id, for caseload roles
+    volunteer: str | None = None  # lookup to a Volunteer id, for volunteers
+    owner: str | None = None  # lookup to the one user who owns the row (a notification)
+    is_reference: bool = False  # reference data every allowed role may read whole
+
+
+ALL = frozenset(Role.values)
+CASEWORK = CASELOAD_ROLES
+FIELDWORK = frozenset(CASELOAD_ROLES | {Role.VOLUNTEER_COORDINATOR})
+WITH_VOLUNTEERS = frozenset(FIELDWORK | {Role.VOLUNTEER})
+
+
+def _case(family, roles=CASEWORK, **extra):
+    region = f"{family}__region_path" if family != SELF else "region_path"
+    return Scope(roles=roles, region=region, family=family, **extra)
+
+
+SCOPES = {
+    "core.region": Scope(roles=ALL, region="path"),
+    "core.user": Scope(region="region__path"),
+    "core.auditevent": Scope(roles=frozenset({Role.AUDITOR}), region="region_path"),
+    "core.notification": Scope(roles=ALL, owner="recipient"),
+    # Coordinators see families and members to pair volunteers and take attendance (serializers
+    # and the admin leave sensitive fields out for them); volunteers see the families paired with them.
+    "families.family": _case(SELF, roles=WITH_VOLUNTEERS, volunteer="pairings__volunteer"),
+    "families.familymember": _case("family", roles=FIELDWORK),
+    "families.familystatuschange": _case("family"),
+    "families.risklevelchange": _case("family"),
+    "families.contactassignment": _case("family"),
+    "families.checkin": _case("family"),
+    "families.assessment": _case("family"),
+    "families.careplan": _case("family"),
+    "families.careplangoal": _case("plan__family"),
+    "families.caretask": _case("family"),
+    "families.assistanceenrollment": _case("family"),
+    "families.annualreview": _case("enrollment__family"),
+    "families.consentrecord": _case("family"),
+    "families.familytransfer": _case("family", also_region="to_region__path"),
+    "families.assessmentscale": Scope(roles=CASEWORK, is_reference=True),
+    "families.assistancerate": Scope(roles=CASEWORK, is_reference=True),
+    "volunteers.skill": Scope(roles=ALL, is_reference=True),
+    "volunteers.team": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "volunteers.volunteer": Scope(roles=WITH_VOLUNTEERS, region="region__path", volunteer=SELF),
+    "volunteers.trainingcourse": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "volunteers.trainingsession": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "volunteers.enrollment": Scope(roles=WITH_VOLUNTEERS, region="session__region__path", volunteer="volunteer"),
+    "volunteers.qualification": Scope(roles=WITH_VOLUNTEERS, region="volunteer__region__path", volunteer="volunteer"),
+    "volunteers.pairing": Scope(roles=WITH_VOLUNTEERS, region="family__region_path", family="family", volunteer="volunteer"),
+    "volunteers.servicehours": Scope(
+        roles=frozenset({Role.VOLUNTEER_COORDINATOR, Role.VOLUNTEER}), region="volunteer__region__path", volunteer="volunteer"
+    ),
+    "services.servicesite": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "services.activity": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "services.activityattendance": Scope(roles=FIELDWORK, region="activity__region__path"),
+    "services.fund": Scope(roles=frozenset({Role.VOLUNTEER_COORDINATOR}), region="region__path"),
+    "services.insurancepolicy": Scope(roles=CASEWORK, region="region__path"),
+    "services.insuredperson": _case("member__family"),
+    "services.insuranceclaim": _case("member__family"),
+    "services.disbursement": Scope(roles=CASEWORK, region="fund__region__path", family="family"),
+    "services.healthcheckup": _case("member__family"),
+}
+
+
+def caseload_family_ids(user):
+    """Ids of the families currently assigned to ``user``, as a subquery."""
+    from families.models import ContactAssignment
+
+    return ContactAssignment.objects.filter(user=user, ended_on__isnull=True).values("family_id")
+
+
+def paired_family_ids(user):
+    from volunteers.models import Pairing
+
+    return Pairing.objects.filter(volunteer__user=user, ended_on__isnull=True).values("family_id")
+
+
+def scope_for(model):
+    return SCOPES.get(model._meta.label_lower)
+
+
+def can_use(user, model):
+    """Whether the user's role may see any row of ``model`` at all."""
+    if not (user and user.is_authenticated and user.is_active):
+        return False
+    if user.is_superuser:
+        return True
+    scope = scope_for(model)
+    return scope is not None and (user.role in REGION_ROLES or user.role in scope.roles)
+
+
+def restrict(queryset, user):
+    """``queryset`` narrowed to the rows ``user`` may see; nothing for an unknown model or role."""
+    model = queryset.model
+    if not can_use(user, model):
+        return queryset.none()
+    if user.is_superuser:
+        return queryset
+    scope = scope_for(model)
+    if scope.owner:
+        return queryset.filter(**{scope.owner: user})
+    if scope.is_reference:
+        return queryset
+    condition = Q()
+    if scope.region and user.reach_path:
+        condition = Q(**{f"{scope.region}__startswith": user.reach_path})
+        if scope.also_region:
+            condition |= Q(**{f"{scope.also_region}__startswith": user.reach_path})
+    role = user.role
+    if role in CASELOAD_ROLES and scope.family:
+        condition &= Q(**{f"{scope.family}__in": caseload_family_ids(user)})
+    if role == Role.VOLUNTEER and scope.volunteer:
+        if scope.volunteer == "pairings__volunteer":
+            condition &= Q(pk__in=paired_family_ids(user))
+        elif scope.volunteer == SELF:
+            condition &= Q(user=user)
+        else:
+            condition &= Q(**{f"{scope.volunteer}__user": user})
+    return queryset.filter(condition)
+
+
+def region_within_reach(user, path):
+    """Whether a region path lies inside the user's subtree (used when writing)."""
+    if user.is_superuser or (user.role == Role.ADMIN and not user.region_id):
+        return True
+    return bool(path) and path.startswith(user.reach_path)

@@ -1,0 +1,236 @@
+"""Writes about families: every rule is here once; admin, API, tasks and commands call these."""
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casemgmt.core.audit import audit_log
+from casemgmt.core.errors import ConcurrentEditError, OutOfReachError
+from casemgmt.core.models import Region
+from casemgmt.core.reach import region_within_reach
+
+from .models import (
+    Assessment,
+    CadenceRule,
+    CheckIn,
+    ContactAssignment,
+    Family,
+    FamilyMember,
+    FamilyStatusChange,
+    RiskLevelChange,
+)
+
+# Allowed status moves: a closed or moved case can be reopened; a deceased family is final.
+STATUS_TRANSITIONS = {
+    Family.Status.REGISTERED: {Family.Status.ACTIVE, Family.Status.CLOSED, Family.Status.MOVED, Family.Status.DECEASED},
+    Family.Status.ACTIVE: {Family.Status.CLOSED, Family.Status.MOVED, Family.Status.DECEASED},
+    Family.Status.CLOSED: {Family.Status.ACTIVE},
+    Family.Status.MOVED: {Family.Status.ACTIVE},
+    Family.Status.DECEASED: set(),
+}
+OPEN_STATUSES = (Family.Status.REGISTERED, Family.Status.ACTIVE)
+
+
+def _check_reach(actor, path):
+    if actor is not None and not region_within_reach(actor, path):
+        raise OutOfReachError()
+
+
+def cadence_rules_for(region_path, risk_level):
+    """The cadence rule that applies: the one on the deepest region containing the family."""
+    prefixes = [region_path[:n] for n in (2, 4, 6, 9, 12) if len(region_path) >= n]
+    rules = CadenceRule.objects.filter(risk_level=risk_level).filter(
+        Q(region__isnull=True) | Q(region__path__in=prefixes)
+    ).select_related("region")
+    return max(rules, key=lambda rule: len(rule.region.path) if rule.region else 0, default=None)
+
+
+def _due_dates(family, contact_day=None, visit_day=None):
+    rule = cadence_rules_for(family.region_path, family.risk_level)
+    contact_days = rule.contact_interval_days if rule else 30
+    visit_days = rule.home_visit_interval_days if rule else 90
+    base_contact = contact_day or (family.last_checkin_at and timezone.localdate(family.last_checkin_at)) or family.registered_on
+    base_visit = visit_day or (family.last_home_visit_at and timezone.localdate(family.last_home_visit_at)) or family.registered_on
+    return base_contact + datetime.timedelta(days=contact_days), base_visit + datetime.timedelta(days=visit_days)
+
+
+def family_register(*, actor, region, category, file_number, address="", residence=None, registered_on=None, notes=""):
+    _check_reach(actor, region.path)
+    family = Family(
+        region=region, category=category, file_number=file_number, address=address, notes=notes,
+        registered_on=registered_on or timezone.localdate(),
+    )
+    if residence:
+        family.residence = residence
+    elif region.urban_rural_code:
+        family.residence = "rural" if region.is_rural else "urban"
+    family.full_clean()
+    with transaction.atomic():
+        family.next_checkin_due, family.next_home_visit_due = _due_dates(family)
+        family.save()
+        FamilyStatusChange.objects.create(family=family, to_status=family.status, changed_by=actor, reason=_("registered"))
+        audit_log(actor=actor, event="families.family.registered", obj=family, family_id=family.pk,
+                  region_path=family.region_path, after={"file_number": file_number, "category": category})
+    return family
+
+
+def family_update(*, actor, family, expected_version, **fields):
+    """Change plain fields of a family if nobody changed it since ``expected_version``."""
+    allowed = {"address", "residence", "notes", "category", "file_number"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({name: _("This field cannot be changed here.") for name in unknown})
+    with transaction.atomic():
+        before = {name: getattr(family, name) for name in fields}
+        for name, value in fields.items():
+            setattr(family, name, value)
+        family.full_clean()
+        updated = Family.objects.filter(pk=family.pk, version=expected_version).update(
+            **fields, version=F("version") + 1, updated_at=timezone.now()
+        )
+        if updated != 1:
+            raise ConcurrentEditError()
+        family.version = expected_version + 1
+        audit_log(actor=actor, event="families.family.updated", obj=family, family_id=family.pk,
+                  region_path=family.region_path, before=before, after=fields)
+    return family
+
+
+def family_change_status(*, actor, family, status, reason):
+    if status not in STATUS_TRANSITIONS[family.status]:
+        raise ValidationError({"status": _("A family cannot move from “%(from)s” to “%(to)s”.") % {
+            "from": family.get_status_display(), "to": Family.Status(status).label}})
+    if status != Family.Status.ACTIVE and not reason:
+        raise ValidationError({"reason": _("Give a reason for closing the case.")})
+    with transaction.atomic():
+        locked = Family.objects.select_for_update().get(pk=family.pk)
+        previous = locked.status
+        now = timezone.now()
+        Family.objects.filter(pk=family.pk).update(
+            status=status, status_reason=reason, status_changed_at=now, version=F("version") + 1, updated_at=now
+        )
+        FamilyStatusChange.objects.create(family=family, from_status=previous, to_status=status, reason=reason, changed_by=actor)
+        audit_log(actor=actor, event="families.family.status_changed", obj=family, family_id=family.pk,
+                  region_path=family.region_path, before={"status": previous}, after={"status": status, "reason": reason})
+    family.refresh_from_db()
+    return family
+
+
+def family_set_risk(*, actor, family, level, reason, assessment=None):
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason for the risk level.")})
+    with transaction.atomic():
+        locked = Family.objects.select_for_update().get(pk=family.pk)
+        previous = locked.risk_level
+        locked.risk_level = level
+        next_due, next_visit = _due_dates(locked)
+        # A higher risk can only bring the next contact forward, never push it back.
+        if locked.next_checkin_due and next_due > locked.next_checkin_due and previous != level and \
+                _rank(level) > _rank(previous):
+            next_due = locked.next_checkin_due
+        now = timezone.now()
+        Family.objects.filter(pk=family.pk).update(
+            risk_level=level, risk_reason=reason, risk_assessed_at=now, next_checkin_due=next_due,
+            next_home_visit_due=next_visit, version=F("version") + 1, updated_at=now,
+        )
+        RiskLevelChange.objects.create(family=family, from_level=previous, to_level=level, reason=reason,
+                                       assessment=assessment, changed_by=actor)
+        audit_log(actor=actor, event="families.risk.changed", obj=family, family_id=family.pk,
+                  region_path=family.region_path, before={"risk_level": previous},
+                  after={"risk_level": level, "reason": reason})
+    family.refresh_from_db()
+    return family
+
+
+def _rank(level):
+    return ["green", "yellow", "orange", "red"].index(level)
+
+
+def member_add(*, actor, family, **fields):
+    _check_reach(actor, family.region_path)
+    member = FamilyMember(family=family, **fields)
+    member.full_clean()
+    with transaction.atomic():
+        member.save()
+        audit_log(actor=actor, event="families.member.added", obj=member, family_id=family.pk,
+                  region_path=family.region_path, after={"name": member.name, "relation": member.relation})
+    return member
+
+
+def checkin_record(*, actor, family, channel, occurred_at=None, **details):
+    """Record a contact with a family and move its next due dates."""
+    _check_reach(actor, family.region_path)
+    occurred_at = occurred_at or timezone.now()
+    if occurred_at > timezone.now() + datetime.timedelta(minutes=5):
+        raise ValidationError({"occurred_at": _("A check-in cannot be in the future.")})
+    checkin = CheckIn(family=family, recorded_by=actor, channel=channel, occurred_at=occurred_at, **details)
+    checkin.full_clean()
+    with transaction.atomic():
+        locked = Family.objects.select_for_update().get(pk=family.pk)
+        checkin.save()
+        day = timezone.localdate(occurred_at)
+        changes = {}
+        if locked.last_checkin_at is None or occurred_at >= locked.last_checkin_at:
+            changes["last_checkin_at"] = occurred_at
+            locked.last_checkin_at = occurred_at
+        if channel == CheckIn.Channel.HOME_VISIT and (locked.last_home_visit_at is None or occurred_at >= locked.last_home_visit_at):
+            changes["last_home_visit_at"] = occurred_at
+            locked.last_home_visit_at = occurred_at
+        next_due, next_visit = _due_dates(locked)
+        changes.update(next_checkin_due=next_due, next_home_visit_due=next_visit)
+        if locked.status == Family.Status.REGISTERED:
+            changes["status"] = Family.Status.ACTIVE
+            FamilyStatusChange.objects.create(family=family, from_status=locked.status, to_status=Family.Status.ACTIVE,
+                                              reason=_("first contact recorded"), changed_by=actor)
+        Family.objects.filter(pk=family.pk).update(**changes, version=F("version") + 1, updated_at=timezone.now())
+        audit_log(actor=actor, event="families.checkin.recorded", obj=checkin, family_id=family.pk,
+                  region_path=family.region_path,
+                  after={"channel": channel, "occurred_at": occurred_at, "next_checkin_due": next_due, "day": day})
+    family.refresh_from_db()
+    return checkin
+
+
+def assignment_set(*, actor, family, kind, user, started_on=None, reason=""):
+    """Make ``user`` the family's contact of ``kind``; the previous one is ended, not deleted."""
+    _check_reach(actor, family.region_path)
+    if user.region_id is None or not family.region_path.startswith(user.reach_path):
+        raise ValidationError({"user": _("This person works outside the family's region.")})
+    started_on = started_on or timezone.localdate()
+    with transaction.atomic():
+        current = ContactAssignment.objects.select_for_update().filter(family=family, kind=kind, ended_on__isnull=True).first()
+        if current and current.user_id == user.pk:
+            return current
+        if current:
+            current.ended_on = max(started_on, current.started_on)
+            current.end_reason = reason or _("replaced")
+            current.save(update_fields=["ended_on", "end_reason"])
+        assignment = ContactAssignment.objects.create(family=family, kind=kind, user=user, started_on=started_on, assigned_by=actor)
+        audit_log(actor=actor, event="families.assignment.changed", obj=assignment, family_id=family.pk,
+                  region_path=family.region_path, before={"user": current.user_id if current else None},
+                  after={"user": user.pk, "kind": kind})
+    return assignment
+
+
+def assessment_record(*, actor, family, scale, score, member=None, notes="", assessed_at=None):
+    """Record a psychological assessment; its score band sets the family's risk level."""
+    _check_reach(actor, family.region_path)
+    if score > scale.max_score:
+        raise ValidationError({"score": _("The score is above the scale's maximum of %(max)s.") % {"max": scale.max_score}})
+    with transaction.atomic():
+        assessment = Assessment.objects.create(
+            family=family, member=member, scale=scale, score=score, resulting_risk=scale.risk_for(score),
+            notes=notes, assessed_by=actor, assessed_at=assessed_at or timezone.now(),
+        )
+        audit_log(actor=actor, event="families.assessment.recorded", obj=assessment, family_id=family.pk,
+                  region_path=family.region_path, after={"scale": scale.code, "score": score})
+        if assessment.resulting_risk != family.risk_level:
+            family_set_risk(actor=actor, family=family, level=assessment.resulting_risk, assessment=assessment,
+                            reason=_("%(scale)s score %(score)s") % {"scale": scale.name, "score": score})
+    return assessment
+
+
+def region_get(code):
+    return Region.objects.get(code=Region.normalize_code(code))

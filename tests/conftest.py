@@ -1,0 +1,90 @@
+"""Shared fixtures: a small region tree of Zhangzhou and the three people every test needs —
+the worker who owns the case (alice), a colleague in the same county (bob) and an outsider from
+another county (carol) — plus one user per role."""
+import datetime
+
+import pytest
+
+from casemgmt.core.idcard import make_id_number
+from casemgmt.core.models import Region, Role, User
+from families import services as family_services
+from families.models import ContactAssignment, FamilyMember
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def make_region(code, name, level, parent=None, urban_rural_code=""):
+    full = f"{parent.full_name}{name}" if parent else name
+    return Region.objects.create(
+        code=code, name=name, level=level, parent=parent, full_name=full, urban_rural_code=urban_rural_code
+    )
+
+
+@pytest.fixture
+def regions(db):
+    L = Region.Level
+    fujian = make_region("35", "福建省", L.PROVINCE)
+    zhangzhou = make_region("3506", "漳州市", L.CITY, fujian)
+    zhangpu = make_region("350623", "漳浦县", L.COUNTY, zhangzhou)
+    yunxiao = make_region("350622", "云霄县", L.COUNTY, zhangzhou)
+    suian = make_region("350623100", "绥安镇", L.TOWNSHIP, zhangpu)
+    village = make_region("350623100201", "东门村", L.VILLAGE, suian, "220")
+    village2 = make_region("350623100202", "西门村", L.VILLAGE, suian, "220")
+    yx_town = make_region("350622100", "云陵镇", L.TOWNSHIP, yunxiao)
+    yx_village = make_region("350622100201", "城关社区", L.VILLAGE, yx_town, "111")
+    return {
+        "fujian": fujian, "zhangzhou": zhangzhou, "zhangpu": zhangpu, "yunxiao": yunxiao, "suian": suian,
+        "village": village, "village2": village2, "yx_town": yx_town, "yx_village": yx_village,
+    }
+
+
+def make_user(username, role, region, **extra):
+    user = User.objects.create_user(
+        username=username, password=PASSWORD, role=role, region=region, is_staff=role != Role.VOLUNTEER, **extra
+    )
+    return user
+
+
+@pytest.fixture
+def people(regions):
+    """alice owns the case, bob is her colleague in the same county, carol works in another county."""
+    return {
+        "alice": make_user("alice", Role.SOCIAL_WORKER, regions["zhangpu"]),
+        "bob": make_user("bob", Role.SOCIAL_WORKER, regions["zhangpu"]),
+        "carol": make_user("carol", Role.SOCIAL_WORKER, regions["yunxiao"]),
+        "manager": make_user("manager", Role.REGION_MANAGER, regions["zhangpu"]),
+        "other_manager": make_user("other_manager", Role.REGION_MANAGER, regions["yunxiao"]),
+        "city_admin": make_user("city_admin", Role.ADMIN, regions["zhangzhou"]),
+        "contact": make_user("contact", Role.CONTACT_PERSON, regions["suian"]),
+        "coordinator": make_user("coordinator", Role.VOLUNTEER_COORDINATOR, regions["zhangpu"]),
+        "volunteer_user": make_user("volunteer_user", Role.VOLUNTEER, regions["zhangpu"]),
+        "auditor": make_user("auditor", Role.AUDITOR, regions["zhangzhou"]),
+        "root": User.objects.create_superuser(username="root", password=PASSWORD, role=Role.ADMIN),
+    }
+
+
+def add_family(region, number, actor=None, owner=None, mother_seq=2, father_seq=1):
+    family = family_services.family_register(
+        actor=actor, region=region, category="bereaved", file_number=number, address="测试路1号"
+    )
+    FamilyMember.objects.create(
+        family=family, name="王秀英", relation="mother",
+        id_number=make_id_number(region.code[:6], datetime.date(1968, 3, 5), mother_seq * 2), phone="13800000001",
+    )
+    FamilyMember.objects.create(
+        family=family, name="李建国", relation="father",
+        id_number=make_id_number(region.code[:6], datetime.date(1966, 7, 9), father_seq * 2 + 1),
+    )
+    if owner is not None:
+        ContactAssignment.objects.create(family=family, user=owner, kind="social_worker")
+    return family
+
+
+@pytest.fixture
+def families(regions, people):
+    """One family in alice's caseload, one unassigned in the same county, one in the other county."""
+    return {
+        "own": add_family(regions["village"], "ZP-0001", owner=people["alice"], mother_seq=10, father_seq=11),
+        "colleague": add_family(regions["village2"], "ZP-0002", owner=people["bob"], mother_seq=20, father_seq=21),
+        "outside": add_family(regions["yx_village"], "YX-0001", owner=people["carol"], mother_seq=30, father_seq=31),
+    }
