@@ -13,6 +13,12 @@ from families.models import ContactAssignment, FamilyMember
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    # Production keeps Django's slow, strong hasher; tests create many users and need not pay for it.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_region(code, name, level, parent=None, urban_rural_code=""):
     full = f"{parent.full_name}{name}" if parent else name
     return Region.objects.create(
