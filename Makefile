@@ -35,8 +35,15 @@ run: demo
 	@echo "Starting web (http://127.0.0.1:8000/admin/), Celery worker and beat; Ctrl-C stops all."
 	$(VENV)/bin/honcho start -f Procfile.dev
 
+# The suite runs against the real PostgreSQL and Redis (tests about the database, broker and worker
+# must); without DATABASE_URL / CELERY_BROKER_URL it uses the local servers.
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casemgmt
+test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 test: venv
-	$(PY) -m pytest
+	@$(PY) -c 'import environ, psycopg, sys; c = environ.Env.db_url_config("$(DATABASE_URL)"); \
+	  sys.exit(0) if "sqlite" in c["ENGINE"] else psycopg.connect(host=c["HOST"], port=c["PORT"] or 5432, user=c["USER"], dbname="postgres", connect_timeout=3).close()' \
+	  || { echo "make test needs PostgreSQL at $(DATABASE_URL) (see README)." >&2; exit 1; }
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .
