@@ -1,0 +1,112 @@
+"""One error shape for the whole API, translated by ``Accept-Language``:
+
+    {"detail": "<summary>", "errors": [{"field": "id_number", "code": "id_checksum", "message": "..."}]}
+
+``field`` is null for errors not tied to one field. Service exceptions are mapped here once:
+a Django ``ValidationError`` → 400, ``ConcurrentEditError`` → 409, ``OutOfReachError`` → 404.
+"""
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, status
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from casemgmt.core.errors import ConcurrentEditError, OutOfReachError
+
+NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = _("Send the If-Match header with the ETag you last read.")
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = _("This record was changed by someone else. Reload it and try again.")
+    default_code = "precondition_failed"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = _("This request conflicts with the current state of the record.")
+    default_code = "conflict"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = _("The request body is too large.")
+    default_code = "payload_too_large"
+
+
+class IdempotentReplay(Exception):
+    """Raised before the handler runs when a stored answer must be replayed (see idempotency.py)."""
+
+    def __init__(self, record):
+        self.record = record
+
+
+def _django_validation_to_drf(exc):
+    if hasattr(exc, "error_dict"):
+        detail = {
+            (NON_FIELD if field == "__all__" else field): [
+                exceptions.ErrorDetail(message, code=error.code or "invalid")
+                for error in errors for message in error.messages
+            ]
+            for field, errors in exc.error_dict.items()
+        }
+    else:
+        detail = [exceptions.ErrorDetail(message, code=error.code or "invalid")
+                  for error in exc.error_list for message in error.messages]
+    return exceptions.ValidationError(detail)
+
+
+def _flatten(detail, field=None):
+    """ErrorDetail trees (dicts of lists, nested serializers) → [{"field", "code", "message"}]."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            name = None if key == NON_FIELD else (f"{field}.{key}" if field else str(key))
+            out.extend(_flatten(value, name))
+        return out
+    if isinstance(detail, list):
+        out = []
+        for index, value in enumerate(detail):
+            # A list of dicts is a nested many=True serializer: keep the index in the field path.
+            name = f"{field}.{index}" if isinstance(value, dict) and field else field
+            out.extend(_flatten(value, name))
+        return out
+    return [{"field": field, "code": getattr(detail, "code", "invalid"), "message": str(detail)}]
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DjangoValidationError):
+        exc = _django_validation_to_drf(exc)
+    elif isinstance(exc, OutOfReachError):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, ConcurrentEditError):
+        exc = Conflict(ConcurrentEditError.message, code="concurrent_edit")
+    elif isinstance(exc, IntegrityError):
+        # A constraint caught what the validation could not see (usually a concurrent write).
+        exc = Conflict()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        summary = _("The request is not valid.")
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        errors = _flatten(detail)
+        summary = errors[0]["message"] if errors else str(detail)
+    response.data = {"detail": str(summary), "errors": errors}
+    return response

@@ -1,0 +1,90 @@
+"""Serializer building blocks shared by every app's API.
+
+- ``ScopedRelatedField``: a writable foreign key whose choices are only the rows in the caller's
+  reach, so nobody can point a record at (or move it into) another region or family.
+- ``SensitiveFieldsMixin``: volunteers and volunteer coordinators never receive the fields listed in
+  ``Meta.sensitive_fields``; everybody else receives them masked (``Meta.masked_fields``) and must
+  use the audited ``reveal`` action (``RevealMixin`` in viewsets.py) to read the plaintext.
+"""
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from casemgmt.core import reach
+from casemgmt.core.idcard import mask_id_number, mask_name, mask_phone
+from casemgmt.core.models import Role
+
+# Roles that never receive ID numbers, health, mental state or bank data, not even masked.
+NO_SENSITIVE_ROLES = frozenset({Role.VOLUNTEER, Role.VOLUNTEER_COORDINATOR, Role.AUDITOR})
+
+
+def mask_text(value):
+    return "***" if value else ""
+
+
+def mask_account(value):
+    return "*" * max(len(value) - 4, 0) + value[-4:] if value else ""
+
+
+MASKERS = {"id_number": mask_id_number, "phone": mask_phone, "name": mask_name, "text": mask_text,
+           "account": mask_account}
+
+
+def may_see_sensitive(user):
+    return bool(user and user.is_authenticated and (user.is_superuser or user.role not in NO_SENSITIVE_ROLES))
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key that must name a row the requesting user can reach (else "does not exist")."""
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        queryset = super().get_queryset()
+        user = getattr(request, "user", None)
+        return reach.restrict(queryset, user) if user is not None else queryset.none()
+
+
+class SensitiveFieldsMixin:
+    """``Meta.sensitive_fields``: names dropped for roles in NO_SENSITIVE_ROLES.
+    ``Meta.masked_fields``: {name: masker name in MASKERS} applied to everybody else on output."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        request = self.context.get("request")
+        if request is not None and not may_see_sensitive(request.user):
+            for name in getattr(self.Meta, "sensitive_fields", ()):
+                fields.pop(name, None)
+        return fields
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        for name, masker in getattr(self.Meta, "masked_fields", {}).items():
+            if name in data and data[name]:
+                data[name] = MASKERS[masker](data[name])
+        return data
+
+
+class RevealRequestSerializer(serializers.Serializer):
+    names = serializers.ListField(
+        child=serializers.CharField(max_length=64), min_length=1, max_length=10,
+        help_text=_("Names of the masked fields to reveal."),
+    )
+    reason = serializers.CharField(max_length=500, help_text=_("Why the plaintext is needed (audited)."))
+
+    def validate_names(self, names):
+        allowed = self.context.get("revealable", ())
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise serializers.ValidationError(
+                _("These fields cannot be revealed: %(names)s.") % {"names": ", ".join(unknown)}, code="not_revealable"
+            )
+        return names
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class RevealedValuesField(serializers.DictField):
+    pass
+
+
+class RevealResponseSerializer(serializers.Serializer):
+    values = RevealedValuesField(help_text=_("The plaintext of each revealed field."))

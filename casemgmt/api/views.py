@@ -1,0 +1,180 @@
+"""Endpoints of the API app itself: the caller (``users/me``), personal tokens, regions, audit trail."""
+import datetime
+
+import django_filters
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from casemgmt.core.audit import audit_log
+from casemgmt.core.models import AuditEvent, Region
+
+from .models import ApiToken
+from .permissions import HasViewPerm, ScopedPermission
+from .viewsets import ScopedReadOnlyModelViewSet, client_ip
+
+
+class RegionBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["id", "code", "name", "full_name", "level", "path"]
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    parent_id = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Region
+        fields = ["id", "code", "name", "full_name", "level", "parent_id", "path", "urban_rural_code", "is_active"]
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    role = serializers.CharField()
+    role_display = serializers.CharField(source="get_role_display")
+    region = RegionBriefSerializer(allow_null=True)
+    reach_path = serializers.CharField()
+    language = serializers.CharField()
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class MeView(APIView):
+    """The caller: role, region of responsibility and model permissions."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request):
+        user = request.user
+        user.permissions = sorted(user.get_all_permissions())
+        return Response(MeSerializer(user).data)
+
+
+class RegionFilter(django_filters.FilterSet):
+    parent = django_filters.NumberFilter(field_name="parent_id")
+    within = django_filters.CharFilter(method="filter_within", label=_("region code (its whole subtree)"))
+    q = django_filters.CharFilter(method="filter_q", label=_("name or code"))
+
+    class Meta:
+        model = Region
+        fields = ["level", "parent", "code", "is_active"]
+
+    def filter_within(self, queryset, name, value):
+        region = Region.objects.filter(code=Region.normalize_code(value)).only("path").first()
+        return queryset.filter(path__startswith=region.path) if region else queryset.none()
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(name__contains=value) | queryset.filter(code__startswith=value)
+
+
+class RegionViewSet(ScopedReadOnlyModelViewSet):
+    """The region tree, limited to the caller's subtree. Regions are managed in the admin."""
+
+    queryset = Region.objects.all()
+    serializer_class = RegionSerializer
+    filterset_class = RegionFilter
+    audit_reads = False  # public administrative data
+
+    @extend_schema(responses=RegionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def children(self, request, pk=None):
+        region = self.get_object()
+        children = self.get_queryset().filter(parent=region)
+        return Response(RegionSerializer(children, many=True).data)
+
+    @extend_schema(responses=RegionSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def ancestors(self, request, pk=None):
+        """From the top of the tree down to the region itself (names only, for breadcrumbs)."""
+        region = self.get_object()
+        prefixes = [region.path[:n] for n in (2, 4, 6, 9, 12) if n <= len(region.path)]
+        codes = [p.ljust(12, "0") for p in prefixes]
+        return Response(RegionSerializer(Region.objects.filter(code__in=codes).order_by("level"), many=True).data)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor_username = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = ["id", "at", "actor", "actor_username", "actor_role", "event", "object_type", "object_ids",
+                  "family_id", "region_path", "before", "after", "reason", "ip"]
+
+
+class AuditEventFilter(django_filters.FilterSet):
+    actor = django_filters.NumberFilter(field_name="actor_id")
+    family = django_filters.NumberFilter(field_name="family_id")
+    event = django_filters.CharFilter(field_name="event", lookup_expr="startswith")
+    since = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
+    until = django_filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+
+    class Meta:
+        model = AuditEvent
+        fields = ["actor", "family", "event", "since", "until"]
+
+
+class AuditEventViewSet(ScopedReadOnlyModelViewSet):
+    """The audit trail, read-only for everybody; auditors (and administrators) see their subtree."""
+
+    queryset = AuditEvent.objects.select_related("actor")
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    permission_classes = [ScopedPermission, HasViewPerm]
+    required_view_perm = "core.view_auditevent"
+    audit_reads = True  # reading the trail is itself recorded
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    expires_in_days = serializers.IntegerField(write_only=True, min_value=1, max_value=365, default=90)
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at", "is_active",
+                  "expires_in_days"]
+        read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class IssuedTokenSerializer(TokenSerializer):
+    token = serializers.CharField(read_only=True, help_text=_("Shown only now; store it safely."))
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "token"]
+
+
+class TokenViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+                   mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The caller's own personal API tokens. DELETE revokes (the row stays for the record)."""
+
+    serializer_class = TokenSerializer
+    permission_classes = [IsAuthenticated]
+    queryset = ApiToken.objects.all()
+
+    def get_queryset(self):
+        user = self.request.user
+        return ApiToken.objects.filter(user=user) if user.is_authenticated else ApiToken.objects.none()
+
+    @extend_schema(responses={201: IssuedTokenSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        expires_at = timezone.now() + datetime.timedelta(days=serializer.validated_data["expires_in_days"])
+        token, raw = ApiToken.issue(user=request.user, name=serializer.validated_data["name"], expires_at=expires_at)
+        audit_log(actor=request.user, event="api.token.issued", obj=token, after={"name": token.name,
+                  "expires_at": expires_at}, ip=client_ip(request))
+        data = IssuedTokenSerializer(token).data
+        data["token"] = raw
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        if instance.revoked_at is None:
+            ApiToken.objects.filter(pk=instance.pk).update(revoked_at=timezone.now())
+            audit_log(actor=self.request.user, event="api.token.revoked", obj=instance, ip=client_ip(self.request))
+

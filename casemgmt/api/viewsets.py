@@ -1,0 +1,273 @@
+"""Base viewsets every app's API builds on. What a subclass gets by inheriting:
+
+- deny by default: the queryset always passes through ``reach.restrict`` (or the viewset's
+  ``selector(user)``), so a row outside the caller's reach answers 404; ``ScopedPermission`` decides
+  which roles may read or write the model at all (401 anonymous, 403 wrong role);
+- unsafe requests run in one transaction, rolled back when the answer is an error (no half writes);
+- ETag on detail reads; PUT/PATCH need ``If-Match`` (428 without, 412 when stale), checked under a
+  row lock, and bump the row's ``version``;
+- ``Idempotency-Key`` on POST: the same user and key get the stored answer again;
+- one audit row per read request (list, search, retrieve) with the ids it returned;
+- a request-size limit and per-user throttling (settings).
+"""
+import hashlib
+import json
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from casemgmt.core import reach
+from casemgmt.core.audit import audit_log
+
+from .exceptions import Conflict, IdempotentReplay, PayloadTooLarge, PreconditionFailed, PreconditionRequired
+from .models import IdempotencyRecord
+from .permissions import ScopedPermission
+from .serializers import RevealRequestSerializer, RevealResponseSerializer, may_see_sensitive
+
+IF_MATCH = OpenApiParameter(
+    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+    description="The ETag of the version you read; a stale one is refused with 412.",
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Any unique string; sending the same key again returns the first answer instead of writing twice.",
+)
+
+
+def client_ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _json(data):
+    return json.loads(JSONRenderer().render(data).decode() or "null")
+
+
+class ScopedViewSetMixin:
+    """The behaviour listed in the module docstring; combine with DRF's mixins."""
+
+    permission_classes = [ScopedPermission]
+    # Callable (user) -> queryset already scoped to the user (an app's selector); defaults to restrict().
+    selector = None
+    # Audit every read of this resource (families and anything with personal data).
+    audit_reads = True
+    # Lookup from an object to the family id it belongs to, recorded on audit rows ("pk" for Family).
+    audit_family_field = None
+    # Extra per-action permission needs, e.g. {"reveal": "view"} (see permissions.ScopedPermission).
+    action_perms = {}
+
+    # ---- scoping ---------------------------------------------------------------------------------
+    def get_queryset_model(self):
+        return self.queryset.model
+
+    def get_queryset(self):
+        user = self.request.user
+        if self.selector is not None:
+            return type(self).selector(user)
+        return reach.restrict(super().get_queryset(), user)
+
+    def get_object(self, for_update=False):
+        if for_update:
+            self._for_update = True
+        try:
+            return super().get_object()
+        finally:
+            self._for_update = False
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if getattr(self, "_for_update", False):
+            queryset = queryset.select_for_update(of=("self",))
+        return queryset
+
+    # ---- request envelope ------------------------------------------------------------------------
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in permissions.SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            response = super().dispatch(request, *args, **kwargs)
+            if response.status_code >= 400:
+                transaction.set_rollback(True)
+        return response
+
+    def initial(self, request, *args, **kwargs):
+        length = request.META.get("CONTENT_LENGTH") or 0
+        try:
+            too_large = int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        except (TypeError, ValueError):
+            too_large = False
+        if too_large:
+            raise PayloadTooLarge()
+        super().initial(request, *args, **kwargs)
+        self._idempotency_record = None
+        if request.method == "POST" and request.headers.get("Idempotency-Key"):
+            self._claim_idempotency_key(request, request.headers["Idempotency-Key"])
+
+    def _claim_idempotency_key(self, request, key):
+        if len(key) > 200:
+            raise ValidationError({"Idempotency-Key": [_("The key is longer than 200 characters.")]})
+        digest = hashlib.sha256(request.method.encode() + request.path.encode() + b"\n" + request.body).hexdigest()
+        try:
+            with transaction.atomic():
+                self._idempotency_record = IdempotencyRecord.objects.create(
+                    user=request.user, key=key, method=request.method, path=request.path[:500], request_hash=digest,
+                )
+            return
+        except IntegrityError:
+            pass
+        # Another request with this key committed first (a concurrent one waited for it above).
+        record = IdempotencyRecord.objects.get(user=request.user, key=key)
+        if record.request_hash != digest:
+            raise Conflict(_("This Idempotency-Key was already used for a different request."),
+                           code="idempotency_key_reused")
+        if record.status_code is None:
+            raise Conflict(_("A request with this Idempotency-Key is still being processed."),
+                           code="idempotency_in_progress")
+        raise IdempotentReplay(record)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, IdempotentReplay):
+            response = Response(exc.record.response, status=exc.record.status_code)
+            response["Idempotent-Replayed"] = "true"
+            return response
+        return super().handle_exception(exc)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        record = getattr(self, "_idempotency_record", None)
+        if record is not None and 200 <= response.status_code < 300:
+            record.status_code = response.status_code
+            record.response = _json(response.data)
+            record.save(update_fields=["status_code", "response"])
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    # ---- audited reads ---------------------------------------------------------------------------
+    def audit_read(self, kind, objects):
+        if not self.audit_reads:
+            return
+        model = self.get_queryset_model()
+        family_ids = set()
+        if self.audit_family_field:
+            family_ids = {getattr(obj, self.audit_family_field) for obj in objects}
+        params = {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
+        audit_log(
+            actor=self.request.user,
+            event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
+            objects=objects,
+            family_id=family_ids.pop() if len(family_ids) == 1 else None,
+            after={"query": params} if params else None,
+            ip=client_ip(self.request),
+        )
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        objects = list(page if page is not None else queryset)
+        data = self.get_serializer(objects, many=True).data
+        self.audit_read("search" if request.query_params.get("q") else "list", objects)
+        if page is not None:
+            return self.get_paginated_response(data)
+        return Response(data)
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        serializer = self.get_serializer(instance)
+        self.audit_read("retrieve", [instance])
+        return Response(serializer.data, headers={"ETag": self.etag_for(instance, serializer.data)})
+
+    # ---- optimistic concurrency ------------------------------------------------------------------
+    def etag_for(self, instance, data=None):
+        if hasattr(instance, "version"):
+            return f'"{instance.version}"'
+        if data is None:
+            data = self.get_serializer(instance).data
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder).encode()).hexdigest()
+        return f'"{digest[:32]}"'
+
+    def check_if_match(self, instance):
+        sent = self.request.headers.get("If-Match")
+        if not sent:
+            raise PreconditionRequired()
+        current = self.etag_for(instance)
+        candidates = {tag.strip().removeprefix("W/") for tag in sent.split(",")}
+        if current not in candidates and "*" not in candidates:
+            raise PreconditionFailed()
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object(for_update=True)
+        self.check_if_match(instance)
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        self.perform_update(serializer)
+        instance = serializer.instance
+        data = self.get_serializer(instance).data
+        return Response(data, headers={"ETag": self.etag_for(instance, data)})
+
+    def perform_update(self, serializer):
+        instance = serializer.instance
+        if hasattr(instance, "version"):
+            # The row is locked, so bumping here cannot race; save() writes the new version.
+            instance.version += 1
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        instance.delete()
+
+
+def bump_version(model, pk):
+    model.objects.filter(pk=pk).update(version=F("version") + 1)
+
+
+class RevealMixin:
+    """``POST …/{id}/reveal/ {"names": [...], "reason": "..."}`` returns plaintext of masked fields
+    to roles entitled to sensitive data, and writes an audit row with the reason (not the values).
+    The viewset lists the fields in ``revealable_fields``."""
+
+    revealable_fields = ()
+
+    @extend_schema(request=RevealRequestSerializer, responses={200: RevealResponseSerializer})
+    @action(detail=True, methods=["post"])
+    def reveal(self, request, *args, **kwargs):
+        if not may_see_sensitive(request.user):
+            raise PermissionDenied()
+        instance = self.get_object()
+        body = RevealRequestSerializer(data=request.data, context={"revealable": self.revealable_fields})
+        body.is_valid(raise_exception=True)
+        names = body.validated_data["names"]
+        model = self.get_queryset_model()
+        family_id = getattr(instance, self.audit_family_field) if self.audit_family_field else None
+        audit_log(actor=request.user, event=f"api.{model._meta.app_label}.{model._meta.model_name}.revealed",
+                  obj=instance, family_id=family_id, after={"fields": names},
+                  reason=body.validated_data["reason"], ip=client_ip(request))
+        return Response({"values": {name: getattr(instance, name) or "" for name in names}}, status=status.HTTP_200_OK)
+
+
+class ScopedReadOnlyModelViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class ScopedModelViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+                         mixins.UpdateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Create, read and update. Records with history are closed through services, not deleted;
+    add ``mixins.DestroyModelMixin`` where deleting makes sense."""
+
+    @extend_schema(parameters=[IDEMPOTENCY_KEY])
+    def create(self, request, *args, **kwargs):
+        return super().create(request, *args, **kwargs)
+
+    @extend_schema(parameters=[IF_MATCH])
+    def update(self, request, *args, **kwargs):
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(parameters=[IF_MATCH])
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)
