@@ -66,12 +66,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
     "casemgmt.core",
     "families",
     "volunteers",
     "services",
+    "casemgmt.api",
 ]
 
 MIDDLEWARE = [
@@ -158,15 +160,37 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The token class goes first: its WWW-Authenticate header makes anonymous calls answer 401.
+        "casemgmt.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "casemgmt.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "casemgmt.api.exceptions.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["casemgmt.api.throttling.UserThrottle", "casemgmt.api.throttling.AnonThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_USER_THROTTLE_RATE", default="3000/hour"),
+        "anon": env.str("API_ANON_THROTTLE_RATE", default="300/hour"),
+    },
+    "ORDERING_PARAM": "ordering",
 }
+# Largest accepted request body (bytes); the API answers 413 above it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Special-family case management API",
     "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {
