@@ -1,4 +1,6 @@
 """Cross-cutting records: the region tree, users with their role and reach, audit and notifications."""
+import datetime
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -211,3 +213,71 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class NotificationPreference(models.Model):
+    """How one user wants to be told: channels besides the in-app inbox, and hours without SMS."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    email = models.BooleanField(_("by email"), default=True)
+    sms = models.BooleanField(_("by SMS"), default=True)
+    quiet_start = models.TimeField(_("quiet hours start"), default=datetime.time(21, 0))
+    quiet_end = models.TimeField(_("quiet hours end"), default=datetime.time(8, 0))
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+
+    def __str__(self):
+        return str(self.user)
+
+
+class Delivery(models.Model):
+    """The outbox: one row per notification and channel, unique, so a message is sent once.
+
+    ``due_at`` holds deferred work (quiet hours, the daily digest time) in the database instead of
+    a long ETA in the broker; a sender claims rows with one conditional UPDATE before sending.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("email")
+        SMS = "sms", _("SMS")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENDING = "sending", _("sending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    notification = models.ForeignKey(
+        Notification, verbose_name=_("notification"), on_delete=models.CASCADE, related_name="deliveries"
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="+"
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
+    due_at = models.DateTimeField(_("due at"), default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    claim_token = models.CharField(_("claim token"), max_length=32, blank=True)
+    claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="delivery_once_per_channel"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="delivery_due"),
+            models.Index(fields=["recipient", "channel", "status"], name="delivery_recipient"),
+            models.Index(fields=["claim_token"], name="delivery_claim"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} → {self.recipient_id}: {self.get_status_display()}"

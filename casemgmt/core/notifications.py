@@ -1,19 +1,214 @@
-"""Creating notifications. Storage is deduplicated by a unique key in the database, so calling
-``notify`` twice for the same reminder stores (and later sends) it once."""
+"""Notifications: the in-app inbox row, then one outbox row per channel, sent once.
+
+Storage is deduplicated by a unique key in the database, so calling ``notify`` twice for the same
+reminder stores (and sends) it once. Sending happens after commit: the outbox rows are written in
+the caller's transaction, a Celery task is enqueued from ``on_commit``, and a periodic dispatcher
+sends whatever is due, so a lost broker message only delays a message, never loses it.
+
+Reminders from the daily sweeps are due at the digest time, so everything one person gets on one
+day goes out as one message per channel. SMS never goes out in the recipient's quiet hours; it is
+deferred to the morning.
+"""
+import datetime
+import logging
+import uuid
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone, translation
+from django.utils.translation import ngettext
 
-from .models import Notification
+from . import channels
+from .models import Delivery, Notification, User
+
+logger = logging.getLogger(__name__)
+
+# A claim older than this is taken to belong to a dead worker and is released.
+CLAIM_LEASE = datetime.timedelta(minutes=10)
+MAX_SEND_ATTEMPTS = 5
+BATCH = 2000
 
 
-def notify(*, recipient, kind, title, dedup_key, body="", level=Notification.Level.INFO, family=None, link=""):
-    """Store a notification for ``recipient``; returns it, or ``None`` if it already existed."""
-    try:
-        with transaction.atomic():
-            return Notification.objects.create(
-                recipient=recipient, kind=kind, title=title, body=body, level=level, family=family,
-                link=link, dedup_key=dedup_key,
+def digest_time():
+    """Local time of day at which the daily digest of reminders goes out."""
+    hour, minute = (int(x) for x in getattr(settings, "NOTIFICATION_DIGEST_TIME", "08:30").split(":"))
+    return datetime.time(hour, minute)
+
+
+def digest_due(now=None):
+    """When a reminder created ``now`` is to be sent: today's digest time, or now if that has passed."""
+    now = now or timezone.now()
+    local = timezone.localtime(now)
+    at = timezone.make_aware(datetime.datetime.combine(local.date(), digest_time()))
+    return max(now, at)
+
+
+def _in_quiet_hours(t, start, end):
+    if start == end:
+        return False
+    if start < end:
+        return start <= t < end
+    return t >= start or t < end  # the window spans midnight
+
+
+def after_quiet_hours(due, start, end):
+    """``due`` moved to the end of the quiet hours if it falls inside them."""
+    local = timezone.localtime(due)
+    if not _in_quiet_hours(local.time(), start, end):
+        return due
+    day = local.date() if local.time() < end else local.date() + datetime.timedelta(days=1)
+    return timezone.make_aware(datetime.datetime.combine(day, end))
+
+
+def _plan(rows, *, due_at):
+    """Outbox rows for ``rows`` of (notification_id, recipient_id), in bulk; returns recipients due now."""
+    if not rows:
+        return set()
+    recipient_ids = {recipient_id for _, recipient_id in rows}
+    users = {
+        u["id"]: u
+        for u in User.objects.filter(pk__in=recipient_ids, is_active=True).values(
+            "id", "email", "phone", "notification_preference__email", "notification_preference__sms",
+            "notification_preference__quiet_start", "notification_preference__quiet_end",
+        )
+    }
+    quiet_start, quiet_end = datetime.time(21, 0), datetime.time(8, 0)
+    deliveries = []
+    for notification_id, recipient_id in rows:
+        user = users.get(recipient_id)
+        if user is None:
+            continue
+        if user["email"] and user["notification_preference__email"] is not False:
+            deliveries.append(Delivery(notification_id=notification_id, recipient_id=recipient_id,
+                                       channel=Delivery.Channel.EMAIL, due_at=due_at))
+        if user["phone"] and user["notification_preference__sms"] is not False:
+            sms_due = after_quiet_hours(
+                due_at, user["notification_preference__quiet_start"] or quiet_start,
+                user["notification_preference__quiet_end"] or quiet_end,
             )
-    except IntegrityError:
-        if Notification.objects.filter(dedup_key=dedup_key).exists():
-            return None
-        raise
+            deliveries.append(Delivery(notification_id=notification_id, recipient_id=recipient_id,
+                                       channel=Delivery.Channel.SMS, due_at=sms_due))
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True, batch_size=BATCH)
+    now = timezone.now()
+    return {d.recipient_id for d in deliveries if d.due_at <= now}
+
+
+def _send_after_commit(recipient_ids):
+    if recipient_ids:
+        from .tasks import enqueue, send_deliveries
+
+        for recipient_id in sorted(recipient_ids):
+            enqueue(send_deliveries, recipient_id)
+
+
+def notify(*, recipient, kind, title, dedup_key, body="", level=Notification.Level.INFO, family=None, link="",
+           digest=False):
+    """Store a notification for ``recipient`` and queue its sending; returns it, or ``None`` if it
+    already existed. ``digest=True`` holds it for the day's digest instead of sending it at once."""
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                notification = Notification.objects.create(
+                    recipient=recipient, kind=kind, title=title, body=body, level=level, family=family,
+                    link=link, dedup_key=dedup_key,
+                )
+        except IntegrityError:
+            if Notification.objects.filter(dedup_key=dedup_key).exists():
+                return None
+            raise
+        due_now = _plan([(notification.pk, recipient.pk)], due_at=digest_due() if digest else timezone.now())
+        _send_after_commit(due_now)
+    return notification
+
+
+def notify_many(items, *, digest=True, now=None):
+    """Store many notifications at once (set-based): ``items`` are unsaved ``Notification`` objects.
+
+    Returns how many were new. Existing dedup keys are skipped by the database, not by a lookup, so
+    two sweeps running at the same time store each reminder once.
+    """
+    now = now or timezone.now()
+    created = 0
+    due_now = set()
+    with transaction.atomic():
+        for start in range(0, len(items), BATCH):
+            chunk = items[start:start + BATCH]
+            for item in chunk:
+                item.created_at = now  # one stamp marks the rows this call inserted
+            Notification.objects.bulk_create(chunk, ignore_conflicts=True)
+            rows = list(
+                Notification.objects.filter(dedup_key__in=[i.dedup_key for i in chunk], created_at=now)
+                .values_list("id", "recipient_id")
+            )
+            created += len(rows)
+            due_now |= _plan(rows, due_at=digest_due(now) if digest else now)
+        _send_after_commit(due_now)
+    return created
+
+
+def _render(deliveries, language):
+    """One message for everything claimed: the notification itself, or a digest listing them."""
+    notes = [d.notification for d in deliveries]
+    with translation.override(language):
+        if len(notes) == 1:
+            return notes[0].title, notes[0].body or notes[0].title
+        subject = ngettext("%(count)d reminder", "%(count)d reminders", len(notes)) % {"count": len(notes)}
+        lines = [f"{i}. {n.title}" for i, n in enumerate(notes, 1)]
+        return subject, "\n".join(lines)
+
+
+def deliveries_send(*, recipient_id, channel, now=None):
+    """Send everything due for one recipient on one channel as one message; returns rows sent.
+
+    Rows are claimed with one conditional UPDATE (``SKIP LOCKED``): two workers running this at once
+    each get disjoint rows, so nothing is sent twice.
+    """
+    now = now or timezone.now()
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        due = Delivery.objects.filter(
+            recipient_id=recipient_id, channel=channel, status=Delivery.Status.PENDING, due_at__lte=now
+        ).select_for_update(skip_locked=True).values("pk")
+        claimed = Delivery.objects.filter(pk__in=due).update(
+            status=Delivery.Status.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1
+        )
+    if not claimed:
+        return 0
+    deliveries = list(
+        Delivery.objects.filter(claim_token=token).select_related("notification", "recipient")
+        .order_by("notification__created_at", "notification_id")
+    )
+    user = deliveries[0].recipient
+    subject, body = _render(deliveries, user.language)
+    try:
+        if channel == Delivery.Channel.EMAIL:
+            channels.send_email_message(address=user.email, subject=subject, body=body)
+        else:
+            channels.send_sms_message(phone=user.phone, text=f"{subject}\n{body}" if len(deliveries) > 1 else body)
+    except Exception as exc:  # a provider failure: retry later from the database, not the broker
+        logger.warning("Sending %s to user %s failed: %s", channel, recipient_id, exc)
+        attempts = deliveries[0].attempts
+        Delivery.objects.filter(claim_token=token).update(
+            status=Delivery.Status.FAILED if attempts >= MAX_SEND_ATTEMPTS else Delivery.Status.PENDING,
+            due_at=now + datetime.timedelta(minutes=5 * 2 ** attempts), claim_token="", error=str(exc)[:500],
+        )
+        return 0
+    Delivery.objects.filter(claim_token=token).update(status=Delivery.Status.SENT, sent_at=timezone.now())
+    return claimed
+
+
+def deliveries_dispatch(*, now=None):
+    """Send everything that is due (the catch-up after quiet hours, a lost message or a dead worker)."""
+    now = now or timezone.now()
+    released = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - CLAIM_LEASE).update(
+        status=Delivery.Status.PENDING, claim_token=""
+    )
+    if released:
+        logger.warning("Released %d deliveries claimed by a worker that did not finish.", released)
+    pairs = (
+        Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lte=now)
+        .values_list("recipient_id", "channel").distinct().order_by("recipient_id", "channel")
+    )
+    return sum(deliveries_send(recipient_id=r, channel=c, now=now) for r, c in pairs)
+
