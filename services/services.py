@@ -1,0 +1,255 @@
+"""Writes about activities, insurance and funds: check-ins, renewals with their roster, claims, payouts.
+
+Every rule is here once; the admin, the API and tasks call these. Counting rules (capacity, a
+claim's remaining days) are checked while the row they depend on is locked.
+"""
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casemgmt.core.audit import audit_log
+from casemgmt.core.errors import OutOfReachError
+from casemgmt.core.models import Role
+from casemgmt.core.reach import region_within_reach
+
+from .models import (
+    Activity,
+    ActivityAttendance,
+    Disbursement,
+    InsuranceClaim,
+    InsurancePolicy,
+    InsuredPerson,
+)
+
+
+def _check_reach(actor, path):
+    """``actor`` None is the system itself (a task or a command), which reaches everything."""
+    if actor is not None and not region_within_reach(actor, path):
+        raise OutOfReachError()
+
+
+def _open_family_statuses():
+    from families.models import Family
+
+    return (Family.Status.REGISTERED, Family.Status.ACTIVE)
+
+
+# --- activities -------------------------------------------------------------------------------
+
+def activity_checkin(*, actor, activity, member=None, volunteer=None, method=ActivityAttendance.Method.LIST):
+    """Check a family member or a volunteer in at an activity, once each and within its capacity."""
+    if (member is None) == (volunteer is None):
+        raise ValidationError({"member": _("Check in either a family member or a volunteer.")})
+    _check_reach(actor, activity.region.path)
+    if member is not None:
+        if member.is_deceased:
+            raise ValidationError({"member": _("This member is recorded as deceased.")})
+        _check_reach(actor, member.family.region_path)
+    else:
+        if actor is not None and actor.role == Role.VOLUNTEER and volunteer.user_id != actor.pk:
+            raise OutOfReachError()
+        if actor is not None and actor.role != Role.VOLUNTEER:
+            _check_reach(actor, volunteer.region.path)
+    try:
+        with transaction.atomic():
+            locked = Activity.objects.select_for_update(of=("self",)).select_related("region").get(pk=activity.pk)
+            if locked.status in (Activity.Status.CANCELLED, Activity.Status.COMPLETED):
+                raise ValidationError({"activity": _("Check-in for this activity is closed.")})
+            person = {"member": member} if member is not None else {"volunteer": volunteer}
+            if ActivityAttendance.objects.filter(activity=locked, **person).exists():
+                raise ValidationError({next(iter(person)): _("This person has already checked in.")})
+            # Capacity counts the people served; volunteers working at the activity do not take a seat.
+            if member is not None and locked.capacity is not None:
+                seated = ActivityAttendance.objects.filter(activity=locked, member__isnull=False).count()
+                if seated >= locked.capacity:
+                    raise ValidationError({"activity": _("The activity is full.")})
+            attendance = ActivityAttendance.objects.create(activity=locked, method=method, **person)
+            audit_log(actor=actor, event="services.activity.checked_in", obj=attendance,
+                      family_id=member.family_id if member is not None else None, region_path=locked.region.path,
+                      after={"activity": locked.pk, **{k: v.pk for k, v in person.items()}, "method": method})
+    except IntegrityError:
+        # The unique constraints settle a race between two scans of the same person.
+        field = "member" if member is not None else "volunteer"
+        raise ValidationError({field: _("This person has already checked in.")}) from None
+    return attendance
+
+
+def activity_checkin_by_token(*, actor, token, member=None, volunteer=None):
+    activity = Activity.objects.select_related("region").filter(qr_token=token).first()
+    if activity is None:
+        raise ValidationError({"token": _("This QR code does not belong to any activity.")})
+    return activity_checkin(actor=actor, activity=activity, member=member, volunteer=volunteer,
+                            method=ActivityAttendance.Method.QR)
+
+
+# --- insurance --------------------------------------------------------------------------------
+
+def _still_insurable(insured, region_path):
+    member = insured.member
+    return (not member.is_deceased and member.family.status in _open_family_statuses()
+            and member.family.region_path.startswith(region_path))
+
+
+def policy_renew(*, actor, policy):
+    """Draft next year's policy; the roster carries over the members who are still eligible."""
+    _check_reach(actor, policy.region.path)
+    if policy.status not in (InsurancePolicy.Status.ACTIVE, InsurancePolicy.Status.EXPIRED):
+        raise ValidationError({"status": _("Only an active or expired policy can be renewed.")})
+    try:
+        with transaction.atomic():
+            locked = InsurancePolicy.objects.select_for_update(of=("self",)).select_related("region").get(pk=policy.pk)
+            if InsurancePolicy.objects.filter(renews=locked).exists():
+                raise ValidationError({"status": _("This policy has already been renewed.")})
+            renewal = InsurancePolicy.objects.create(
+                insurer=locked.insurer, product_kind=locked.product_kind, region=locked.region,
+                starts_on=locked.starts_on + relativedelta(years=1), ends_on=locked.ends_on + relativedelta(years=1),
+                premium=locked.premium, daily_allowance=locked.daily_allowance, max_days=locked.max_days,
+                status=InsurancePolicy.Status.DRAFT, renews=locked, responsible=locked.responsible,
+            )
+            roster = locked.roster.select_related("member__family")
+            kept = [InsuredPerson(policy=renewal, member_id=i.member_id, premium=i.premium)
+                    for i in roster if _still_insurable(i, locked.region.path)]
+            InsuredPerson.objects.bulk_create(kept)
+            audit_log(actor=actor, event="services.policy.renewed", obj=renewal, region_path=locked.region.path,
+                      before={"policy": locked.pk, "roster": locked.roster.count()},
+                      after={"policy": renewal.pk, "roster": [i.member_id for i in kept]})
+    except IntegrityError:  # the one-to-one ``renews`` settles two renewals at once
+        raise ValidationError({"status": _("This policy has already been renewed.")}) from None
+    return renewal
+
+
+def policy_activate(*, actor, policy):
+    _check_reach(actor, policy.region.path)
+    with transaction.atomic():
+        updated = InsurancePolicy.objects.filter(pk=policy.pk, status=InsurancePolicy.Status.DRAFT).update(
+            status=InsurancePolicy.Status.ACTIVE, updated_at=timezone.now())
+        if updated != 1:
+            raise ValidationError({"status": _("Only a draft policy can be activated.")})
+        if not InsuredPerson.objects.filter(policy_id=policy.pk).exists():
+            raise ValidationError({"roster": _("A policy needs at least one insured person.")})
+        audit_log(actor=actor, event="services.policy.activated", obj=policy, region_path=policy.region.path,
+                  before={"status": InsurancePolicy.Status.DRAFT}, after={"status": InsurancePolicy.Status.ACTIVE})
+    policy.refresh_from_db()
+    return policy
+
+
+def claim_file(*, actor, policy, member, incident_date, amount_claimed=None, hospital_days=None, diagnosis=""):
+    """File a claim for an insured member. A nursing-allowance claim pays per day in hospital,
+    up to the policy's maximum days per policy year (days of earlier claims count)."""
+    _check_reach(actor, member.family.region_path)
+    if policy.status not in (InsurancePolicy.Status.ACTIVE, InsurancePolicy.Status.EXPIRED):
+        raise ValidationError({"policy": _("Claims can only be filed against an active or expired policy.")})
+    if not policy.starts_on <= incident_date <= policy.ends_on:
+        raise ValidationError({"incident_date": _("The incident is outside the policy period.")})
+    if amount_claimed is not None and Decimal(amount_claimed) < 0:
+        raise ValidationError({"amount_claimed": _("The amount cannot be negative.")})
+    with transaction.atomic():
+        # Locking the member's roster line serialises claims of one person, so days are not counted twice.
+        insured = InsuredPerson.objects.select_for_update().filter(policy=policy, member=member).first()
+        if insured is None:
+            raise ValidationError({"member": _("This member is not insured by this policy.")})
+        if policy.product_kind == InsurancePolicy.ProductKind.NURSING_ALLOWANCE:
+            if not hospital_days:
+                raise ValidationError({"hospital_days": _("Give the number of days in hospital.")})
+            if policy.daily_allowance is None:
+                raise ValidationError({"policy": _("The policy has no daily allowance.")})
+            used = InsuranceClaim.objects.filter(policy=policy, member=member).exclude(
+                status=InsuranceClaim.Status.REJECTED).aggregate(days=Sum("hospital_days"))["days"] or 0
+            days = hospital_days if policy.max_days is None else max(0, min(hospital_days, policy.max_days - used))
+            if days == 0:
+                raise ValidationError({"hospital_days": _("No insured days are left for this member in this policy year.")})
+            cap = policy.daily_allowance * days
+            if amount_claimed is None:
+                amount_claimed = cap
+            elif Decimal(amount_claimed) > cap:
+                raise ValidationError({"amount_claimed": _("At most %(cap)s CNY can be claimed (%(days)s days).") % {
+                    "cap": cap, "days": days}})
+        elif amount_claimed is None:
+            raise ValidationError({"amount_claimed": _("Give the amount claimed.")})
+        claim = InsuranceClaim.objects.create(
+            policy=policy, member=member, incident_date=incident_date, hospital_days=hospital_days,
+            amount_claimed=amount_claimed, diagnosis=diagnosis,
+        )
+        audit_log(actor=actor, event="services.claim.filed", obj=claim, family_id=member.family_id,
+                  region_path=member.family.region_path,
+                  after={"policy": policy.pk, "member": member.pk, "amount_claimed": amount_claimed})
+    return claim
+
+
+def claim_settle(*, actor, claim, amount):
+    _check_reach(actor, claim.member.family.region_path)
+    amount = Decimal(amount)
+    if amount < 0:
+        raise ValidationError({"amount": _("The amount cannot be negative.")})
+    if amount > claim.amount_claimed:
+        raise ValidationError({"amount": _("The settled amount cannot exceed the amount claimed.")})
+    today = timezone.localdate()
+    with transaction.atomic():
+        updated = InsuranceClaim.objects.filter(
+            pk=claim.pk, status__in=(InsuranceClaim.Status.FILED, InsuranceClaim.Status.UNDER_REVIEW),
+        ).update(status=InsuranceClaim.Status.SETTLED, amount_settled=amount, settled_on=today, updated_at=timezone.now())
+        if updated != 1:
+            raise ValidationError({"status": _("This claim has already been decided.")})
+        audit_log(actor=actor, event="services.claim.settled", obj=claim, family_id=claim.member.family_id,
+                  region_path=claim.member.family.region_path, before={"status": claim.status},
+                  after={"status": InsuranceClaim.Status.SETTLED, "amount_settled": amount})
+    claim.refresh_from_db()
+    return claim
+
+
+def claim_reject(*, actor, claim, reason):
+    _check_reach(actor, claim.member.family.region_path)
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason for rejecting the claim.")})
+    with transaction.atomic():
+        updated = InsuranceClaim.objects.filter(
+            pk=claim.pk, status__in=(InsuranceClaim.Status.FILED, InsuranceClaim.Status.UNDER_REVIEW),
+        ).update(status=InsuranceClaim.Status.REJECTED, updated_at=timezone.now())
+        if updated != 1:
+            raise ValidationError({"status": _("This claim has already been decided.")})
+        audit_log(actor=actor, event="services.claim.rejected", obj=claim, family_id=claim.member.family_id,
+                  region_path=claim.member.family.region_path, before={"status": claim.status},
+                  after={"status": InsuranceClaim.Status.REJECTED}, reason=reason)
+    claim.refresh_from_db()
+    return claim
+
+
+# --- funds ------------------------------------------------------------------------------------
+
+def disbursement_record(*, actor, fund, kind, amount, paid_on=None, family=None, member=None, volunteer=None,
+                        recipient_name="", goods="", period="", description="", outcome="", outcome_amount=None):
+    """Record money or goods paid out of a fund to a recipient inside the fund's region."""
+    _check_reach(actor, fund.region.path)
+    amount = Decimal(amount)
+    if amount < 0:
+        raise ValidationError({"amount": _("The amount cannot be negative.")})
+    if member is not None:
+        if family is not None and member.family_id != family.pk:
+            raise ValidationError({"member": _("This member belongs to another family.")})
+        family = family or member.family
+    if family is not None:
+        _check_reach(actor, family.region_path)
+        if not family.region_path.startswith(fund.region.path):
+            raise ValidationError({"family": _("The family lives outside the fund's region.")})
+    if volunteer is not None:
+        _check_reach(actor, volunteer.region.path)
+    if family is None and volunteer is None and not recipient_name:
+        raise ValidationError({"recipient_name": _("Name who received it.")})
+    disbursement = Disbursement(
+        fund=fund, kind=kind, amount=amount, paid_on=paid_on or timezone.localdate(), family=family, member=member,
+        volunteer=volunteer, recipient_name=recipient_name, goods=goods, period=period, description=description,
+        outcome=outcome, outcome_amount=outcome_amount, recorded_by=actor if actor is not None else None,
+    )
+    disbursement.full_clean()
+    with transaction.atomic():
+        disbursement.save()
+        audit_log(actor=actor, event="services.disbursement.recorded", obj=disbursement,
+                  family_id=family.pk if family else None, region_path=fund.region.path,
+                  after={"fund": fund.pk, "kind": kind, "amount": amount})
+    return disbursement
+
