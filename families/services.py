@@ -1,7 +1,7 @@
 """Writes about families: every rule is here once; admin, API, tasks and commands call these."""
 import datetime
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -234,3 +234,97 @@ def assessment_record(*, actor, family, scale, score, member=None, notes="", ass
 
 def region_get(code):
     return Region.objects.get(code=Region.normalize_code(code))
+
+
+def member_update(*, actor, member, expected_version, **fields):
+    """Change a member's details if nobody changed them since ``expected_version``."""
+    _check_reach(actor, member.family.region_path)
+    with transaction.atomic():
+        before = {name: getattr(member, name) for name in fields if name not in SENSITIVE_MEMBER_FIELDS}
+        for name, value in fields.items():
+            setattr(member, name, value)
+        member.full_clean()
+        claimed = FamilyMember.objects.filter(pk=member.pk, version=expected_version).update(version=F("version") + 1)
+        if claimed != 1:
+            raise ConcurrentEditError()
+        member.version = expected_version + 1
+        member.save()
+        # Sensitive values never go into the audit trail, only the fact that they changed.
+        audit_log(actor=actor, event="families.member.updated", obj=member, family_id=member.family_id,
+                  region_path=member.family.region_path, before=before,
+                  after={name: (value if name not in SENSITIVE_MEMBER_FIELDS else "changed") for name, value in fields.items()})
+    return member
+
+
+SENSITIVE_MEMBER_FIELDS = {"id_number", "phone", "health_conditions", "disability_certificate_number"}
+
+
+def family_close(*, actor, family, status=Family.Status.CLOSED, reason):
+    """Close a case (closed, moved away or deceased), with its reason kept in the status history."""
+    _check_reach(actor, family.region_path)
+    if status == Family.Status.ACTIVE:
+        raise ValidationError({"status": _("Closing cannot make a case active; reopen it instead.")})
+    return family_change_status(actor=actor, family=family, status=status, reason=reason)
+
+
+def family_reopen(*, actor, family, reason=""):
+    _check_reach(actor, family.region_path)
+    return family_change_status(actor=actor, family=family, status=Family.Status.ACTIVE, reason=reason)
+
+
+def family_transfer_request(*, actor, family, to_region, reason):
+    """Ask to move a family to another region; its receiving region manager decides."""
+    from .models import FamilyTransfer
+
+    _check_reach(actor, family.region_path)
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason for the transfer.")})
+    if to_region.pk == family.region_id:
+        raise ValidationError({"to_region": _("The family already lives in this region.")})
+    if family.status not in OPEN_STATUSES:
+        raise ValidationError({"family": _("Only an open case can be transferred.")})
+    if FamilyTransfer.objects.filter(family=family, status=FamilyTransfer.Status.REQUESTED).exists():
+        raise ValidationError({"family": _("This family already has a transfer waiting for a decision.")})
+    with transaction.atomic():
+        transfer = FamilyTransfer.objects.create(family=family, from_region=family.region, to_region=to_region,
+                                                 reason=reason, requested_by=actor)
+        audit_log(actor=actor, event="families.transfer.requested", obj=transfer, family_id=family.pk,
+                  region_path=family.region_path, after={"to_region": to_region.code, "reason": reason})
+    return transfer
+
+
+def family_transfer_decide(*, actor, transfer, accept, note=""):
+    """The receiving region's manager accepts (the family moves; contacts who work outside the new
+    region stop being its contacts) or rejects a requested transfer."""
+    from casemgmt.core.models import Role
+
+    from .models import FamilyTransfer
+
+    with transaction.atomic():
+        transfer = FamilyTransfer.objects.select_for_update().select_related("family", "to_region").get(pk=transfer.pk)
+        if actor is not None and not (actor.is_superuser or (
+                actor.role in (Role.REGION_MANAGER, Role.ADMIN) and region_within_reach(actor, transfer.to_region.path))):
+            raise PermissionDenied(_("Only a manager of the receiving region decides a transfer."))
+        if transfer.status != FamilyTransfer.Status.REQUESTED:
+            raise ValidationError({"status": _("This transfer was already decided.")})
+        now = timezone.now()
+        transfer.status = FamilyTransfer.Status.ACCEPTED if accept else FamilyTransfer.Status.REJECTED
+        transfer.decided_by, transfer.decided_at, transfer.decision_note = actor, now, note
+        transfer.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        family = transfer.family
+        old_path = family.region_path
+        if accept:
+            new_path = transfer.to_region.path
+            Family.objects.filter(pk=family.pk).update(region=transfer.to_region, region_path=new_path,
+                                                       version=F("version") + 1, updated_at=now)
+            outside = ContactAssignment.objects.filter(family=family, ended_on__isnull=True).select_related("user__region")
+            for assignment in outside:
+                if not new_path.startswith(assignment.user.reach_path) or assignment.user.region_id is None:
+                    assignment.ended_on = max(timezone.localdate(), assignment.started_on)
+                    assignment.end_reason = _("family transferred to another region")
+                    assignment.save(update_fields=["ended_on", "end_reason"])
+        audit_log(actor=actor, event=f"families.transfer.{'accepted' if accept else 'rejected'}", obj=transfer,
+                  family_id=family.pk, region_path=transfer.to_region.path,
+                  before={"region_path": old_path}, after={"to_region": transfer.to_region.code, "note": note})
+    family.refresh_from_db()
+    return transfer

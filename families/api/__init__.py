@@ -1,0 +1,1 @@
+"""REST API of the families app (mounted under /api/v1/ by casemgmt.api.urls)."""

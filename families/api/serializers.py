@@ -1,0 +1,390 @@
+"""Serializers of the families API. Status, risk, region and due dates are read-only here: they
+change only through the workflow actions (services), never through a writable field."""
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from casemgmt.api.serializers import ScopedRelatedField, SensitiveFieldsMixin
+from casemgmt.core.models import Region, Role, User
+
+from ..models import (
+    AnnualReview,
+    Assessment,
+    AssessmentScale,
+    AssistanceEnrollment,
+    CarePlan,
+    CarePlanGoal,
+    CareTask,
+    CheckIn,
+    ConsentRecord,
+    ContactAssignment,
+    Family,
+    FamilyMember,
+    FamilyStatusChange,
+    FamilyTransfer,
+    RiskLevelChange,
+)
+
+MEMBER_SENSITIVE = ["id_number", "phone", "health_conditions", "disability_grade", "disability_certificate_number",
+                    "family_doctor", "family_doctor_institution", "family_doctor_signed_on", "family_doctor_expires_on"]
+MEMBER_MASKED = {"id_number": "id_number", "phone": "phone", "health_conditions": "text",
+                 "disability_certificate_number": "account"}
+
+
+class UserBriefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="__str__", read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name", "role"]
+        read_only_fields = fields
+
+
+class MemberBriefSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+    class Meta:
+        model = FamilyMember
+        fields = ["id", "name", "relation", "sex", "birth_date", "is_deceased", "id_number"]
+        read_only_fields = fields
+        sensitive_fields = ["id_number"]
+        masked_fields = {"id_number": "id_number"}
+
+
+class AssignmentBriefSerializer(serializers.ModelSerializer):
+    user = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = ContactAssignment
+        fields = ["id", "kind", "user", "started_on"]
+        read_only_fields = fields
+
+
+class FamilySerializer(serializers.ModelSerializer):
+    region = ScopedRelatedField(queryset=Region.objects.all())
+    region_code = serializers.CharField(source="region.code", read_only=True)
+    region_name = serializers.CharField(source="region.full_name", read_only=True)
+    members = MemberBriefSerializer(many=True, read_only=True)
+    contacts = AssignmentBriefSerializer(source="active_assignments", many=True, read_only=True, default=list)
+
+    class Meta:
+        model = Family
+        fields = ["id", "file_number", "category", "region", "region_code", "region_name", "region_path", "address",
+                  "residence", "status", "status_reason", "status_changed_at", "risk_level", "risk_reason",
+                  "risk_assessed_at", "registered_on", "last_checkin_at", "next_checkin_due", "last_home_visit_at",
+                  "next_home_visit_due", "notes", "version", "members", "contacts", "created_at", "updated_at"]
+        read_only_fields = ["region_path", "status", "status_reason", "status_changed_at", "risk_level", "risk_reason",
+                            "risk_assessed_at", "last_checkin_at", "next_checkin_due", "last_home_visit_at",
+                            "next_home_visit_due", "version", "created_at", "updated_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            # Moving a family to another region is a transfer (the receiving manager decides).
+            fields["region"].read_only = True
+            fields["registered_on"].read_only = True
+        return fields
+
+
+class FamilyCoordinatorSerializer(FamilySerializer):
+    """What volunteers and coordinators receive: no notes, reasons or member identity data."""
+
+    class Meta(FamilySerializer.Meta):
+        fields = ["id", "file_number", "category", "region", "region_code", "region_name", "region_path", "address",
+                  "residence", "status", "risk_level", "next_checkin_due", "version", "members", "contacts"]
+        read_only_fields = fields
+
+
+class MemberSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+    family = ScopedRelatedField(queryset=Family.objects.all())
+
+    class Meta:
+        model = FamilyMember
+        fields = ["id", "family", "name", "name_pinyin", "name_initials", "relation", "id_number", "birth_date", "sex",
+                  "birthday_calendar", "lunar_birth_month", "lunar_birth_day", "phone", "is_deceased", "death_date",
+                  "disability_grade", "disability_certificate_number", "health_conditions", "family_doctor",
+                  "family_doctor_institution", "family_doctor_signed_on", "family_doctor_expires_on", "version",
+                  "created_at", "updated_at"]
+        read_only_fields = ["name_pinyin", "name_initials", "version", "created_at", "updated_at"]
+        sensitive_fields = MEMBER_SENSITIVE
+        masked_fields = MEMBER_MASKED
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["family"].read_only = True
+        return fields
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    user = UserBriefSerializer(read_only=True)
+    assigned_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = ContactAssignment
+        fields = ["id", "family", "kind", "user", "started_on", "ended_on", "end_reason", "assigned_by"]
+        read_only_fields = fields
+
+
+class AssignRequestSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ContactAssignment.Kind.choices)
+    # Managers only (checked by the view); the service checks the person works in the family's region.
+    user = ScopedRelatedField(queryset=User.objects.filter(is_active=True).select_related("region"))
+    started_on = serializers.DateField(required=False)
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class CheckInSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+    family = ScopedRelatedField(queryset=Family.objects.all())
+    recorded_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = CheckIn
+        fields = ["id", "family", "occurred_at", "recorded_by", "channel", "physical_state", "mental_state",
+                  "mental_notes", "difficulties", "needs", "help_given", "follow_up", "follow_up_due", "version",
+                  "created_at"]
+        read_only_fields = ["recorded_by", "version", "created_at"]
+        sensitive_fields = ["mental_state", "mental_notes", "physical_state"]
+        masked_fields = {"mental_notes": "text"}
+
+
+class ScaleSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AssessmentScale
+        fields = ["id", "code", "name", "description", "max_score", "bands", "is_active"]
+        read_only_fields = fields
+
+
+class AssessmentSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+    family = ScopedRelatedField(queryset=Family.objects.all())
+    member = ScopedRelatedField(queryset=FamilyMember.objects.all(), required=False, allow_null=True)
+    scale = serializers.PrimaryKeyRelatedField(queryset=AssessmentScale.objects.filter(is_active=True))
+    assessed_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Assessment
+        fields = ["id", "family", "member", "scale", "score", "resulting_risk", "notes", "assessed_by", "assessed_at",
+                  "version"]
+        read_only_fields = ["resulting_risk", "assessed_by", "version"]
+        sensitive_fields = ["notes", "score", "resulting_risk"]
+        masked_fields = {"notes": "text"}
+
+    def validate(self, attrs):
+        member = attrs.get("member")
+        if member is not None and member.family_id != attrs["family"].pk:
+            raise serializers.ValidationError({"member": _("This person is not a member of the family.")})
+        return attrs
+
+
+class ReassessRiskSerializer(serializers.Serializer):
+    level = serializers.ChoiceField(choices=Family._meta.get_field("risk_level").choices)
+    reason = serializers.CharField(max_length=300)
+
+
+class CloseSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=[(s.value, s.label) for s in (Family.Status.CLOSED, Family.Status.MOVED, Family.Status.DECEASED)],
+        default=Family.Status.CLOSED,
+    )
+    reason = serializers.CharField(max_length=300)
+
+
+class ReopenSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class StatusChangeSerializer(serializers.ModelSerializer):
+    changed_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = FamilyStatusChange
+        fields = ["id", "from_status", "to_status", "reason", "changed_by", "changed_at"]
+        read_only_fields = fields
+
+
+class RiskChangeSerializer(serializers.ModelSerializer):
+    changed_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = RiskLevelChange
+        fields = ["id", "from_level", "to_level", "reason", "assessment", "changed_by", "changed_at"]
+        read_only_fields = fields
+
+
+class CarePlanGoalSerializer(serializers.ModelSerializer):
+    plan = ScopedRelatedField(queryset=CarePlan.objects.all())
+
+    class Meta:
+        model = CarePlanGoal
+        fields = ["id", "plan", "description", "target_date", "status"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["plan"].read_only = True
+        return fields
+
+
+class CarePlanSerializer(serializers.ModelSerializer):
+    family = ScopedRelatedField(queryset=Family.objects.all())
+    owner = UserBriefSerializer(read_only=True)
+    goals = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CarePlan
+        fields = ["id", "family", "title", "summary", "status", "owner", "starts_on", "review_on", "goals", "version",
+                  "created_at", "updated_at"]
+        read_only_fields = ["owner", "version", "created_at", "updated_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["family"].read_only = True
+        return fields
+
+    def get_goals(self, plan) -> list[dict]:
+        return [{"id": g.id, "description": g.description, "target_date": g.target_date, "status": g.status}
+                for g in plan.goals.all()]
+
+    def validate(self, attrs):
+        starts, review = attrs.get("starts_on"), attrs.get("review_on")
+        if self.instance is not None:
+            starts = starts or self.instance.starts_on
+            review = review if "review_on" in attrs else self.instance.review_on
+        if starts and review and review < starts:
+            raise serializers.ValidationError({"review_on": _("The review date is before the start date.")})
+        return attrs
+
+
+class CareTaskSerializer(serializers.ModelSerializer):
+    family = ScopedRelatedField(queryset=Family.objects.all())
+    plan = ScopedRelatedField(queryset=CarePlan.objects.all(), required=False, allow_null=True)
+    goal = ScopedRelatedField(queryset=CarePlanGoal.objects.all(), required=False, allow_null=True)
+    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True).select_related("region"),
+                                                  required=False, allow_null=True)
+
+    class Meta:
+        model = CareTask
+        fields = ["id", "family", "plan", "goal", "kind", "description", "assignee", "due_on", "status", "done_at",
+                  "created_at"]
+        read_only_fields = ["done_at", "created_at"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["family"].read_only = True
+        return fields
+
+    def validate(self, attrs):
+        family = attrs.get("family") or getattr(self.instance, "family", None)
+        plan = attrs.get("plan")
+        if plan is not None and family is not None and plan.family_id != family.pk:
+            raise serializers.ValidationError({"plan": _("This care plan belongs to another family.")})
+        assignee = attrs.get("assignee")
+        if assignee is not None and family is not None and (
+                assignee.region_id is None or not family.region_path.startswith(assignee.reach_path)):
+            raise serializers.ValidationError({"assignee": _("This person works outside the family's region.")})
+        return attrs
+
+
+class EnrollmentSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+    member = ScopedRelatedField(queryset=FamilyMember.objects.all())
+    family = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = AssistanceEnrollment
+        fields = ["id", "member", "family", "status", "applied_on", "approved_on", "ended_on", "end_reason", "bank_name",
+                  "bank_account", "version", "created_at", "updated_at"]
+        read_only_fields = ["family", "version", "created_at", "updated_at"]
+        sensitive_fields = ["bank_name", "bank_account"]
+        masked_fields = {"bank_account": "account"}
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["member"].read_only = True
+        return fields
+
+    def validate(self, attrs):
+        status = attrs.get("status", getattr(self.instance, "status", None))
+        ended_on = attrs.get("ended_on", getattr(self.instance, "ended_on", None))
+        if status == AssistanceEnrollment.Status.ENDED and not ended_on:
+            raise serializers.ValidationError({"ended_on": _("An ended enrolment needs its end date.")})
+        return attrs
+
+
+class AnnualReviewSerializer(serializers.ModelSerializer):
+    enrollment = ScopedRelatedField(queryset=AssistanceEnrollment.objects.all())
+    reviewer = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = AnnualReview
+        fields = ["id", "enrollment", "year", "status", "applied_on", "village_reviewed_on", "confirmed_on", "reviewer",
+                  "note", "version", "created_at", "updated_at"]
+        read_only_fields = ["reviewer", "version", "created_at", "updated_at"]
+        validators = []
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["year"].min_value, fields["year"].max_value = 2000, 2100
+        if self.instance is not None and not isinstance(self.instance, list | tuple):
+            fields["enrollment"].read_only = True
+            fields["year"].read_only = True
+        return fields
+
+    def validate(self, attrs):
+        enrollment, year = attrs.get("enrollment"), attrs.get("year")
+        if self.instance is None and enrollment and year and AnnualReview.objects.filter(
+                enrollment=enrollment, year=year).exists():
+            raise serializers.ValidationError({"year": _("This enrolment already has a review for that year.")})
+        return attrs
+
+
+class ConsentSerializer(serializers.ModelSerializer):
+    family = ScopedRelatedField(queryset=Family.objects.all())
+    member = ScopedRelatedField(queryset=FamilyMember.objects.all(), required=False, allow_null=True)
+    recorded_by = UserBriefSerializer(read_only=True)
+    is_effective = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ConsentRecord
+        fields = ["id", "family", "member", "purpose", "scope", "given", "recorded_by", "recorded_at", "withdrawn_at",
+                  "evidence", "is_effective"]
+        read_only_fields = ["recorded_by", "withdrawn_at"]
+
+    def validate(self, attrs):
+        member = attrs.get("member")
+        if member is not None and member.family_id != attrs["family"].pk:
+            raise serializers.ValidationError({"member": _("This person is not a member of the family.")})
+        return attrs
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    from_region = serializers.CharField(source="from_region.code", read_only=True)
+    to_region = serializers.CharField(source="to_region.code", read_only=True)
+    requested_by = UserBriefSerializer(read_only=True)
+    decided_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = FamilyTransfer
+        fields = ["id", "family", "from_region", "to_region", "status", "reason", "requested_by", "requested_at",
+                  "decided_by", "decided_at", "decision_note"]
+        read_only_fields = fields
+
+
+class TransferRequestSerializer(serializers.Serializer):
+    # Any region may receive a family: the sender need not reach it; its manager decides.
+    to_region = serializers.SlugRelatedField(slug_field="code", queryset=Region.objects.filter(is_active=True))
+    reason = serializers.CharField(max_length=300)
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict) and isinstance(data.get("to_region"), str):
+            data = {**data, "to_region": Region.normalize_code(data["to_region"])}
+        return super().to_internal_value(data)
+
+
+class TransferDecisionSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+def family_serializer_for(user):
+    if user.is_authenticated and user.role in (Role.VOLUNTEER, Role.VOLUNTEER_COORDINATOR) and not user.is_superuser:
+        return FamilyCoordinatorSerializer
+    return FamilySerializer

@@ -1,0 +1,385 @@
+"""Families API: declarative scoped viewsets; workflow steps are @actions calling families.services."""
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from casemgmt.api.viewsets import (
+    IDEMPOTENCY_KEY,
+    RevealMixin,
+    ScopedModelViewSet,
+    ScopedReadOnlyModelViewSet,
+    client_ip,
+)
+from casemgmt.core.audit import audit_log
+from casemgmt.core.reach import REGION_ROLES
+
+from .. import selectors, services
+from ..models import (
+    AnnualReview,
+    Assessment,
+    AssessmentScale,
+    AssistanceEnrollment,
+    CarePlan,
+    CarePlanGoal,
+    CareTask,
+    CheckIn,
+    ConsentRecord,
+    ContactAssignment,
+    Family,
+    FamilyMember,
+    FamilyTransfer,
+)
+from . import serializers as s
+from .filters import FamilyFilter
+
+
+def _is_manager(user):
+    return user.is_superuser or user.role in REGION_ROLES
+
+
+class AuditedWritesMixin:
+    """Plain CRUD rows (no dedicated service) still leave an audit row per write."""
+
+    audit_family_field = "family_id"
+
+    def _family_of(self, instance):
+        return getattr(instance, self.audit_family_field, None)
+
+    def perform_create(self, serializer):
+        extra = self.creation_defaults()
+        instance = serializer.save(**extra)
+        self._audit_write(instance, "created", serializer.validated_data)
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        self._audit_write(serializer.instance, "updated", serializer.validated_data)
+
+    def creation_defaults(self):
+        return {}
+
+    def _audit_write(self, instance, verb, data):
+        model = instance._meta
+        safe = {k: (v.pk if hasattr(v, "pk") else v) for k, v in data.items() if k not in self.unaudited_fields}
+        audit_log(actor=self.request.user, event=f"{model.app_label}.{model.model_name}.{verb}", obj=instance,
+                  family_id=self._family_of(instance), after=safe, ip=client_ip(self.request))
+
+    unaudited_fields = ("bank_account", "notes", "mental_notes")
+
+
+class FamilyViewSet(RevealMixin, ScopedModelViewSet):
+    """Special families in the caller's reach. Status, risk and region change only through actions."""
+
+    queryset = Family.objects.all()
+    selector = staticmethod(lambda user: selectors.family_list(user=user))
+    filterset_class = FamilyFilter
+    ordering_fields = ["file_number", "next_checkin_due", "risk_level", "registered_on", "updated_at", "status"]
+    ordering = ["file_number"]
+    audit_family_field = "pk"
+    revealable_fields = ()
+
+    def get_serializer_class(self):
+        if self.action in ("reassess_risk",):
+            return s.ReassessRiskSerializer
+        return s.family_serializer_for(self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.family_register(
+            actor=self.request.user, region=data["region"], category=data["category"], file_number=data["file_number"],
+            address=data.get("address", ""), residence=data.get("residence"), registered_on=data.get("registered_on"),
+            notes=data.get("notes", ""),
+        )
+
+    def perform_update(self, serializer):
+        family = serializer.instance
+        fields = dict(serializer.validated_data)
+        serializer.instance = services.family_update(actor=self.request.user, family=family,
+                                                     expected_version=family.version, **fields)
+
+    def _reload(self, family):
+        return self.get_queryset().get(pk=family.pk)
+
+    def _family_response(self, family, code=status.HTTP_200_OK):
+        family = self._reload(family)
+        data = s.family_serializer_for(self.request.user)(family, context=self.get_serializer_context()).data
+        return Response(data, status=code, headers={"ETag": self.etag_for(family, data)})
+
+    @extend_schema(request=s.ReassessRiskSerializer, responses=s.FamilySerializer)
+    @action(detail=True, methods=["post"], url_path="reassess-risk")
+    def reassess_risk(self, request, pk=None):
+        family = self.get_object()
+        body = s.ReassessRiskSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.family_set_risk(actor=request.user, family=family, **body.validated_data)
+        return self._family_response(family)
+
+    @extend_schema(request=s.AssignRequestSerializer, responses=s.AssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        """Make a staff member the family's contact of a kind; the previous contact is ended, not deleted."""
+        if not _is_manager(request.user):
+            raise PermissionDenied(_("Only a region manager assigns contacts."))
+        family = self.get_object()
+        body = s.AssignRequestSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        assignment = services.assignment_set(actor=request.user, family=family, **body.validated_data)
+        return Response(s.AssignmentSerializer(assignment).data, status=status.HTTP_200_OK)
+
+    @extend_schema(request=s.CloseSerializer, responses=s.FamilySerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        family = self.get_object()
+        body = s.CloseSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.family_close(actor=request.user, family=family, **body.validated_data)
+        return self._family_response(family)
+
+    @extend_schema(request=s.ReopenSerializer, responses=s.FamilySerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        family = self.get_object()
+        body = s.ReopenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.family_reopen(actor=request.user, family=family, **body.validated_data)
+        return self._family_response(family)
+
+    @extend_schema(request=s.TransferRequestSerializer, responses={201: s.TransferSerializer},
+                   parameters=[IDEMPOTENCY_KEY])
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, pk=None):
+        """Ask to move the family to another region; the receiving region's manager accepts or rejects."""
+        family = self.get_object()
+        body = s.TransferRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        transfer = services.family_transfer_request(actor=request.user, family=family, **body.validated_data)
+        return Response(s.TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.StatusChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="status-history")
+    def status_history(self, request, pk=None):
+        family = self.get_object()
+        rows = selectors.status_history(user=request.user, family=family)
+        self.audit_read("status_history", [family])
+        return Response(s.StatusChangeSerializer(rows, many=True).data)
+
+    @extend_schema(responses=s.RiskChangeSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="risk-history")
+    def risk_history(self, request, pk=None):
+        family = self.get_object()
+        rows = selectors.risk_history(user=request.user, family=family)
+        self.audit_read("risk_history", [family])
+        return Response(s.RiskChangeSerializer(rows, many=True).data)
+
+
+class MemberViewSet(RevealMixin, ScopedModelViewSet):
+    queryset = FamilyMember.objects.all()
+    selector = staticmethod(lambda user: selectors.member_list(user=user))
+    serializer_class = s.MemberSerializer
+    filterset_fields = ["family", "relation", "is_deceased"]
+    ordering_fields = ["name", "birth_date", "id"]
+    ordering = ["family_id", "id"]
+    audit_family_field = "family_id"
+    revealable_fields = ("id_number", "phone", "health_conditions", "disability_certificate_number")
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        family = data.pop("family")
+        serializer.instance = services.member_add(actor=self.request.user, family=family, **data)
+
+    def perform_update(self, serializer):
+        member = serializer.instance
+        # The base class bumped the in-memory version under the row lock; the service checks the stored one.
+        serializer.instance = services.member_update(actor=self.request.user, member=member,
+                                                     expected_version=member.version, **serializer.validated_data)
+
+    def update(self, request, *args, **kwargs):
+        return super().update(request, *args, **kwargs)
+
+
+class AssignmentViewSet(ScopedReadOnlyModelViewSet):
+    """Contact assignments with their history (change them with ``POST /families/{id}/assign/``)."""
+
+    queryset = ContactAssignment.objects.all()
+    selector = staticmethod(lambda user: selectors.assignment_list(user=user))
+    serializer_class = s.AssignmentSerializer
+    filterset_fields = ["family", "kind", "user"]
+    ordering_fields = ["started_on", "id"]
+    ordering = ["family_id", "kind", "-started_on"]
+    audit_family_field = "family_id"
+
+
+class CheckInViewSet(RevealMixin, ScopedModelViewSet):
+    """Contacts with families. Creating one moves the family's next due dates (``checkin_record``)."""
+
+    queryset = CheckIn.objects.all()
+    selector = staticmethod(lambda user: selectors.checkin_list(user=user))
+    serializer_class = s.CheckInSerializer
+    filterset_fields = {"family": ["exact"], "channel": ["exact"], "occurred_at": ["gte", "lt"]}
+    ordering_fields = ["occurred_at", "id"]
+    ordering = ["-occurred_at", "-id"]
+    audit_family_field = "family_id"
+    revealable_fields = ("mental_notes",)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        family = data.pop("family")
+        serializer.instance = services.checkin_record(actor=self.request.user, family=family, **data)
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        audit_log(actor=self.request.user, event="families.checkin.updated", obj=serializer.instance,
+                  family_id=serializer.instance.family_id, ip=client_ip(self.request),
+                  after={k: v for k, v in serializer.validated_data.items() if k != "mental_notes"})
+
+
+class AssessmentScaleViewSet(ScopedReadOnlyModelViewSet):
+    queryset = AssessmentScale.objects.all()
+    serializer_class = s.ScaleSerializer
+    filterset_fields = ["is_active"]
+    audit_reads = False  # reference data
+
+
+class AssessmentViewSet(RevealMixin, ScopedModelViewSet):
+    """Psychological assessments. Recording one sets the family's risk level from the score band."""
+
+    queryset = Assessment.objects.all()
+    selector = staticmethod(lambda user: selectors.assessment_list(user=user))
+    serializer_class = s.AssessmentSerializer
+    filterset_fields = ["family", "scale", "member"]
+    ordering_fields = ["assessed_at", "score", "id"]
+    ordering = ["-assessed_at", "-id"]
+    audit_family_field = "family_id"
+    revealable_fields = ("notes",)
+    http_method_names = ["get", "post", "head", "options"]
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.assessment_record(actor=self.request.user, **data)
+
+
+class CarePlanViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    queryset = CarePlan.objects.all()
+    selector = staticmethod(lambda user: selectors.careplan_list(user=user))
+    serializer_class = s.CarePlanSerializer
+    filterset_fields = ["family", "status", "owner"]
+    ordering_fields = ["starts_on", "review_on", "id"]
+    ordering = ["-starts_on", "-id"]
+
+    def creation_defaults(self):
+        return {"owner": self.request.user}
+
+
+class CarePlanGoalViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    queryset = CarePlanGoal.objects.all()
+    selector = staticmethod(lambda user: selectors.goal_list(user=user))
+    serializer_class = s.CarePlanGoalSerializer
+    filterset_fields = ["plan", "status"]
+    ordering = ["plan_id", "id"]
+    audit_family_field = None
+
+    def _family_of(self, instance):
+        return instance.plan.family_id
+
+
+class CareTaskViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    queryset = CareTask.objects.all()
+    selector = staticmethod(lambda user: selectors.task_list(user=user))
+    serializer_class = s.CareTaskSerializer
+    filterset_fields = {"family": ["exact"], "status": ["exact"], "kind": ["exact"], "assignee": ["exact"],
+                        "due_on": ["lte", "gte"]}
+    ordering_fields = ["due_on", "id"]
+    ordering = ["due_on", "id"]
+
+
+class EnrollmentViewSet(AuditedWritesMixin, RevealMixin, ScopedModelViewSet):
+    """Special-assistance enrolments (特别扶助)."""
+
+    queryset = AssistanceEnrollment.objects.all()
+    selector = staticmethod(lambda user: selectors.enrollment_list(user=user))
+    serializer_class = s.EnrollmentSerializer
+    filterset_fields = ["family", "member", "status"]
+    ordering_fields = ["applied_on", "id"]
+    ordering = ["-applied_on", "-id"]
+    revealable_fields = ("bank_account",)
+
+    def perform_create(self, serializer):
+        instance = serializer.save(family=serializer.validated_data["member"].family)
+        self._audit_write(instance, "created", serializer.validated_data)
+
+
+class AnnualReviewViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    """Yearly eligibility confirmations (年审)."""
+
+    queryset = AnnualReview.objects.all()
+    selector = staticmethod(lambda user: selectors.review_list(user=user))
+    serializer_class = s.AnnualReviewSerializer
+    filterset_fields = ["enrollment", "year", "status"]
+    ordering = ["-year", "enrollment_id"]
+    audit_family_field = None
+
+    def _family_of(self, instance):
+        return instance.enrollment.family_id
+
+    def creation_defaults(self):
+        return {"reviewer": self.request.user}
+
+
+class ConsentViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    """Consent records (PIPL art. 29). They are never edited: withdraw and record a new one."""
+
+    queryset = ConsentRecord.objects.all()
+    selector = staticmethod(lambda user: selectors.consent_list(user=user))
+    serializer_class = s.ConsentSerializer
+    filterset_fields = ["family", "member", "purpose", "given"]
+    ordering = ["-recorded_at", "-id"]
+    http_method_names = ["get", "post", "head", "options"]
+    action_perms = {"withdraw": "add"}
+
+    def creation_defaults(self):
+        return {"recorded_by": self.request.user}
+
+    @extend_schema(request=None, responses=s.ConsentSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request, pk=None):
+        from django.utils import timezone
+
+        consent = self.get_object(for_update=True)
+        if consent.withdrawn_at is None:
+            consent.withdrawn_at = timezone.now()
+            consent.save(update_fields=["withdrawn_at"])
+            self._audit_write(consent, "withdrawn", {})
+        return Response(s.ConsentSerializer(consent, context=self.get_serializer_context()).data)
+
+
+class TransferViewSet(ScopedReadOnlyModelViewSet):
+    """Transfers between regions; the receiving region's manager accepts or rejects."""
+
+    queryset = FamilyTransfer.objects.all()
+    selector = staticmethod(lambda user: selectors.transfer_list(user=user))
+    serializer_class = s.TransferSerializer
+    filterset_fields = ["family", "status"]
+    ordering = ["-requested_at"]
+    audit_family_field = "family_id"
+
+    def _decide(self, request, accept):
+        if not _is_manager(request.user):
+            raise PermissionDenied(_("Only a manager of the receiving region decides a transfer."))
+        transfer = self.get_object()
+        body = s.TransferDecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        transfer = services.family_transfer_decide(actor=request.user, transfer=transfer, accept=accept,
+                                                   note=body.validated_data["note"])
+        return Response(s.TransferSerializer(transfer).data)
+
+    @extend_schema(request=s.TransferDecisionSerializer, responses=s.TransferSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        return self._decide(request, accept=True)
+
+    @extend_schema(request=s.TransferDecisionSerializer, responses=s.TransferSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        return self._decide(request, accept=False)
