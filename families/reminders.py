@@ -1,0 +1,292 @@
+"""Set-based sweeps that notice what is due for families and tell the right people once.
+
+Each sweep reads all due families of a region partition in a few queries and writes its reminders
+with ``bulk_create(ignore_conflicts=True)`` on unique keys, so a rerun (two beats, a redelivered
+message after a killed worker) adds nothing and the query count does not grow with the families.
+"""
+import datetime
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+
+from casemgmt.core.models import Notification, Role, User
+from casemgmt.core.notifications import notify_many
+
+from . import calendar
+from .models import AnnualReview, AssistanceEnrollment, CareTask, ContactAssignment, Family, FamilyMember
+
+OPEN_STATUSES = (Family.Status.REGISTERED, Family.Status.ACTIVE)
+PREFIX_LENGTHS = (12, 9, 6, 4, 2)
+
+
+def _setting(name, default):
+    return getattr(settings, name, default)
+
+
+class _Text:
+    """A translated message template per language, formatted many times without re-translating."""
+
+    def __init__(self, message):
+        self.message = message
+        self.cache = {}
+
+    def __call__(self, language, **params):
+        if language not in self.cache:
+            with translation.override(language):
+                self.cache[language] = str(self.message)
+        return self.cache[language] % params
+
+
+DUE_SOON = _Text(_("Check-in with family %(file)s is due on %(due)s."))
+OVERDUE = _Text(_("Check-in with family %(file)s is overdue since %(due)s."))
+ESCALATED = _Text(_("Escalation: family %(file)s has had no check-in since it was due on %(due)s."))
+CARE_VISIT = _Text(_("Care visit for family %(file)s: %(what)s on %(date)s."))
+REVIEW_WORKLIST = _Text(_("Annual review %(year)s: %(count)s enrolments in your area; apply by %(apply)s, "
+                          "village review by %(village)s, county confirmation by %(county)s."))
+TURNING_49 = _Text(_("Family %(file)s: %(name)s turns 49 in %(year)s and may apply for special assistance."))
+WHAT = {
+    "anniversary": _("anniversary of the child's death"),
+    "spring_festival": _("Spring Festival"),
+    "qingming": _("Qingming"),
+    "mid_autumn": _("Mid-Autumn Festival"),
+    "birthday": _("birthday of %(name)s"),
+}
+
+
+def _staff_by_path(role):
+    """Active users of ``role`` grouped by the path of their region ('' for country-wide)."""
+    grouped = defaultdict(list)
+    for user_id, path, language in User.objects.filter(role=role, is_active=True).values_list(
+        "id", "region__path", "language"
+    ):
+        grouped[path or ""].append((user_id, language))
+    return grouped
+
+
+def deepest(staff_by_path, region_path):
+    """The staff whose region is the deepest one containing ``region_path`` (country-wide last)."""
+    for n in PREFIX_LENGTHS:
+        if len(region_path) >= n and staff_by_path.get(region_path[:n]):
+            return staff_by_path[region_path[:n]]
+    return staff_by_path.get("", [])
+
+
+def _open_families(region_path):
+    qs = Family.objects.filter(status__in=OPEN_STATUSES)
+    return qs.filter(region_path__startswith=region_path) if region_path else qs
+
+
+def checkin_sweep(*, today=None, region_path="", now=None):
+    """Remind contacts of families due within a few days or overdue; escalate long-overdue ones.
+
+    Keys carry the due date, so each due date is reminded once and a recorded check-in (which moves
+    the due date) starts a fresh cycle. Returns the number of new notifications.
+    """
+    today = today or timezone.localdate()
+    ahead = _setting("CHECKIN_REMIND_DAYS_AHEAD", 3)
+    to_manager = _setting("CHECKIN_ESCALATE_MANAGER_DAYS", 7)
+    to_admin = _setting("CHECKIN_ESCALATE_ADMIN_DAYS", 21)
+    horizon = today + datetime.timedelta(days=ahead)
+    items = []
+    due_contacts = ContactAssignment.objects.filter(
+        ended_on__isnull=True, user__is_active=True, family__status__in=OPEN_STATUSES,
+        family__next_checkin_due__lte=horizon,
+    )
+    if region_path:
+        due_contacts = due_contacts.filter(family__region_path__startswith=region_path)
+    for family_id, file_number, due, user_id, language in due_contacts.values_list(
+        "family_id", "family__file_number", "family__next_checkin_due", "user_id", "user__language"
+    ).iterator(chunk_size=2000):
+        overdue = due < today
+        text, state = (OVERDUE, "overdue") if overdue else (DUE_SOON, "due")
+        items.append(Notification(
+            recipient_id=user_id, family_id=family_id, kind="checkin.overdue" if overdue else "checkin.due",
+            level=Notification.Level.WARNING if overdue else Notification.Level.REMINDER,
+            title=text(language, file=file_number, due=due), dedup_key=f"checkin:{state}:{family_id}:{due}:{user_id}",
+        ))
+    late = _open_families(region_path).filter(next_checkin_due__lte=today - datetime.timedelta(days=to_manager))
+    late = list(late.values_list("id", "file_number", "next_checkin_due", "region_path"))
+    if late:
+        managers, admins = _staff_by_path(Role.REGION_MANAGER), _staff_by_path(Role.ADMIN)
+        for family_id, file_number, due, path in late:
+            levels = [("manager", deepest(managers, path))]
+            if due <= today - datetime.timedelta(days=to_admin):
+                levels.append(("admin", deepest(admins, path)))
+            for step, staff in levels:
+                for user_id, language in staff:
+                    items.append(Notification(
+                        recipient_id=user_id, family_id=family_id, kind=f"checkin.escalated.{step}",
+                        level=Notification.Level.ESCALATION, title=ESCALATED(language, file=file_number, due=due),
+                        dedup_key=f"checkin:escalated:{step}:{family_id}:{due}:{user_id}",
+                    ))
+    return notify_many(items, now=now)
+
+
+def _contacts_of(family_ids):
+    """{family_id: [(user_id, language, kind), ...]} of the active contacts, in one query."""
+    contacts = defaultdict(list)
+    rows = ContactAssignment.objects.filter(family_id__in=family_ids, ended_on__isnull=True, user__is_active=True)
+    for family_id, user_id, language, kind in rows.values_list("family_id", "user_id", "user__language", "kind").order_by(
+        "family_id", "kind", "id"
+    ):
+        contacts[family_id].append((user_id, language, kind))
+    return contacts
+
+
+# The village contact lives nearest; a visit task goes to them first.
+ASSIGNEE_PREFERENCE = ["village_contact", "township_contact", "social_worker", "association_member"]
+
+
+def _care_tasks(events, *, now=None):
+    """Create one care task per event and remind every contact; ``events`` are dicts with family_id,
+    file_number, kind, what (lazy text), date, key. Returns the number of new tasks."""
+    if not events:
+        return 0
+    contacts = _contacts_of({e["family_id"] for e in events})
+    tasks, items = [], []
+    for event in events:
+        people = sorted(contacts.get(event["family_id"], []), key=lambda c: ASSIGNEE_PREFERENCE.index(c[2])
+                        if c[2] in ASSIGNEE_PREFERENCE else 99)
+        tasks.append(CareTask(
+            family_id=event["family_id"], kind=event["kind"], due_on=event["date"], dedup_key=event["key"],
+            assignee_id=people[0][0] if people else None,
+            description=CARE_VISIT(settings.LANGUAGE_CODE, file=event["file_number"], what=event["what"],
+                                   date=event["date"])[:300],
+        ))
+        for user_id, language, _kind in people:
+            with translation.override(language):
+                what = str(event["what"])
+            items.append(Notification(
+                recipient_id=user_id, family_id=event["family_id"], kind=f"caretask.{event['kind']}",
+                level=Notification.Level.REMINDER, dedup_key=f"{event['key']}:{user_id}",
+                title=CARE_VISIT(language, file=event["file_number"], what=what, date=event["date"]),
+            ))
+    with transaction.atomic():
+        before = CareTask.objects.filter(dedup_key__in=[t.dedup_key for t in tasks]).count()
+        CareTask.objects.bulk_create(tasks, ignore_conflicts=True, batch_size=2000)
+        created = CareTask.objects.filter(dedup_key__in=[t.dedup_key for t in tasks]).count() - before
+        notify_many(items, now=now)
+    return created
+
+
+class _Named:
+    """A lazy text with parameters, translated when the recipient's language is known."""
+
+    def __init__(self, message, **params):
+        self.message, self.params = message, params
+
+    def __str__(self):
+        return str(self.message) % self.params
+
+
+def sensitive_dates_sweep(*, today=None, region_path="", ahead_days=None, now=None):
+    """Care-visit tasks ahead of death anniversaries, Qingming, Spring Festival, Mid-Autumn and the
+    parents' birthdays (solar or lunar), each created once a year, with a reminder to the contacts."""
+    today = today or timezone.localdate()
+    ahead_days = ahead_days if ahead_days is not None else _setting("SENSITIVE_DATES_DAYS_AHEAD", 7)
+    window = calendar.days(today, ahead_days + 1)
+    families = _open_families(region_path)
+    events = []
+
+    festivals = {}
+    for year in {d.year for d in window}:
+        for name, day in calendar.festival_dates(year).items():
+            if day in window:
+                festivals[name] = day
+    if festivals:
+        for family_id, file_number in families.values_list("id", "file_number").iterator(chunk_size=2000):
+            for name, day in festivals.items():
+                events.append({"family_id": family_id, "file_number": file_number, "kind": CareTask.Kind.FESTIVAL,
+                               "what": WHAT[name], "date": day, "key": f"festival:{name}:{family_id}:{day.year}"})
+
+    members = FamilyMember.objects.filter(family__in=families)
+    solar_days = {key: day for day in window for key in calendar.solar_birthday_keys(day)}
+    q_solar = Q()
+    for month, dom in solar_days:
+        q_solar |= Q(death_date__month=month, death_date__day=dom)
+    for family_id, file_number, death_date in members.filter(q_solar, relation="child", death_date__isnull=False).values_list(
+        "family_id", "family__file_number", "death_date"
+    ):
+        day = solar_days[(death_date.month, death_date.day)]
+        events.append({"family_id": family_id, "file_number": file_number, "kind": CareTask.Kind.ANNIVERSARY,
+                       "what": WHAT["anniversary"], "date": day, "key": f"anniversary:{family_id}:{day.year}"})
+
+    lunar_days = {key: day for day in window for key in calendar.lunar_birthday_keys(day)}
+    q_birthday = Q()
+    for month, dom in solar_days:
+        q_birthday |= Q(birthday_calendar="solar", birth_date__month=month, birth_date__day=dom)
+    for month, dom in lunar_days:
+        q_birthday |= Q(birthday_calendar="lunar", lunar_birth_month=month, lunar_birth_day=dom)
+    parents = members.filter(q_birthday, relation__in=["father", "mother"], is_deceased=False)
+    for member_id, family_id, file_number, name, cal, birth, lmonth, lday in parents.values_list(
+        "id", "family_id", "family__file_number", "name", "birthday_calendar", "birth_date", "lunar_birth_month",
+        "lunar_birth_day",
+    ):
+        day = lunar_days[(lmonth, lday)] if cal == "lunar" else solar_days[(birth.month, birth.day)]
+        events.append({"family_id": family_id, "file_number": file_number, "kind": CareTask.Kind.BIRTHDAY,
+                       "what": _Named(WHAT["birthday"], name=name), "date": day,
+                       "key": f"birthday:{member_id}:{day.year}"})
+    return _care_tasks(events, now=now)
+
+
+DEFAULT_REVIEW_DEADLINES = {"apply": "01-15", "village": "02-15", "county": "03-15"}
+
+
+def review_deadlines(province_code, year):
+    """Deadlines of the annual review in a province: ``settings.ANNUAL_REVIEW_DEADLINES`` keyed by
+    the 2-digit province code overrides the defaults (apply 01-15, village 02-15, county 03-15)."""
+    configured = _setting("ANNUAL_REVIEW_DEADLINES", {}).get(province_code[:2], {})
+    merged = {**DEFAULT_REVIEW_DEADLINES, **configured}
+    return {step: datetime.date(year, *(int(x) for x in value.split("-"))) for step, value in merged.items()}
+
+
+def annual_review_open(*, year, region_path="", now=None):
+    """January: the review worklist for ``year`` — one pending review per approved enrolment — and a
+    notice to each township's contacts; mothers turning 49 next year are flagged to apply."""
+    enrollments = AssistanceEnrollment.objects.filter(status=AssistanceEnrollment.Status.APPROVED)
+    if region_path:
+        enrollments = enrollments.filter(family__region_path__startswith=region_path)
+    AnnualReview.objects.bulk_create(
+        [AnnualReview(enrollment_id=pk, year=year) for pk in enrollments.values_list("pk", flat=True).iterator(chunk_size=2000)],
+        ignore_conflicts=True, batch_size=2000,
+    )
+    # Per township: how many reviews are open, told to everyone who is a contact of a family there.
+    counts = defaultdict(int)
+    for path in AnnualReview.objects.filter(year=year, enrollment__in=enrollments).values_list(
+        "enrollment__family__region_path", flat=True
+    ):
+        counts[path[:9]] += 1
+    contacts = ContactAssignment.objects.filter(
+        ended_on__isnull=True, user__is_active=True, family__enrollments__in=enrollments,
+    ).values_list("family__region_path", "user_id", "user__language").distinct()
+    recipients = {(path[:9], user_id, language) for path, user_id, language in contacts}
+    items = []
+    for township, user_id, language in sorted(recipients):
+        deadlines = review_deadlines(township, year)
+        items.append(Notification(
+            recipient_id=user_id, kind="review.worklist", level=Notification.Level.REMINDER,
+            dedup_key=f"review:worklist:{year}:{township}:{user_id}", link=f"/admin/families/annualreview/?year={year}",
+            title=REVIEW_WORKLIST(language, year=year, count=counts[township], apply=deadlines["apply"],
+                                  village=deadlines["village"], county=deadlines["county"]),
+        ))
+    # Mothers turning 49 next year who are not enrolled yet.
+    mothers = FamilyMember.objects.filter(
+        family__status__in=OPEN_STATUSES, relation="mother", sex="F", is_deceased=False,
+        birth_date__year=year + 1 - 49,
+    ).exclude(enrollments__status__in=["applied", "approved", "suspended"])
+    if region_path:
+        mothers = mothers.filter(family__region_path__startswith=region_path)
+    mothers = list(mothers.values_list("id", "family_id", "family__file_number", "name"))
+    contacts = _contacts_of({family_id for _, family_id, _, _ in mothers})
+    for member_id, family_id, file_number, name in mothers:
+        for user_id, language, _kind in contacts.get(family_id, []):
+            items.append(Notification(
+                recipient_id=user_id, family_id=family_id, kind="review.turning_49", level=Notification.Level.INFO,
+                dedup_key=f"review:turning49:{year}:{member_id}:{user_id}",
+                title=TURNING_49(language, file=file_number, name=name, year=year + 1),
+            ))
+    return notify_many(items, now=now)
