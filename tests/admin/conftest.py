@@ -30,7 +30,17 @@ from services.models import (
     InsuredPerson,
     ServiceSite,
 )
-from volunteers.models import Enrollment, Pairing, Qualification, ServiceHours, Skill, Team, TrainingCourse, TrainingSession, Volunteer
+from volunteers.models import (
+    Enrollment,
+    Pairing,
+    Qualification,
+    ServiceHours,
+    Skill,
+    Team,
+    TrainingCourse,
+    TrainingSession,
+    Volunteer,
+)
 
 
 def _optional_rows(people):
