@@ -1,0 +1,109 @@
+"""``manage.py demo_users``: one login per role for trying the system (development only)."""
+import secrets
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from casemgmt.core.models import Region, Role, User
+
+CITY = "350600000000"
+COUNTY = "350623000000"  # 漳浦县
+
+# username, role, region code (None: the first county/township that has demo families), display name
+LOGINS = [
+    ("demo-admin", Role.ADMIN, CITY, "市计生协管理员"),
+    ("demo-manager", Role.REGION_MANAGER, "county", "县计生协主管"),
+    ("demo-socialworker", Role.SOCIAL_WORKER, "county", "社工 林晓"),
+    ("demo-contact", Role.CONTACT_PERSON, "township", "镇联系人 陈国平"),
+    ("demo-coordinator", Role.VOLUNTEER_COORDINATOR, "county", "志愿服务协调员"),
+    ("demo-volunteer", Role.VOLUNTEER, "county", "志愿者 黄丽华"),
+    ("demo-auditor", Role.AUDITOR, CITY, "审计员"),
+]
+CASELOAD = 25
+
+
+class Command(BaseCommand):
+    help = "Create or reset one demo login per role plus a superuser and print their password (DEBUG only)."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("demo_users creates logins with a printed password; it runs only with DEBUG=true.")
+        password = secrets.token_urlsafe(9)
+        with transaction.atomic():
+            rows = demo_users_create(password=password)
+        width = max(len(u.username) for u, _ in rows)
+        self.stdout.write("Demo logins (development only) — password for all: " + self.style.WARNING(password))
+        for user, region in rows:
+            self.stdout.write(f"  {user.username:<{width}}  {user.get_role_display()}  {region or '—'}")
+
+
+def _regions():
+    """The county and township holding the most demo families, so that every login sees data."""
+    from django.db.models import Count
+
+    from families.models import Family
+
+    city = Region.objects.filter(code=CITY).first()
+    if city is None:
+        raise CommandError("Zhangzhou is not loaded: run load_regions and seed_demo first.")
+    busiest = (Family.objects.filter(region_path__startswith=city.path).values("region__parent__path")
+               .annotate(n=Count("id")).order_by("-n", "region__parent__path").first())
+    if busiest:
+        township = Region.objects.get(path=busiest["region__parent__path"], level=Region.Level.TOWNSHIP)
+        county = township.parent
+    else:
+        county = Region.objects.filter(code=COUNTY).first() or city
+        township = county
+    return {"city": city, "county": county, "township": township}
+
+
+def demo_users_create(*, password):
+    """Create or update the demo logins; the caseload roles get families to work on. Idempotent."""
+    from families.models import ContactAssignment, Family
+    from volunteers.models import Pairing, Volunteer
+
+    regions = _regions()
+    rows = []
+    for username, role, where, display in LOGINS:
+        region = regions["city"] if where == CITY else regions[where]
+        user = User.objects.filter(username=username).first() or User(username=username)
+        user.role, user.region, user.display_name, user.is_staff, user.is_active = role, region, display, True, True
+        user.set_password(password)
+        user.save()
+        rows.append((user, region))
+    root = User.objects.filter(username="demo-superuser").first() or User(username="demo-superuser")
+    root.role, root.region, root.is_staff, root.is_superuser, root.display_name = Role.ADMIN, None, True, True, "超级管理员"
+    root.set_password(password)
+    root.save()
+    rows.append((root, None))
+    users = {u.username: u for u, _ in rows}
+
+    # Caseloads: the worker and the contact take over families of their region (the previous
+    # holder's assignment is ended, as assignment_set does, so history stays).
+    from families.services import assignment_set
+
+    for username, kind in (("demo-socialworker", "social_worker"), ("demo-contact", "township_contact")):
+        user = users[username]
+        have = ContactAssignment.objects.filter(user=user, ended_on__isnull=True).count()
+        if have >= CASELOAD:
+            continue
+        families = Family.objects.filter(region_path__startswith=regions["township"].path,
+                                         status__in=("registered", "active")).exclude(
+            assignments__user=user, assignments__ended_on__isnull=True).order_by("id")[: CASELOAD - have]
+        for family in families:
+            assignment_set(actor=users["demo-manager"], family=family, kind=kind, user=user, reason="演示账号接管")
+
+    volunteer = Volunteer.objects.filter(user=users["demo-volunteer"]).first()
+    if volunteer is None:
+        volunteer = Volunteer.objects.filter(user__isnull=True, region=regions["county"], status="active").order_by("id").first()
+        if volunteer is None:
+            volunteer = Volunteer.objects.create(name="黄丽华", region=regions["county"], availability="周末")
+        volunteer.user = users["demo-volunteer"]
+        volunteer.save(update_fields=["user"])
+    if not Pairing.objects.filter(volunteer=volunteer, ended_on__isnull=True).exists():
+        family = Family.objects.filter(region_path__startswith=regions["township"].path, status="active").exclude(
+            pairings__volunteer=volunteer).order_by("id").first()
+        if family:
+            Pairing.objects.create(volunteer=volunteer, family=family)
+    return rows
