@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "volunteers",
     "services",
     "casemgmt.api",
+    "reports",
+    "workspace",
 ]
 
 MIDDLEWARE = [

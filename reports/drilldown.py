@@ -1,0 +1,145 @@
+"""The records behind each figure: for every figure of ``statistics_compute`` the rows it counted.
+
+A drill-down is the figure's record set from ``ReportScope`` (the same queryset the aggregate ran
+on), optionally narrowed by the figure's breakdown (a site kind, an activity category…), with the
+columns a reader needs to check it. Names are masked: the list proves the count, the case file
+(opened through the admin or the API, audited there) shows the person.
+"""
+from dataclasses import dataclass, field
+
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from casemgmt.core.idcard import mask_name
+from families.models import FamilyMember
+
+
+def _local(value):
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _recipient(disbursement):
+    if disbursement.member_id:
+        return mask_name(disbursement.member.name)
+    if disbursement.family_id:
+        return disbursement.family.file_number
+    if disbursement.volunteer_id:
+        return mask_name(disbursement.volunteer.name)
+    return mask_name(disbursement.recipient_name)
+
+
+@dataclass(frozen=True)
+class Figure:
+    title: object
+    records: object  # ReportScope -> queryset
+    columns: tuple  # (key, heading, getter(obj))
+    filters: dict = field(default_factory=dict)  # query parameter -> lookup
+    related: tuple = ()
+    ordering: tuple = ("pk",)
+
+
+REGION = ("region", _("region"), lambda o: str(o.region))
+FAMILY_REGION = ("region", _("region"), lambda o: str(o.family.region))
+
+FIGURES = {
+    "sites": Figure(
+        _("service sites"), lambda s: s.sites(),
+        (("name", _("name"), lambda o: o.name), ("kind", _("kind"), lambda o: o.get_kind_display()), REGION,
+         ("opened_on", _("opened on"), lambda o: o.opened_on), ("closed_on", _("closed on"), lambda o: o.closed_on)),
+        filters={"kind": "kind"}, related=("region",),
+    ),
+    "consolation": Figure(
+        _("consolation visits"), lambda s: s.consolation(),
+        (("paid_on", _("paid on"), lambda o: o.paid_on), ("kind", _("kind"), lambda o: o.get_kind_display()),
+         ("recipient", _("recipient"), _recipient), ("amount", _("amount (CNY)"), lambda o: o.amount),
+         ("goods", _("goods"), lambda o: o.goods), ("fund", _("fund"), lambda o: o.fund.name)),
+        filters={"kind": "kind"}, related=("fund", "family", "member", "volunteer"), ordering=("paid_on", "pk"),
+    ),
+    "free_checkups": Figure(
+        _("free health check-ups"), lambda s: s.free_checkups(),
+        (("date", _("date"), lambda o: o.date), ("member", _("member"), lambda o: mask_name(o.member.name)),
+         ("family", _("file number"), lambda o: o.member.family.file_number), ("provider", _("provider"), lambda o: o.provider)),
+        related=("member__family",), ordering=("date", "pk"),
+    ),
+    "insurance_policies": Figure(
+        _("insurance policies"), lambda s: s.insurance_policies(),
+        (("insurer", _("insurer"), lambda o: o.insurer), ("product", _("product"), lambda o: o.get_product_kind_display()),
+         ("policy_number", _("policy number"), lambda o: o.policy_number), REGION,
+         ("starts_on", _("starts on"), lambda o: o.starts_on), ("ends_on", _("ends on"), lambda o: o.ends_on),
+         ("premium", _("premium (CNY)"), lambda o: o.premium)),
+        filters={"product": "product_kind"}, related=("region",), ordering=("starts_on", "pk"),
+    ),
+    "insured_people": Figure(
+        _("people covered by insurance"),
+        lambda s: FamilyMember.objects.filter(pk__in=s.insured_people().values("member_id")),
+        (("name", _("name"), lambda o: mask_name(o.name)), ("family", _("file number"), lambda o: o.family.file_number),
+         ("relation", _("relation"), lambda o: o.get_relation_display()), FAMILY_REGION),
+        related=("family__region",),
+    ),
+    "volunteer_support": Figure(
+        _("volunteer support funds"), lambda s: s.volunteer_support(),
+        (("paid_on", _("paid on"), lambda o: o.paid_on), ("recipient", _("recipient"), _recipient),
+         ("amount", _("amount (CNY)"), lambda o: o.amount), ("fund", _("fund"), lambda o: o.fund.name),
+         ("description", _("description"), lambda o: o.description)),
+        related=("fund", "family", "member", "volunteer"), ordering=("paid_on", "pk"),
+    ),
+    "activities": Figure(
+        _("activities"), lambda s: s.activities(),
+        (("title", _("title"), lambda o: o.title), ("category", _("category"), lambda o: o.get_category_display()),
+         REGION, ("starts_at", _("starts at"), lambda o: _local(o.starts_at)), ("status", _("status"), lambda o: o.get_status_display())),
+        filters={"category": "category"}, related=("region",), ordering=("starts_at", "pk"),
+    ),
+    "participants": Figure(
+        _("activity participants"), lambda s: s.participants(),
+        (("activity", _("activity"), lambda o: o.activity.title),
+         ("category", _("category"), lambda o: o.activity.get_category_display()),
+         ("participant", _("participant"), lambda o: mask_name((o.member or o.volunteer).name)),
+         ("checked_in_at", _("checked in at"), lambda o: _local(o.checked_in_at))),
+        filters={"category": "activity__category"}, related=("activity", "member", "volunteer"),
+        ordering=("activity__starts_at", "pk"),
+    ),
+    "volunteers_trained": Figure(
+        _("volunteers trained"), lambda s: s.volunteers_trained(),
+        (("name", _("name"), lambda o: mask_name(o.name)), REGION, ("joined_on", _("joined on"), lambda o: o.joined_on)),
+        related=("region",),
+    ),
+    "families_active": Figure(
+        _("active families"), lambda s: s.families_active(),
+        (("file_number", _("file number"), lambda o: o.file_number), ("category", _("category"), lambda o: o.get_category_display()),
+         REGION, ("last_checkin_at", _("last check-in"), lambda o: _local(o.last_checkin_at))),
+        related=("region",), ordering=("file_number",),
+    ),
+    "families_contacted": Figure(
+        _("families contacted"), lambda s: s.families_contacted(),
+        (("file_number", _("file number"), lambda o: o.file_number), ("category", _("category"), lambda o: o.get_category_display()),
+         REGION, ("last_checkin_at", _("last check-in"), lambda o: _local(o.last_checkin_at))),
+        related=("region",), ordering=("file_number",),
+    ),
+    "families": Figure(
+        _("families"), lambda s: s.families(),
+        (("file_number", _("file number"), lambda o: o.file_number), ("category", _("category"), lambda o: o.get_category_display()),
+         ("risk", _("risk level"), lambda o: o.get_risk_level_display()), ("status", _("status"), lambda o: o.get_status_display()),
+         REGION),
+        filters={"category": "category", "risk": "risk_level", "status": "status"}, related=("region",),
+        ordering=("file_number",),
+    ),
+}
+
+
+def drilldown_records(scope, figure_name, params=None):
+    """The queryset of rows behind ``figure_name`` (KeyError for an unknown figure)."""
+    figure = FIGURES[figure_name]
+    queryset = figure.records(scope)
+    params = params or {}
+    narrow = {lookup: params[name] for name, lookup in figure.filters.items() if params.get(name)}
+    return queryset.filter(**narrow).select_related(*figure.related).order_by(*figure.ordering)
+
+
+def drilldown_rows(figure_name, objects):
+    """Plain rows (column key -> value) for the API, the page and the workbook."""
+    columns = FIGURES[figure_name].columns
+    return [{key: getter(obj) for key, _heading, getter in columns} for obj in objects]
+
+
+def drilldown_columns(figure_name):
+    return [(key, heading) for key, heading, _getter in FIGURES[figure_name].columns]

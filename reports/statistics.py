@@ -1,0 +1,353 @@
+"""The bulletin's yearly figures, computed by database aggregation for a region subtree and a period.
+
+Every figure is an aggregate over one of the record sets in ``ReportScope`` (sites open in the
+period, consolation disbursements paid in it, …). The drill-down (``reports.drilldown``) lists the
+rows of exactly the same record set, so a figure can always be traced to the records behind it.
+
+Every record set passes through ``reach.restrict`` first: a user's figures never include rows they
+could not open one by one (a social worker's family figures are their caseload's).
+"""
+import calendar
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce, Substr, TruncMonth
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from casemgmt.core import reach
+from casemgmt.core.errors import OutOfReachError
+from casemgmt.core.models import Region, Role
+from families.models import Category, CheckIn, Family, RiskLevel
+from services.models import Activity, ActivityAttendance, Disbursement, HealthCheckup, InsurancePolicy, InsuredPerson, ServiceSite
+from volunteers.models import Enrollment, Volunteer
+
+# Roles that read reports at all; the others (volunteers, auditors) have no figures to see.
+REPORT_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER, Role.CONTACT_PERSON,
+                          Role.VOLUNTEER_COORDINATOR})
+CONSOLATION_KINDS = (Disbursement.Kind.CONSOLATION_CASH, Disbursement.Kind.CONSOLATION_GOODS)
+# Policies that were actually bought: drafts were never paid, cancelled ones were refunded.
+SPENT_POLICY_STATUSES = (InsurancePolicy.Status.ACTIVE, InsurancePolicy.Status.EXPIRED)
+ZERO = Decimal("0.00")
+
+
+def may_read_reports(user):
+    return bool(user and user.is_authenticated and user.is_active and (user.is_superuser or user.role in REPORT_ROLES))
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime.date
+    end: datetime.date  # inclusive
+    label: str
+
+    @property
+    def start_at(self):
+        return timezone.make_aware(datetime.datetime.combine(self.start, datetime.time.min))
+
+    @property
+    def end_before(self):
+        """The first instant after the period (for datetime columns)."""
+        return timezone.make_aware(datetime.datetime.combine(self.end + datetime.timedelta(days=1), datetime.time.min))
+
+    def months(self):
+        """The first day of every month the period touches."""
+        month = self.start.replace(day=1)
+        while month <= self.end:
+            yield month
+            month = (month + datetime.timedelta(days=32)).replace(day=1)
+
+
+def _int(params, name, low, high):
+    raw = params.get(name)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError({name: _("Enter a whole number.")}, code="invalid") from None
+    if not low <= value <= high:
+        raise ValidationError({name: _("Out of range.")}, code="out_of_range")
+    return value
+
+
+def period_from_params(params, today=None):
+    """A year, quarter (``year`` + ``quarter``), month (``year`` + ``month``) or ``start``/``end`` range.
+
+    Without parameters: the current year.
+    """
+    today = today or timezone.localdate()
+    if params.get("start") or params.get("end"):
+        try:
+            start = datetime.date.fromisoformat(params.get("start") or "")
+            end = datetime.date.fromisoformat(params.get("end") or "")
+        except ValueError:
+            raise ValidationError({"start": _("Enter both dates as YYYY-MM-DD.")}, code="invalid") from None
+        if end < start:
+            raise ValidationError({"end": _("The end lies before the start.")}, code="invalid")
+        if (end - start).days > 366 * 10:
+            raise ValidationError({"end": _("A period may span at most ten years.")}, code="too_long")
+        return Period(start, end, f"{start:%Y-%m-%d} – {end:%Y-%m-%d}")
+    year = _int(params, "year", 1990, 2100) if params.get("year") else today.year
+    if params.get("quarter"):
+        quarter = _int(params, "quarter", 1, 4)
+        first = 3 * quarter - 2
+        last = first + 2
+        return Period(datetime.date(year, first, 1), datetime.date(year, last, calendar.monthrange(year, last)[1]),
+                      f"{year}Q{quarter}")
+    if params.get("month"):
+        month = _int(params, "month", 1, 12)
+        return Period(datetime.date(year, month, 1), datetime.date(year, month, calendar.monthrange(year, month)[1]),
+                      f"{year}-{month:02d}")
+    return Period(datetime.date(year, 1, 1), datetime.date(year, 12, 31), str(year))
+
+
+def region_from_params(user, params):
+    """The region named by ``region`` (code) or ``region_id``, which must lie in the user's reach.
+
+    Without either: the user's own region (``None`` = the whole country for a national administrator).
+    """
+    code, region_id = params.get("region"), params.get("region_id")
+    if not code and not region_id:
+        return user.region if user.region_id else None
+    if code:
+        region = Region.objects.filter(code=Region.normalize_code(code)).first()
+    else:
+        region = Region.objects.filter(pk=region_id).first() if str(region_id).isdigit() else None
+    if region is None or not reach.region_within_reach(user, region.path):
+        raise OutOfReachError()
+    return region
+
+
+def child_path_length(region):
+    if region is None:
+        return Region.PATH_LENGTH[Region.Level.PROVINCE]
+    return Region.PATH_LENGTH.get(region.level + 1, len(region.path))
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """Who asks, for which region subtree and which period; builds the record set of every figure."""
+
+    user: object
+    region: Region | None
+    period: Period
+
+    @classmethod
+    def from_params(cls, user, params, today=None):
+        return cls(user=user, region=region_from_params(user, params), period=period_from_params(params, today))
+
+    @property
+    def path(self):
+        return self.region.path if self.region else ""
+
+    def _in(self, queryset, path_field):
+        queryset = reach.restrict(queryset, self.user)
+        return queryset.filter(**{f"{path_field}__startswith": self.path}) if self.path else queryset
+
+    # ---- record sets (one per figure; the drill-down lists exactly these rows) --------------------
+    def sites(self):
+        period = self.period
+        return self._in(ServiceSite.objects.all(), "region__path").filter(
+            Q(opened_on__isnull=True) | Q(opened_on__lte=period.end), Q(closed_on__isnull=True) | Q(closed_on__gte=period.start)
+        )
+
+    def _disbursements(self):
+        # Attributed to where the recipient lives; a payment to someone outside the system to the fund's region.
+        return Disbursement.objects.annotate(
+            where_path=Coalesce(F("family__region_path"), F("member__family__region_path"), F("volunteer__region__path"),
+                                F("fund__region__path"))
+        )
+
+    def consolation(self):
+        return self._in(self._disbursements(), "where_path").filter(
+            kind__in=CONSOLATION_KINDS, paid_on__range=(self.period.start, self.period.end))
+
+    def volunteer_support(self):
+        return self._in(self._disbursements(), "where_path").filter(
+            kind=Disbursement.Kind.VOLUNTEER_SUPPORT, paid_on__range=(self.period.start, self.period.end))
+
+    def free_checkups(self):
+        return self._in(HealthCheckup.objects.all(), "member__family__region_path").filter(
+            is_free=True, date__range=(self.period.start, self.period.end))
+
+    def insurance_policies(self):
+        return self._in(InsurancePolicy.objects.all(), "region__path").filter(
+            status__in=SPENT_POLICY_STATUSES, starts_on__lte=self.period.end, ends_on__gte=self.period.start)
+
+    def insured_people(self):
+        """Roster rows of the policies above (a person on two policies appears twice; counted once)."""
+        return self._in(InsuredPerson.objects.all(), "policy__region__path").filter(
+            policy__in=self.insurance_policies().values("pk"))
+
+    def activities(self):
+        return self._in(Activity.objects.all(), "region__path").exclude(status=Activity.Status.CANCELLED).filter(
+            starts_at__gte=self.period.start_at, starts_at__lt=self.period.end_before)
+
+    def participants(self):
+        return self._in(ActivityAttendance.objects.all(), "activity__region__path").filter(
+            activity__in=self.activities().values("pk"))
+
+    def trained_enrollments(self):
+        return self._in(Enrollment.objects.all(), "session__region__path").filter(
+            status=Enrollment.Status.ATTENDED, session__starts_at__gte=self.period.start_at,
+            session__starts_at__lt=self.period.end_before)
+
+    def volunteers_trained(self):
+        return Volunteer.objects.filter(pk__in=self.trained_enrollments().values("volunteer_id"))
+
+    def families(self):
+        """Families on the books now (the snapshot the counts by category, risk and status describe)."""
+        return self._in(Family.objects.all(), "region_path")
+
+    def families_active(self):
+        return self.families().filter(status=Family.Status.ACTIVE)
+
+    def _contacted(self):
+        return Exists(CheckIn.objects.filter(
+            family=OuterRef("pk"), occurred_at__gte=self.period.start_at, occurred_at__lt=self.period.end_before))
+
+    def families_contacted(self):
+        return self.families_active().filter(self._contacted())
+
+    def checkins(self):
+        return self._in(CheckIn.objects.all(), "family__region_path").filter(
+            occurred_at__gte=self.period.start_at, occurred_at__lt=self.period.end_before)
+
+
+def _labelled(choices, counts, key="count"):
+    """Every choice in its declared order with its count (zero when absent), labels translated."""
+    return [{"code": value, "label": str(label), key: counts.get(value, 0)} for value, label in choices]
+
+
+def _money(value):
+    return (value or ZERO).quantize(Decimal("0.01"))
+
+
+def statistics_compute(scope):
+    """All figures of the bulletin for ``scope``: one aggregate query per record set."""
+    sites = dict(scope.sites().order_by().values_list("kind").annotate(n=Count("pk")))
+    disbursed = scope._in(scope._disbursements(), "where_path").filter(
+        paid_on__range=(scope.period.start, scope.period.end)).aggregate(
+        consolation_count=Count("pk", filter=Q(kind__in=CONSOLATION_KINDS)),
+        consolation_amount=Sum("amount", filter=Q(kind__in=CONSOLATION_KINDS)),
+        support_count=Count("pk", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
+        support_amount=Sum("amount", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
+    )
+    checkups = scope.free_checkups().count()
+    policies = {row["product_kind"]: row for row in scope.insurance_policies().order_by().values("product_kind").annotate(
+        n=Count("pk"), premium=Sum("premium"))}
+    covered = scope.insured_people().aggregate(n=Count("member_id", distinct=True))["n"]
+    activities = {row["category"]: row["n"] for row in scope.activities().order_by().values("category").annotate(n=Count("pk"))}
+    attendance = {row["activity__category"]: row["n"] for row in
+                  scope.participants().order_by().values("activity__category").annotate(n=Count("pk"))}
+    trained = scope.trained_enrollments().aggregate(n=Count("volunteer_id", distinct=True))["n"]
+    coverage = scope.families_active().aggregate(
+        active=Count("pk"), contacted=Count("pk", filter=Q(scope._contacted())))
+    family_rows = list(scope.families().order_by().values("category", "risk_level", "status").annotate(n=Count("pk")))
+
+    def tally(field):
+        counts = {}
+        for row in family_rows:
+            counts[row[field]] = counts.get(row[field], 0) + row["n"]
+        return counts
+
+    by_category = [
+        {"code": value, "label": str(label), "activities": activities.get(value, 0), "participants": attendance.get(value, 0)}
+        for value, label in Activity.Category.choices
+    ]
+    return {
+        "region": {"code": scope.region.code if scope.region else "",
+                   "name": str(scope.region) if scope.region else str(_("all regions"))},
+        "period": {"label": scope.period.label, "start": scope.period.start.isoformat(), "end": scope.period.end.isoformat()},
+        "sites": {"total": sum(sites.values()), "by_kind": _labelled(ServiceSite.Kind.choices, sites)},
+        "consolation": {"person_visits": disbursed["consolation_count"], "amount": _money(disbursed["consolation_amount"])},
+        "free_checkups": {"count": checkups},
+        "insurance": {
+            "policies": sum(row["n"] for row in policies.values()),
+            "premium": _money(sum((row["premium"] for row in policies.values()), ZERO)),
+            "people_covered": covered,
+            "by_product": [
+                {"code": value, "label": str(label), "policies": policies.get(value, {}).get("n", 0),
+                 "premium": _money(policies.get(value, {}).get("premium"))}
+                for value, label in InsurancePolicy.ProductKind.choices
+            ],
+        },
+        "volunteer_support": {"count": disbursed["support_count"], "amount": _money(disbursed["support_amount"])},
+        "activities": {"total": sum(activities.values()), "participants": sum(attendance.values()), "by_category": by_category},
+        "volunteers_trained": {"count": trained},
+        "checkin_coverage": {
+            "contacted": coverage["contacted"], "active": coverage["active"],
+            "rate": round(coverage["contacted"] / coverage["active"], 4) if coverage["active"] else None,
+        },
+        "families": {
+            "total": sum(row["n"] for row in family_rows),
+            "by_category": _labelled(Category.choices, tally("category")),
+            "by_risk": _labelled(RiskLevel.choices, tally("risk_level")),
+            "by_status": _labelled(Family.Status.choices, tally("status")),
+        },
+    }
+
+
+def _monthly(queryset, date_field, **aggregates):
+    rows = queryset.order_by().annotate(month=TruncMonth(date_field)).values("month").annotate(**aggregates)
+    result = {}
+    for row in rows:
+        month = row.pop("month")
+        if isinstance(month, datetime.datetime):
+            month = timezone.localtime(month).date() if timezone.is_aware(month) else month.date()
+        result[month] = row
+    return result
+
+
+def trends_compute(scope):
+    """Month by month and sub-region by sub-region series of the main figures (one query per series)."""
+    months = list(scope.period.months())
+    consolation = _monthly(scope.consolation(), "paid_on", n=Count("pk"), amount=Sum("amount"))
+    checkups = _monthly(scope.free_checkups(), "date", n=Count("pk"))
+    attendance = _monthly(scope.participants(), "activity__starts_at", n=Count("pk"))
+    contacted = _monthly(scope.checkins(), "occurred_at", n=Count("family_id", distinct=True))
+    support = _monthly(scope.volunteer_support(), "paid_on", amount=Sum("amount"))
+    by_month = [
+        {
+            "month": f"{month:%Y-%m}",
+            "consolation_visits": consolation.get(month, {}).get("n", 0),
+            "consolation_amount": _money(consolation.get(month, {}).get("amount")),
+            "free_checkups": checkups.get(month, {}).get("n", 0),
+            "participants": attendance.get(month, {}).get("n", 0),
+            "families_contacted": contacted.get(month, {}).get("n", 0),
+            "volunteer_support": _money(support.get(month, {}).get("amount")),
+        }
+        for month in months
+    ]
+
+    length = child_path_length(scope.region)
+
+    def by_prefix(queryset, path_field, **aggregates):
+        rows = queryset.order_by().annotate(sub=Substr(path_field, 1, length)).values("sub").annotate(**aggregates)
+        return {row.pop("sub"): row for row in rows}
+
+    families = by_prefix(scope.families(), "region_path", total=Count("pk"),
+                         active=Count("pk", filter=Q(status=Family.Status.ACTIVE)),
+                         contacted=Count("pk", filter=Q(status=Family.Status.ACTIVE) & Q(scope._contacted())))
+    consolation_sub = by_prefix(scope.consolation(), "where_path", n=Count("pk"), amount=Sum("amount"))
+    checkups_sub = by_prefix(scope.free_checkups(), "member__family__region_path", n=Count("pk"))
+    participants_sub = by_prefix(scope.participants(), "activity__region__path", n=Count("pk"))
+    paths = sorted(set(families) | set(consolation_sub) | set(checkups_sub) | set(participants_sub))
+    names = dict(Region.objects.filter(path__in=paths).exclude(path="").values_list("path", "name")
+                 .order_by("path", "level"))
+    by_region = [
+        {
+            "path": path, "name": names.get(path, path),
+            "families": families.get(path, {}).get("total", 0),
+            "families_active": families.get(path, {}).get("active", 0),
+            "families_contacted": families.get(path, {}).get("contacted", 0),
+            "consolation_visits": consolation_sub.get(path, {}).get("n", 0),
+            "consolation_amount": _money(consolation_sub.get(path, {}).get("amount")),
+            "free_checkups": checkups_sub.get(path, {}).get("n", 0),
+            "participants": participants_sub.get(path, {}).get("n", 0),
+        }
+        for path in paths
+    ]
+    return {"by_month": by_month, "by_region": by_region}

@@ -1,0 +1,134 @@
+"""The figures, exactly, for a county, a city and a caseload; each figure equals its drill-down."""
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from casemgmt.core.errors import OutOfReachError
+from reports.drilldown import FIGURES, drilldown_records
+from reports.statistics import ReportScope, period_from_params, statistics_compute, trends_compute
+from tests.reports.conftest import YEAR
+
+pytestmark = pytest.mark.django_db
+
+
+def scope_for(user, **params):
+    return ReportScope.from_params(user, {"year": str(YEAR), **params})
+
+
+def test_periods():
+    assert period_from_params({"year": "2025"}).start == datetime.date(2025, 1, 1)
+    quarter = period_from_params({"year": "2024", "quarter": "1"})
+    assert (quarter.start, quarter.end) == (datetime.date(2024, 1, 1), datetime.date(2024, 3, 31))
+    month = period_from_params({"year": "2024", "month": "2"})
+    assert month.end == datetime.date(2024, 2, 29)
+    custom = period_from_params({"start": "2025-03-01", "end": "2025-04-15"})
+    assert (custom.start, custom.end, len(list(custom.months()))) == (datetime.date(2025, 3, 1), datetime.date(2025, 4, 15), 2)
+    for bad in ({"year": "x"}, {"year": "2025", "quarter": "5"}, {"start": "2025-05-01", "end": "2025-04-01"}):
+        with pytest.raises(ValidationError):
+            period_from_params(bad)
+
+
+def test_county_figures_for_the_manager(report_data, people, django_assert_max_num_queries):
+    scope = scope_for(people["manager"])
+    with django_assert_max_num_queries(10):
+        figures = statistics_compute(scope)
+    assert figures["sites"]["total"] == 2
+    kinds = {row["code"]: row["count"] for row in figures["sites"]["by_kind"]}
+    assert kinds["psych_aid_centre"] == 1 and kinds["warm_heart_home"] == 1
+    assert figures["consolation"] == {"person_visits": 2, "amount": Decimal("1250.50")}
+    assert figures["free_checkups"] == {"count": 2}
+    insurance = figures["insurance"]
+    assert (insurance["policies"], insurance["premium"], insurance["people_covered"]) == (2, Decimal("13800.00"), 2)
+    assert figures["volunteer_support"] == {"count": 1, "amount": Decimal("300.00")}
+    activities = {row["code"]: (row["activities"], row["participants"]) for row in figures["activities"]["by_category"]}
+    assert activities["birthday"] == (1, 3) and activities["lecture"] == (1, 1) and activities["gathering"] == (0, 0)
+    assert (figures["activities"]["total"], figures["activities"]["participants"]) == (2, 4)
+    assert figures["volunteers_trained"] == {"count": 1}
+    # alice's family was contacted in the year, bob's not.
+    assert figures["checkin_coverage"] == {"contacted": 1, "active": 2, "rate": 0.5}
+    assert figures["families"]["total"] == 2
+    assert {r["code"]: r["count"] for r in figures["families"]["by_risk"]}["red"] == 1
+
+
+def test_city_admin_sees_both_counties_and_the_quarter_narrows(report_data, people):
+    city = statistics_compute(scope_for(people["city_admin"]))
+    assert city["consolation"]["person_visits"] == 4 and city["consolation"]["amount"] == Decimal("2501.00")
+    assert city["families"]["total"] == 3
+    q1 = statistics_compute(scope_for(people["city_admin"], quarter="1"))
+    assert q1["consolation"] == {"person_visits": 2, "amount": Decimal("2000.00")}
+    assert q1["insurance"]["policies"] == 2  # only the policy running since last July, in both counties
+    one_county = statistics_compute(scope_for(people["city_admin"], region="350622"))
+    assert one_county["families"]["total"] == 1
+
+
+def test_region_outside_reach_is_refused(report_data, people):
+    with pytest.raises(OutOfReachError):
+        scope_for(people["carol"], region="350623")
+
+
+def test_social_worker_sees_her_caseload_only(report_data, people):
+    alice = statistics_compute(scope_for(people["alice"]))
+    assert alice["families"]["total"] == 1
+    assert alice["checkin_coverage"] == {"contacted": 1, "active": 1, "rate": 1.0}
+    carol = statistics_compute(scope_for(people["carol"]))
+    # carol's figures are yunxiao's only, never alice's county. The reach policy shows a social worker
+    # disbursements whose family is in her caseload, so the goods given to a member are not hers.
+    assert carol["consolation"] == {"person_visits": 1, "amount": Decimal("1000.00")}
+    assert carol["sites"]["total"] == 2
+    for figure in FIGURES:
+        rows = drilldown_records(scope_for(people["carol"]), figure)
+        paths = {row.region.path for row in rows if hasattr(row, "region") and not hasattr(row, "family_id")}
+        assert not any(path.startswith("350623") for path in paths)
+
+
+FIGURE_VALUES = {
+    "sites": lambda f: f["sites"]["total"],
+    "consolation": lambda f: f["consolation"]["person_visits"],
+    "free_checkups": lambda f: f["free_checkups"]["count"],
+    "insurance_policies": lambda f: f["insurance"]["policies"],
+    "insured_people": lambda f: f["insurance"]["people_covered"],
+    "volunteer_support": lambda f: f["volunteer_support"]["count"],
+    "activities": lambda f: f["activities"]["total"],
+    "participants": lambda f: f["activities"]["participants"],
+    "volunteers_trained": lambda f: f["volunteers_trained"]["count"],
+    "families_active": lambda f: f["checkin_coverage"]["active"],
+    "families_contacted": lambda f: f["checkin_coverage"]["contacted"],
+    "families": lambda f: f["families"]["total"],
+}
+
+
+@pytest.mark.parametrize("username", ["manager", "city_admin", "alice", "carol"])
+def test_every_drilldown_has_exactly_the_rows_counted(report_data, people, username):
+    scope = scope_for(people[username])
+    figures = statistics_compute(scope)
+    assert set(FIGURE_VALUES) == set(FIGURES)
+    for name, value in FIGURE_VALUES.items():
+        assert drilldown_records(scope, name).count() == value(figures), name
+    records = drilldown_records(scope, "consolation")
+    assert sum(r.amount for r in records) == figures["consolation"]["amount"]
+    assert sum(r.premium for r in drilldown_records(scope, "insurance_policies")) == figures["insurance"]["premium"]
+    # Breakdowns drill down too.
+    for row in figures["activities"]["by_category"]:
+        assert drilldown_records(scope, "participants", {"category": row["code"]}).count() == row["participants"]
+    for row in figures["sites"]["by_kind"]:
+        assert drilldown_records(scope, "sites", {"kind": row["code"]}).count() == row["count"]
+
+
+def test_trends_by_month_and_sub_region(report_data, people, django_assert_max_num_queries):
+    scope = scope_for(people["city_admin"])
+    with django_assert_max_num_queries(10):
+        trends = trends_compute(scope)
+    months = {row["month"]: row for row in trends["by_month"]}
+    assert len(months) == 12
+    assert months["2025-01"]["consolation_amount"] == Decimal("2000.00")
+    assert months["2025-09"]["consolation_visits"] == 2
+    assert months["2025-02"]["families_contacted"] == 2
+    assert months["2025-03"]["participants"] == 6
+    regions = {row["name"]: row for row in trends["by_region"]}
+    assert set(regions) == {"漳浦县", "云霄县"}
+    assert regions["漳浦县"]["families"] == 2 and regions["漳浦县"]["families_contacted"] == 1
+    assert regions["云霄县"]["consolation_amount"] == Decimal("1250.50")
+    town = trends_compute(scope_for(people["manager"]))
+    assert [row["name"] for row in town["by_region"]] == ["漳浦县", "绥安镇"]  # county-level records, then the township
