@@ -27,6 +27,8 @@ class ScopedPermission(permissions.BasePermission):
         user = request.user
         if not (user and user.is_authenticated and user.is_active):
             return False
+        if not hasattr(view, request.method.lower()):
+            return True  # no such operation here: let the view answer 405
         model = view.get_queryset_model()
         if not reach.can_use(user, model):
             return False
@@ -38,7 +40,8 @@ class ScopedPermission(permissions.BasePermission):
     @staticmethod
     def needed_perm(request, view):
         action = getattr(view, "action", None)
-        declared = getattr(view, "action_perms", {}).get(action)
+        declared = getattr(view, "action_perms", {}).get(action) or getattr(getattr(view, action or "", None),
+                                                                             "required_perm", None)
         if declared:
             return declared
         if request.method in permissions.SAFE_METHODS:

@@ -16,7 +16,6 @@ import json
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -158,8 +157,12 @@ class ScopedViewSetMixin:
         if self.audit_family_field:
             family_ids = {getattr(obj, self.audit_family_field) for obj in objects}
         params = {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
+        # Auditors see events by region: a single row's own region, else the reader's whole reach.
+        single = objects[0] if len(objects) == 1 else None
+        region_path = getattr(single, "region_path", None) or getattr(self.request.user, "reach_path", "")
         audit_log(
             actor=self.request.user,
+            region_path=region_path,
             event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
             objects=objects,
             family_id=family_ids.pop() if len(family_ids) == 1 else None,
@@ -201,32 +204,6 @@ class ScopedViewSetMixin:
         if current not in candidates and "*" not in candidates:
             raise PreconditionFailed()
 
-    def update(self, request, *args, **kwargs):
-        partial = kwargs.pop("partial", False)
-        instance = self.get_object(for_update=True)
-        self.check_if_match(instance)
-        serializer = self.get_serializer(instance, data=request.data, partial=partial)
-        serializer.is_valid(raise_exception=True)
-        self.perform_update(serializer)
-        instance = serializer.instance
-        data = self.get_serializer(instance).data
-        return Response(data, headers={"ETag": self.etag_for(instance, data)})
-
-    def perform_update(self, serializer):
-        instance = serializer.instance
-        if hasattr(instance, "version"):
-            # The row is locked, so bumping here cannot race; save() writes the new version.
-            instance.version += 1
-        serializer.save()
-
-    def perform_destroy(self, instance):
-        instance.delete()
-
-
-def bump_version(model, pk):
-    model.objects.filter(pk=pk).update(version=F("version") + 1)
-
-
 class RevealMixin:
     """``POST …/{id}/reveal/ {"names": [...], "reason": "..."}`` returns plaintext of masked fields
     to roles entitled to sensitive data, and writes an audit row with the reason (not the values).
@@ -250,12 +227,36 @@ class RevealMixin:
                   reason=body.validated_data["reason"], ip=client_ip(request))
         return Response({"values": {name: getattr(instance, name) or "" for name in names}}, status=status.HTTP_200_OK)
 
+    reveal.required_perm = "view"  # reading rights suffice; the role check above does the rest
+
+
+class ConditionalUpdateMixin:
+    """PUT/PATCH guarded by If-Match, checked under a row lock (see ScopedViewSetMixin.check_if_match)."""
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        instance = self.get_object(for_update=True)
+        self.check_if_match(instance)
+        serializer = self.get_serializer(instance, data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        self.perform_update(serializer)
+        instance = serializer.instance
+        data = self.get_serializer(instance).data
+        return Response(data, headers={"ETag": self.etag_for(instance, data)})
+
+    def perform_update(self, serializer):
+        instance = serializer.instance
+        if hasattr(instance, "version"):
+            # The row is locked, so bumping here cannot race; save() writes the new version.
+            instance.version += 1
+        serializer.save()
+
 
 class ScopedReadOnlyModelViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
 
 
-class ScopedModelViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
+class ScopedModelViewSet(ScopedViewSetMixin, ConditionalUpdateMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
                          mixins.UpdateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Create, read and update. Records with history are closed through services, not deleted;
     add ``mixins.DestroyModelMixin`` where deleting makes sense."""

@@ -78,8 +78,9 @@ class FamilySerializer(serializers.ModelSerializer):
         fields = super().get_fields()
         if self.instance is not None and not isinstance(self.instance, list | tuple):
             # Moving a family to another region is a transfer (the receiving manager decides).
-            fields["region"].read_only = True
-            fields["registered_on"].read_only = True
+            for name in ("region", "registered_on"):
+                if name in fields:
+                    fields[name].read_only = True
         return fields
 
 

@@ -69,7 +69,7 @@ class AuditedWritesMixin:
     unaudited_fields = ("bank_account", "notes", "mental_notes")
 
 
-class FamilyViewSet(RevealMixin, ScopedModelViewSet):
+class FamilyViewSet(ScopedModelViewSet):
     """Special families in the caller's reach. Status, risk and region change only through actions."""
 
     queryset = Family.objects.all()
@@ -78,7 +78,6 @@ class FamilyViewSet(RevealMixin, ScopedModelViewSet):
     ordering_fields = ["file_number", "next_checkin_due", "risk_level", "registered_on", "updated_at", "status"]
     ordering = ["file_number"]
     audit_family_field = "pk"
-    revealable_fields = ()
 
     def get_serializer_class(self):
         if self.action in ("reassess_risk",):
@@ -191,12 +190,9 @@ class MemberViewSet(RevealMixin, ScopedModelViewSet):
 
     def perform_update(self, serializer):
         member = serializer.instance
-        # The base class bumped the in-memory version under the row lock; the service checks the stored one.
+        # The row is locked and its If-Match checked; the service bumps the version it read.
         serializer.instance = services.member_update(actor=self.request.user, member=member,
                                                      expected_version=member.version, **serializer.validated_data)
-
-    def update(self, request, *args, **kwargs):
-        return super().update(request, *args, **kwargs)
 
 
 class AssignmentViewSet(ScopedReadOnlyModelViewSet):
