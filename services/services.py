@@ -6,7 +6,7 @@ claim's remaining days) are checked while the row they depend on is locked.
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -47,6 +47,9 @@ def activity_checkin(*, actor, activity, member=None, volunteer=None, method=Act
         raise ValidationError({"member": _("Check in either a family member or a volunteer.")})
     _check_reach(actor, activity.region.path)
     if member is not None:
+        if actor is not None and actor.role == Role.VOLUNTEER:
+            # Volunteers check in themselves; family members are checked in by staff.
+            raise PermissionDenied(_("Volunteers can only check themselves in."))
         if member.is_deceased:
             raise ValidationError({"member": _("This member is recorded as deceased.")})
         _check_reach(actor, member.family.region_path)
@@ -121,6 +124,40 @@ def policy_renew(*, actor, policy):
     except IntegrityError:  # the one-to-one ``renews`` settles two renewals at once
         raise ValidationError({"status": _("This policy has already been renewed.")}) from None
     return renewal
+
+
+def roster_add(*, actor, policy, member, premium=None):
+    """Insure a living member of an open case who lives in the policy's region."""
+    _check_reach(actor, policy.region.path)
+    _check_reach(actor, member.family.region_path)
+    if policy.status not in (InsurancePolicy.Status.DRAFT, InsurancePolicy.Status.ACTIVE):
+        raise ValidationError({"policy": _("People can only be added to a draft or active policy.")})
+    if member.is_deceased or member.family.status not in _open_family_statuses():
+        raise ValidationError({"member": _("Only a living member of an open case can be insured.")})
+    if not member.family.region_path.startswith(policy.region.path):
+        raise ValidationError({"member": _("The member lives outside the policy's region.")})
+    if premium is not None and Decimal(premium) < 0:
+        raise ValidationError({"premium": _("The premium cannot be negative.")})
+    try:
+        with transaction.atomic():
+            insured = InsuredPerson.objects.create(policy=policy, member=member, premium=premium)
+            audit_log(actor=actor, event="services.roster.added", obj=insured, family_id=member.family_id,
+                      region_path=member.family.region_path, after={"policy": policy.pk, "member": member.pk})
+    except IntegrityError:
+        raise ValidationError({"member": _("This member is already insured by this policy.")}) from None
+    return insured
+
+
+def roster_remove(*, actor, insured):
+    """Take someone off a draft policy's roster; an active policy's roster is the insurer's record."""
+    _check_reach(actor, insured.member.family.region_path)
+    if insured.policy.status != InsurancePolicy.Status.DRAFT:
+        raise ValidationError({"policy": _("Only a draft policy's roster can be changed.")})
+    with transaction.atomic():
+        audit_log(actor=actor, event="services.roster.removed", obj=insured, family_id=insured.member.family_id,
+                  region_path=insured.member.family.region_path,
+                  before={"policy": insured.policy_id, "member": insured.member_id})
+        insured.delete()
 
 
 def policy_activate(*, actor, policy):

@@ -7,7 +7,7 @@ waiting-list entry, never two places.
 import datetime
 
 from dateutil.relativedelta import relativedelta
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -302,7 +302,7 @@ def service_hours_log(*, actor, volunteer, date, hours, description, family=None
 def service_hours_review(*, actor, hours, approve):
     """Approve or reject pending hours; a reviewer never reviews their own."""
     if actor is None or not (actor.is_superuser or actor.role in REVIEWER_ROLES):
-        raise PermissionError(_("Only a volunteer coordinator can review service hours."))
+        raise PermissionDenied(_("Only a volunteer coordinator can review service hours."))
     _check_reach(actor, hours.volunteer.region.path)
     if hours.volunteer.user_id == actor.pk:
         raise ValidationError({"status": _("You cannot review your own hours.")})

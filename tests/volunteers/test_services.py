@@ -3,7 +3,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
@@ -222,9 +222,9 @@ def test_hours_are_logged_and_reviewed_by_a_coordinator_not_by_oneself(regions, 
     entry = services.service_hours_log(actor=me, volunteer=volunteers["own"], date=timezone.localdate(),
                                        hours=Decimal("2.5"), description="陪同就医", family=families["own"])
     assert entry.status == ServiceHours.Status.PENDING
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.service_hours_review(actor=me, hours=entry, approve=True)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.service_hours_review(actor=people["alice"], hours=entry, approve=True)
     with pytest.raises(OutOfReachError):
         services.service_hours_review(actor=people["other_manager"], hours=entry, approve=True)

@@ -1,0 +1,14 @@
+"""Routes of the services API, registered on the one router by ``casemgmt.api.urls``."""
+from . import views
+
+routes = [
+    ("service-sites", views.ServiceSiteViewSet, "servicesite"),
+    ("activities", views.ActivityViewSet, "activity"),
+    ("activity-attendance", views.ActivityAttendanceViewSet, "activityattendance"),
+    ("funds", views.FundViewSet, "fund"),
+    ("insurance-policies", views.InsurancePolicyViewSet, "insurancepolicy"),
+    ("insured-people", views.InsuredPersonViewSet, "insuredperson"),
+    ("insurance-claims", views.InsuranceClaimViewSet, "insuranceclaim"),
+    ("disbursements", views.DisbursementViewSet, "disbursement"),
+    ("health-checkups", views.HealthCheckupViewSet, "healthcheckup"),
+]

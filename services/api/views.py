@@ -1,0 +1,233 @@
+"""Services API: thin doors to the selectors (reads) and the services (workflow steps)."""
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from casemgmt.api.viewsets import RevealMixin, ScopedModelViewSet, ScopedReadOnlyModelViewSet
+from volunteers.api.views import AuditedWritesMixin, CreateListRetrieveViewSet, SelfServicePermission
+
+from .. import selectors, services
+from ..models import (
+    Activity,
+    ActivityAttendance,
+    Disbursement,
+    Fund,
+    HealthCheckup,
+    InsuranceClaim,
+    InsurancePolicy,
+    InsuredPerson,
+    ServiceSite,
+)
+from . import filters
+from .serializers import (
+    ActivityAttendanceSerializer,
+    ActivityCheckinSerializer,
+    ActivitySerializer,
+    ActivityTokenCheckinSerializer,
+    ClaimRejectSerializer,
+    ClaimSettleSerializer,
+    DisbursementSerializer,
+    FundSerializer,
+    HealthCheckupSerializer,
+    InsuranceClaimSerializer,
+    InsurancePolicySerializer,
+    InsuredPersonSerializer,
+    ServiceSiteSerializer,
+)
+
+
+def _answer(viewset, instance, code=status.HTTP_200_OK, serializer_class=None):
+    serializer_class = serializer_class or viewset.get_serializer_class()
+    return Response(serializer_class(instance, context=viewset.get_serializer_context()).data, status=code)
+
+
+def _reload(viewset, instance):
+    """The row again through the selector, so annotations (counts, sums) are current."""
+    return viewset.get_queryset().get(pk=instance.pk)
+
+
+class ServiceSiteViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    """Warm Heart Homes, psychological aid centres and the other service platforms."""
+
+    queryset = ServiceSite.objects.all()
+    selector = staticmethod(selectors.site_list)
+    serializer_class = ServiceSiteSerializer
+    filterset_class = filters.ServiceSiteFilter
+    ordering_fields = ["name", "opened_on"]
+    audit_reads = False  # public facilities, no personal data
+
+
+class ActivityViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    """"5+N" activities. ``checkin`` checks a member or a volunteer in (staff); ``checkin_by_token``
+    takes the activity's QR token (volunteers check themselves in with it)."""
+
+    queryset = Activity.objects.all()
+    selector = staticmethod(selectors.activity_list)
+    serializer_class = ActivitySerializer
+    filterset_class = filters.ActivityFilter
+    ordering_fields = ["starts_at", "title"]
+    permission_classes = [SelfServicePermission]
+    self_service_actions = ("checkin_by_token",)
+    action_perms = {"checkin_by_token": "change"}
+    audit_reads = False  # the programme itself; who came is in attendance (audited)
+
+    def perform_create(self, serializer):
+        serializer.save(organiser=self.request.user)
+        self.audit_write("created", serializer.instance, serializer.validated_data)
+
+    @extend_schema(request=ActivityCheckinSerializer, responses={201: ActivityAttendanceSerializer})
+    @action(detail=True, methods=["post"])
+    def checkin(self, request, pk=None):
+        activity = self.get_object()
+        body = ActivityCheckinSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        attendance = services.activity_checkin(actor=request.user, activity=activity, **body.validated_data)
+        return _answer(self, attendance, status.HTTP_201_CREATED, ActivityAttendanceSerializer)
+
+    @extend_schema(request=ActivityTokenCheckinSerializer, responses={201: ActivityAttendanceSerializer})
+    @action(detail=False, methods=["post"], url_path="checkin-by-token")
+    def checkin_by_token(self, request):
+        body = ActivityTokenCheckinSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        attendance = services.activity_checkin_by_token(actor=request.user, **body.validated_data)
+        return _answer(self, attendance, status.HTTP_201_CREATED, ActivityAttendanceSerializer)
+
+
+class ActivityAttendanceViewSet(ScopedReadOnlyModelViewSet):
+    """Who came to which activity (written by the check-in actions)."""
+
+    queryset = ActivityAttendance.objects.all()
+    selector = staticmethod(selectors.attendance_list)
+    serializer_class = ActivityAttendanceSerializer
+    filterset_class = filters.ActivityAttendanceFilter
+    ordering_fields = ["checked_in_at"]
+    audit_family_field = "family_id"
+
+
+class FundViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    """Funds with what has been paid out of them (``spent``)."""
+
+    queryset = Fund.objects.all()
+    selector = staticmethod(selectors.fund_list)
+    serializer_class = FundSerializer
+    filterset_class = filters.FundFilter
+    ordering_fields = ["year", "name", "budget"]
+    audit_reads = False  # budgets, no personal data
+
+
+class InsurancePolicyViewSet(AuditedWritesMixin, ScopedModelViewSet):
+    """Insurance policies. ``renew`` drafts next year's policy with the members still eligible;
+    ``activate`` puts a draft in force."""
+
+    queryset = InsurancePolicy.objects.all()
+    selector = staticmethod(selectors.policy_list)
+    serializer_class = InsurancePolicySerializer
+    filterset_class = filters.InsurancePolicyFilter
+    ordering_fields = ["starts_on", "ends_on"]
+    audit_reads = False  # contracts; the insured people are in the roster (audited)
+
+    def perform_create(self, serializer):
+        serializer.save(responsible=self.request.user)
+        self.audit_write("created", serializer.instance, serializer.validated_data)
+
+    @extend_schema(request=None, responses={201: InsurancePolicySerializer})
+    @action(detail=True, methods=["post"])
+    def renew(self, request, pk=None):
+        renewal = services.policy_renew(actor=request.user, policy=self.get_object())
+        return _answer(self, _reload(self, renewal), status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=InsurancePolicySerializer)
+    @action(detail=True, methods=["post"])
+    def activate(self, request, pk=None):
+        policy = services.policy_activate(actor=request.user, policy=self.get_object())
+        return _answer(self, _reload(self, policy))
+
+
+class InsuredPersonViewSet(CreateListRetrieveViewSet, mixins.DestroyModelMixin):
+    """A policy's roster. People are added while the policy is a draft or active, removed only from drafts."""
+
+    queryset = InsuredPerson.objects.all()
+    selector = staticmethod(selectors.roster_list)
+    serializer_class = InsuredPersonSerializer
+    filterset_class = filters.InsuredPersonFilter
+    ordering_fields = ["added_on"]
+    audit_family_field = "family_id"
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        insured = services.roster_add(actor=request.user, **serializer.validated_data)
+        return _answer(self, insured, status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        services.roster_remove(actor=self.request.user, insured=instance)
+
+
+class InsuranceClaimViewSet(RevealMixin, CreateListRetrieveViewSet):
+    """Claims: POST files one (checked against the roster, the period and the daily-allowance cap);
+    ``settle`` and ``reject`` decide it once."""
+
+    queryset = InsuranceClaim.objects.all()
+    selector = staticmethod(selectors.claim_list)
+    serializer_class = InsuranceClaimSerializer
+    filterset_class = filters.InsuranceClaimFilter
+    ordering_fields = ["filed_on", "incident_date", "amount_claimed"]
+    audit_family_field = "family_id"
+    revealable_fields = ("diagnosis",)
+    action_perms = {"reveal": "view"}
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        claim = services.claim_file(actor=request.user, **serializer.validated_data)
+        return _answer(self, _reload(self, claim), status.HTTP_201_CREATED)
+
+    @extend_schema(request=ClaimSettleSerializer, responses=InsuranceClaimSerializer)
+    @action(detail=True, methods=["post"])
+    def settle(self, request, pk=None):
+        claim = self.get_object()
+        body = ClaimSettleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        claim = services.claim_settle(actor=request.user, claim=claim, **body.validated_data)
+        return _answer(self, _reload(self, claim))
+
+    @extend_schema(request=ClaimRejectSerializer, responses=InsuranceClaimSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        claim = self.get_object()
+        body = ClaimRejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        claim = services.claim_reject(actor=request.user, claim=claim, **body.validated_data)
+        return _answer(self, _reload(self, claim))
+
+
+class DisbursementViewSet(CreateListRetrieveViewSet):
+    """Money and goods paid out of funds. Records are not edited: a correction is a new record."""
+
+    queryset = Disbursement.objects.all()
+    selector = staticmethod(selectors.disbursement_list)
+    serializer_class = DisbursementSerializer
+    filterset_class = filters.DisbursementFilter
+    ordering_fields = ["paid_on", "amount"]
+    audit_family_field = "family_id"
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        disbursement = services.disbursement_record(actor=request.user, **serializer.validated_data)
+        return _answer(self, disbursement, status.HTTP_201_CREATED)
+
+
+class HealthCheckupViewSet(RevealMixin, AuditedWritesMixin, ScopedModelViewSet):
+    """Free health check-ups of family members; findings are masked (``reveal`` is audited)."""
+
+    queryset = HealthCheckup.objects.all()
+    selector = staticmethod(selectors.checkup_list)
+    serializer_class = HealthCheckupSerializer
+    filterset_class = filters.HealthCheckupFilter
+    ordering_fields = ["date"]
+    audit_family_field = "family_id"
+    audit_region = "member.family.region_path"
+    revealable_fields = ("findings",)
+    action_perms = {"reveal": "view"}
