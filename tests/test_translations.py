@@ -136,13 +136,18 @@ def test_compiled_catalogue_matches_the_po(po_entries):
     assert stale == [], f"django.mo is out of date, run compilemessages -l zh_Hans: {stale[:20]}"
 
 
-PROJECT_APPS = ["core", "families", "volunteers", "services"]
+def _project_apps():
+    # Every app that lives in this repository, so an app added later is covered without editing this list.
+    base = Path(settings.BASE_DIR).resolve()
+    found = [c for c in apps.get_app_configs() if base in Path(c.path).resolve().parents and ".venv" not in Path(c.path).parts]
+    assert {"core", "families", "volunteers", "services"} <= {c.label for c in found}
+    return found
 
 
 def _labels():
     """(where, lazy text) for every model name, field name and choice label of the project apps."""
-    for label in PROJECT_APPS:
-        for model in apps.get_app_config(label).get_models():
+    for app_config in _project_apps():
+        for model in app_config.get_models():
             name = model._meta.label
             yield f"{name} verbose_name", model._meta.verbose_name
             yield f"{name} verbose_name_plural", model._meta.verbose_name_plural
