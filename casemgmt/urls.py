@@ -1,4 +1,4 @@
-"""Top-level URLs: Django admin (in the user's language) and the health check."""
+"""Top-level URLs: Django admin (in the user's language), the health check, the API and the workspace."""
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("", include("workspace.urls")),
 ]

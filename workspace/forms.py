@@ -1,0 +1,65 @@
+"""Forms of the workspace: big touch targets (radio buttons over selects) for phone use."""
+import uuid
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from families.models import CheckIn
+from volunteers.models import Skill, TrainingCourse
+
+
+class CheckinForm(forms.Form):
+    key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    channel = forms.ChoiceField(label=_("channel"), choices=CheckIn.Channel.choices, widget=forms.RadioSelect,
+                                initial=CheckIn.Channel.PHONE)
+    physical_state = forms.ChoiceField(label=_("physical state"), choices=CheckIn.PhysicalState.choices,
+                                       widget=forms.RadioSelect, required=False)
+    mental_state = forms.ChoiceField(label=_("mental state"), choices=CheckIn.MentalState.choices,
+                                     widget=forms.RadioSelect, required=False)
+    needs = forms.CharField(label=_("needs and requests"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    help_given = forms.CharField(label=_("help given"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    follow_up = forms.CharField(label=_("follow-up"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    follow_up_due = forms.DateField(label=_("follow-up due"), required=False,
+                                    widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class RevealForm(forms.Form):
+    reason = forms.CharField(label=_("reason"), max_length=500)
+
+
+class SessionForm(forms.Form):
+    course = forms.ModelChoiceField(label=_("course"), queryset=TrainingCourse.objects.none())
+    starts_at = forms.DateTimeField(label=_("starts at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                                      format="%Y-%m-%dT%H:%M"))
+    ends_at = forms.DateTimeField(label=_("ends at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                                  format="%Y-%m-%dT%H:%M"))
+    venue = forms.CharField(label=_("venue"), max_length=200)
+    trainer = forms.CharField(label=_("trainer"), max_length=100, required=False)
+    capacity = forms.IntegerField(label=_("capacity"), min_value=1)
+
+    def __init__(self, *args, courses, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["course"].queryset = courses
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The end must be after the start."))
+        return data
+
+
+class ServiceHoursForm(forms.Form):
+    date = forms.DateField(label=_("date"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"}))
+    hours = forms.DecimalField(label=_("hours"), max_digits=4, decimal_places=1, min_value=0.5, max_value=24)
+    description = forms.CharField(label=_("description"), max_length=300)
+    family = forms.TypedChoiceField(label=_("family"), required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, families=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["family"].choices = [("", "—")] + list(families)
+
+
+class SkillFilterForm(forms.Form):
+    skills = forms.ModelMultipleChoiceField(label=_("skills"), queryset=Skill.objects.all(), required=False,
+                                            widget=forms.CheckboxSelectMultiple)

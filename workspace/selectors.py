@@ -1,0 +1,300 @@
+"""Reads for the workspace pages, all built on the apps' scoped selectors (``reach.restrict``), each
+page a fixed number of queries however many rows it shows."""
+import datetime
+from dataclasses import dataclass, field
+
+from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Value
+from django.db.models.functions import Substr
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casemgmt.core.models import Notification, Region, Role
+from casemgmt.core.reach import restrict
+from families import selectors as family_selectors
+from families.models import CareTask, Family, FamilyMember, RiskLevel
+from families.services import OPEN_STATUSES
+from services import selectors as service_selectors
+from services.models import ActivityAttendance, Disbursement, InsuranceClaim, InsurancePolicy, InsuredPerson
+from volunteers import selectors as volunteer_selectors
+from volunteers.models import Enrollment, Pairing, Qualification, Volunteer
+
+COMING_UP_DAYS = 7
+TASK_AHEAD_DAYS = 14
+# Roles that may see ID numbers at all (masked) and reveal one with a reason. Coordinators,
+# volunteers and auditors never see them, not even masked (minimum necessary, PIPL art. 6).
+ID_NUMBER_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER, Role.CONTACT_PERSON})
+
+
+def may_see_id_numbers(user):
+    return bool(user.is_authenticated and (user.is_superuser or user.role in ID_NUMBER_ROLES))
+
+
+def family_get(*, user, pk):
+    """One family the user may see, with what its page shows first; ``Family.DoesNotExist`` otherwise."""
+    return family_selectors.family_list(user=user).get(pk=pk)
+
+
+# --- Today -------------------------------------------------------------------------------------
+
+@dataclass
+class WorkItem:
+    family: Family
+    due: datetime.date
+    reasons: list = field(default_factory=list)
+
+    @property
+    def days_late(self):
+        return (timezone.localdate() - self.due).days
+
+
+def today_worklist(*, user, today=None):
+    """My families overdue, due today and coming up, each with why: the contact cadence (from
+    ``next_checkin_due``) and my open care tasks (anniversary, festival, birthday, follow-up…)."""
+    today = today or timezone.localdate()
+    horizon = today + datetime.timedelta(days=COMING_UP_DAYS)
+    families = family_selectors.family_list(user=user).filter(status__in=OPEN_STATUSES)
+    if user.role not in (Role.SOCIAL_WORKER, Role.CONTACT_PERSON):
+        # Managers and administrators see a subtree, not a caseload: their Today is their own tasks.
+        families = families.filter(tasks__assignee=user, tasks__status=CareTask.Status.OPEN).distinct()
+    due = families.filter(next_checkin_due__lte=horizon).order_by("next_checkin_due", "id")
+    items = {}
+    for family in due:
+        item = items.setdefault(family.pk, WorkItem(family=family, due=family.next_checkin_due))
+        label = _("home visit and contact due") if (
+            family.next_home_visit_due and family.next_home_visit_due <= family.next_checkin_due) else _("contact due")
+        item.reasons.append(_("cadence (%(risk)s risk): %(what)s") % {"risk": family.get_risk_level_display(), "what": label})
+    tasks = family_selectors.task_list(user=user).filter(
+        assignee=user, status=CareTask.Status.OPEN, due_on__lte=today + datetime.timedelta(days=TASK_AHEAD_DAYS),
+    ).select_related("family__region").prefetch_related(
+        Prefetch("family__members", queryset=FamilyMember.objects.order_by("relation", "id"))
+    ).order_by("due_on", "id")
+    for task in tasks:
+        item = items.get(task.family_id)
+        if item is None:
+            item = items[task.family_id] = WorkItem(family=task.family, due=task.due_on)
+        item.due = min(item.due, task.due_on)
+        item.reasons.append(f"{task.get_kind_display()}: {task.description} ({task.due_on:%m-%d})")
+    ordered = sorted(items.values(), key=lambda i: (i.due, i.family.pk))
+    return {
+        "overdue": [i for i in ordered if i.due < today],
+        "due_today": [i for i in ordered if i.due == today],
+        "coming_up": [i for i in ordered if i.due > today],
+        "caseload": families.count(),
+    }
+
+
+def unread_notifications(*, user, limit=5):
+    queryset = restrict(Notification.objects.filter(read_at__isnull=True), user)
+    return list(queryset[:limit]), queryset.count()
+
+
+# --- Family page -------------------------------------------------------------------------------
+
+@dataclass
+class TimelineEntry:
+    at: datetime.datetime
+    kind: str
+    title: str
+    detail: str = ""
+
+
+def _at(day):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
+
+
+def family_timeline(*, user, family):
+    """Everything that happened to a family, newest first, one query per kind of record."""
+    entries = []
+    for c in family_selectors.checkin_list(user=user).filter(family=family):
+        state = ", ".join(filter(None, [c.get_physical_state_display(), c.get_mental_state_display()]))
+        detail = " · ".join(filter(None, [state, c.needs, c.help_given, c.follow_up]))
+        entries.append(TimelineEntry(c.occurred_at, _("check-in"), f"{c.get_channel_display()} — {c.recorded_by}", detail))
+    for a in family_selectors.assessment_list(user=user).filter(family=family):
+        entries.append(TimelineEntry(a.assessed_at, _("assessment"), f"{a.scale}: {a.score}", a.get_resulting_risk_display()))
+    for p in family_selectors.careplan_list(user=user).filter(family=family):
+        entries.append(TimelineEntry(_at(p.starts_on), _("care plan"), p.title, p.get_status_display()))
+    for s in family_selectors.status_history(user=user, family=family):
+        change = f"{s.get_from_status_display() or '—'} → {s.get_to_status_display()}"
+        entries.append(TimelineEntry(s.changed_at, _("status"), change, s.reason))
+    for r in family_selectors.risk_history(user=user, family=family):
+        change = f"{r.get_from_level_display() or '—'} → {r.get_to_level_display()}"
+        entries.append(TimelineEntry(r.changed_at, _("risk level"), change, r.reason))
+    for att in restrict(ActivityAttendance.objects.filter(member__family=family).select_related("activity", "member"), user):
+        entries.append(TimelineEntry(att.checked_in_at, _("activity"), att.activity.title, att.member.name if att.member else ""))
+    for d in restrict(Disbursement.objects.filter(family=family).select_related("fund"), user):
+        entries.append(TimelineEntry(_at(d.paid_on), _("disbursement"), f"{d.get_kind_display()} ¥{d.amount}",
+                                     " ".join(filter(None, [d.goods, d.description]))))
+    for ins in restrict(InsuredPerson.objects.filter(member__family=family).select_related("policy", "member"), user):
+        policy = ins.policy
+        title = f"{policy.get_product_kind_display()} — {ins.member.name}"
+        period = f"{policy.insurer} {policy.starts_on}–{policy.ends_on}"
+        entries.append(TimelineEntry(_at(ins.added_on), _("insurance"), title, period))
+    for cl in restrict(InsuranceClaim.objects.filter(member__family=family).select_related("policy", "member"), user):
+        entries.append(TimelineEntry(_at(cl.filed_on), _("insurance claim"), f"{cl.member.name} ¥{cl.amount_claimed}",
+                                     cl.get_status_display()))
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries
+
+
+def family_page(*, user, family):
+    """The rest of the family page besides the timeline: contacts, consents, risk history."""
+    return {
+        "assignments": list(family_selectors.assignment_list(user=user).filter(family=family).order_by("ended_on", "kind")),
+        "consents": list(family_selectors.consent_list(user=user).filter(family=family)),
+        "risk_changes": list(family_selectors.risk_history(user=user, family=family)[:10]),
+        "open_tasks": list(family_selectors.task_list(user=user).filter(family=family, status=CareTask.Status.OPEN)),
+    }
+
+
+# --- Region coverage ---------------------------------------------------------------------------
+
+def coverage(*, user, region, today=None):
+    """Coverage of ``region``'s subtree for a manager, by child region: a fixed number of queries
+    (one grouped aggregate per table), whatever the number of children or families."""
+    today = today or timezone.localdate()
+    month_start = timezone.make_aware(datetime.datetime.combine(today.replace(day=1), datetime.time()))
+    families = restrict(Family.objects.all(), user).filter(region_path__startswith=region.path, status__in=OPEN_STATUSES)
+    children = list(Region.objects.filter(parent=region).order_by("code"))
+    child_len = len(children[0].path) if children else len(region.path)
+    rows = (
+        families.annotate(branch=Substr("region_path", 1, child_len)).values("branch").order_by()
+        .annotate(total=Count("id"), contacted=Count("id", filter=Q(last_checkin_at__gte=month_start)),
+                  overdue=Count("id", filter=Q(next_checkin_due__lt=today)))
+    )
+    by_branch = {row["branch"]: row for row in rows}
+    child_rows = []
+    for child in children:
+        row = by_branch.get(child.path, {"total": 0, "contacted": 0, "overdue": 0})
+        child_rows.append({"region": child, **row, "share": _share(row["contacted"], row["total"])})
+    total = sum(r["total"] for r in by_branch.values())
+    contacted = sum(r["contacted"] for r in by_branch.values())
+    overdue = sum(r["overdue"] for r in by_branch.values())
+    risk = {row["risk_level"]: row["n"] for row in families.values("risk_level").order_by().annotate(n=Count("id"))}
+    risk_rows = [{"level": value, "label": label, "n": risk.get(value, 0), "share": _share(risk.get(value, 0), total)}
+                 for value, label in RiskLevel.choices]
+    by_contact = list(
+        family_selectors.assignment_list(user=user)
+        .filter(ended_on__isnull=True, family__in=families.filter(next_checkin_due__lt=today))
+        .values("user_id", "user__username", "user__display_name").order_by()
+        .annotate(n=Count("family_id", distinct=True)).order_by("-n", "user__username")
+    )
+    unassigned = families.filter(next_checkin_due__lt=today).exclude(
+        assignments__ended_on__isnull=True, assignments__isnull=False).count()
+    renewals = list(
+        service_selectors.policy_list(user).filter(
+            region__path__startswith=region.path, status=InsurancePolicy.Status.ACTIVE,
+            ends_on__lte=today + datetime.timedelta(days=60),
+        ).order_by("ends_on")[:20]
+    )
+    return {
+        "total": total, "contacted": contacted, "share": _share(contacted, total), "overdue": overdue,
+        "children": child_rows, "risk": risk_rows, "by_contact": by_contact, "unassigned_overdue": unassigned,
+        "renewals": renewals,
+    }
+
+
+def _share(part, whole):
+    return round(100 * part / whole) if whole else 0
+
+
+# --- Volunteers --------------------------------------------------------------------------------
+
+def volunteer_directory(*, user):
+    """Volunteers with skills, qualifications (and their expiry) and current load."""
+    active = Pairing.objects.filter(volunteer=OuterRef("pk"), ended_on__isnull=True)
+    return volunteer_selectors.volunteer_list(user).annotate(load=volunteer_selectors.count_of(active)).prefetch_related(
+        Prefetch("qualifications", queryset=Qualification.objects.order_by("expires_on", "name")),
+    )
+
+
+def pairing_suggestions(*, user, family, skills=(), limit=10):
+    """Volunteers who may be paired with ``family``, best first: fitting skills, then nearness
+    (same village, then township), then fewer active pairings. Each carries its reasons."""
+    path = family.region_path
+    active = Pairing.objects.filter(volunteer=OuterRef("pk"), ended_on__isnull=True)
+    wanted = [s.pk for s in skills]
+    candidates = (
+        volunteer_selectors.volunteer_list(user)
+        .filter(status=Volunteer.Status.ACTIVE)
+        # pairing_create accepts a volunteer whose region contains the family's.
+        .filter(Q(region__path=path[:12]) | Q(region__path=path[:9]) | Q(region__path=path[:6]) | Q(region__path=path[:4])
+                | Q(region__path=path[:2]))
+        .exclude(pairings__family=family, pairings__ended_on__isnull=True)
+        .annotate(
+            load=volunteer_selectors.count_of(active),
+            fitting=Count("skills", filter=Q(skills__in=wanted), distinct=True) if wanted else Value(0, IntegerField()),
+        )
+        # The volunteer's region contains the family's, so a deeper level is nearer.
+        .order_by("-fitting", "-region__level", "load", "name")[:limit]
+    )
+    wanted_ids = set(wanted)
+    result = []
+    for volunteer in candidates:
+        reasons = []
+        matched = [s.name for s in volunteer.skills.all() if s.pk in wanted_ids]
+        if matched:
+            reasons.append(_("skills: %(skills)s") % {"skills": "、".join(matched)})
+        if volunteer.region.path == path[:12]:
+            reasons.append(_("same village"))
+        elif volunteer.region.path == path[:9]:
+            reasons.append(_("same township"))
+        else:
+            reasons.append(_("same %(level)s") % {"level": volunteer.region.get_level_display()})
+        reasons.append(_("%(n)s active pairings") % {"n": volunteer.load})
+        result.append((volunteer, reasons))
+    return result
+
+
+def volunteer_home(*, user, volunteer):
+    now = timezone.now()
+    mine = volunteer_selectors.enrollment_list(user).filter(volunteer=volunteer)
+    booked = mine.exclude(status=Enrollment.Status.CANCELLED).values("session_id")
+    upcoming = list(volunteer_selectors.session_list(user).filter(starts_at__gt=now, status="scheduled")
+                    .exclude(pk__in=booked).order_by("starts_at")[:20])
+    pairings = list(
+        volunteer_selectors.pairing_list(user).filter(volunteer=volunteer, ended_on__isnull=True).select_related(
+            "family__region")
+        # The pairing is in the volunteer's reach; of the family they see only the parents' names.
+        .prefetch_related(Prefetch("family__members", to_attr="parents", queryset=FamilyMember.objects.filter(
+            relation__in=("mother", "father"), is_deceased=False).only("id", "family_id", "name", "relation")))
+    )
+    return {
+        "upcoming": upcoming,
+        "enrollments": list(mine.order_by("-session__starts_at")[:20]),
+        "qualifications": list(volunteer_selectors.qualification_list(user).filter(volunteer=volunteer)),
+        "pairings": pairings,
+        "hours": list(volunteer_selectors.service_hours_list(user).filter(volunteer=volunteer)[:10]),
+    }
+
+
+# --- Calendar feed -----------------------------------------------------------------------------
+
+def calendar_events(*, user, today=None):
+    """(uid, start, end, all_day, summary, description) for the user's feed: visits due, trainings,
+    activities. Family events name the file number only: a feed leaves the system for a phone app."""
+    today = today or timezone.localdate()
+    until = today + datetime.timedelta(days=90)
+    events = []
+    if user.role in (Role.SOCIAL_WORKER, Role.CONTACT_PERSON):
+        for f in restrict(Family.objects.filter(status__in=OPEN_STATUSES, next_checkin_due__lte=until), user).only(
+                "id", "file_number", "next_checkin_due"):
+            day = max(f.next_checkin_due, today)
+            events.append((f"family-{f.pk}-due", day, day + datetime.timedelta(days=1), True,
+                           _("Check-in due: %(file)s") % {"file": f.file_number}, ""))
+        for t in family_selectors.task_list(user=user).filter(assignee=user, status=CareTask.Status.OPEN, due_on__lte=until):
+            events.append((f"task-{t.pk}", t.due_on, t.due_on + datetime.timedelta(days=1), True,
+                           f"{t.get_kind_display()}: {t.family.file_number}", t.description))
+    sessions = volunteer_selectors.session_list(user).filter(starts_at__date__gte=today, starts_at__date__lte=until)
+    if user.role == Role.VOLUNTEER:
+        sessions = sessions.filter(enrollments__volunteer__user=user, enrollments__status__in=("enrolled", "waitlisted"))
+    for s in sessions.exclude(status="cancelled"):
+        events.append((f"training-{s.pk}", s.starts_at, s.ends_at, False, str(s.course), s.venue))
+    for a in service_selectors.activity_list(user).filter(starts_at__date__gte=today, starts_at__date__lte=until).exclude(
+            status="cancelled"):
+        events.append((f"activity-{a.pk}", a.starts_at, a.ends_at, False, a.title, a.site.name if a.site else ""))
+    return events
+
+
+def checkin_count(*, user, family):
+    return family_selectors.checkin_list(user=user).filter(family=family).count()
+

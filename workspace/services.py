@@ -1,0 +1,110 @@
+"""Writes the workspace makes on its own records (feeds, form keys) or thin wrappers that add what
+only a web form needs (an idempotency key) around the apps' services."""
+import secrets
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from casemgmt.core.audit import audit_log
+from casemgmt.core.errors import OutOfReachError
+from casemgmt.core.reach import region_within_reach
+from families.services import checkin_record
+from volunteers.models import TrainingSession
+
+from .models import CalendarFeed, CheckinSubmission, hash_token
+from .selectors import may_see_id_numbers
+
+
+def checkin_submit(*, actor, family, key, **fields):
+    """``checkin_record`` once per form key: returns (check-in, created). A resent form (a double
+    tap, or an offline draft sent when the connection came back) finds the first one instead.
+
+    The key row is written in the same transaction as the check-in; if two copies race, the unique
+    key makes the second roll back whole, check-in included."""
+    existing = CheckinSubmission.objects.filter(key=key).select_related("checkin").first()
+    if existing is not None:
+        if existing.user_id != actor.pk:
+            raise PermissionDenied()
+        return existing.checkin, False
+    try:
+        with transaction.atomic():
+            checkin = checkin_record(actor=actor, family=family, **fields)
+            CheckinSubmission.objects.create(key=key, user=actor, checkin=checkin)
+    except IntegrityError:
+        existing = CheckinSubmission.objects.filter(key=key, user=actor).select_related("checkin").first()
+        if existing is None:
+            raise
+        return existing.checkin, False
+    return checkin, True
+
+
+def member_id_reveal(*, actor, member, reason, ip=None):
+    """Show one member's full ID number to an entitled role, leaving an audit row with the reason."""
+    if not may_see_id_numbers(actor):
+        raise PermissionDenied(_("Your role may not see ID numbers."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("Give a reason for revealing the ID number.")})
+    audit_log(actor=actor, event="families.member.id_revealed", obj=member, family_id=member.family_id,
+              region_path=member.family.region_path, after={"field": "id_number"}, reason=reason[:500], ip=ip)
+    return member.id_number
+
+
+def calendar_feed_create(*, actor):
+    """A new secret feed address for ``actor``; an earlier one stops working. Returns the token,
+    which is shown once: only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        CalendarFeed.objects.filter(user=actor, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        feed = CalendarFeed.objects.create(user=actor, token_hash=hash_token(token))
+        audit_log(actor=actor, event="workspace.calendar_feed.created", obj=feed)
+    return token
+
+
+def calendar_feed_revoke(*, actor):
+    with transaction.atomic():
+        revoked = CalendarFeed.objects.filter(user=actor, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        if revoked:
+            audit_log(actor=actor, event="workspace.calendar_feed.revoked", after={"revoked": revoked})
+    return revoked
+
+
+def calendar_feed_user(token):
+    """The active user behind a feed token, or None."""
+    feed = CalendarFeed.objects.filter(token_hash=hash_token(token or ""), revoked_at__isnull=True).select_related(
+        "user__region").first()
+    if feed is None or not feed.user.is_active:
+        return None
+    CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
+    return feed.user
+
+
+def training_session_schedule(*, actor, course, region, starts_at, ends_at, venue, capacity, trainer=""):
+    """Schedule a training session of ``course`` in ``region``.
+
+    volunteers/services.py has no session-creation service yet (the admin and API save sessions
+    directly); this belongs there and should move when it is added."""
+    if actor is not None and not region_within_reach(actor, region.path):
+        raise OutOfReachError()
+    session = TrainingSession(course=course, region=region, starts_at=starts_at, ends_at=ends_at, venue=venue,
+                              capacity=capacity, trainer=trainer)
+    session.full_clean()
+    if starts_at <= timezone.now():
+        raise ValidationError({"starts_at": _("A new session must start in the future.")})
+    with transaction.atomic():
+        session.save()
+        audit_log(actor=actor, event="volunteers.session.scheduled", obj=session, region_path=region.path,
+                  after={"course": course.pk, "starts_at": starts_at, "capacity": capacity})
+    return session
+
+
+def notifications_mark_read(*, actor, ids=None):
+    """Mark the actor's own notifications read (all unread ones when ``ids`` is None)."""
+    from casemgmt.core.models import Notification
+
+    queryset = Notification.objects.filter(recipient=actor, read_at__isnull=True)
+    if ids is not None:
+        queryset = queryset.filter(pk__in=ids)
+    return queryset.update(read_at=timezone.now())

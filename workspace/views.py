@@ -1,0 +1,461 @@
+"""Pages of the workspace: thin doors to the selectors (reads, already scoped) and services (writes).
+A family, session or region outside the user's reach answers 404, never a hint that it exists."""
+import calendar as month_calendar
+import datetime
+import functools
+
+import segno
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from casemgmt.core.errors import OutOfReachError
+from casemgmt.core.models import Region, Role
+from casemgmt.core.reach import region_within_reach, restrict
+from families import selectors as family_selectors
+from families.models import Family, FamilyMember
+from services import birthdays
+from services import selectors as service_selectors
+from services.models import Activity
+from volunteers import selectors as volunteer_selectors
+from volunteers import services as volunteer_services
+from volunteers.models import Enrollment, Pairing, Skill, Volunteer
+
+from . import ical, selectors, services
+from .forms import CheckinForm, RevealForm, ServiceHoursForm, SessionForm, SkillFilterForm
+
+CASEWORK = (Role.SOCIAL_WORKER, Role.CONTACT_PERSON, Role.REGION_MANAGER, Role.ADMIN)
+COORDINATION = (Role.VOLUNTEER_COORDINATOR, Role.REGION_MANAGER, Role.ADMIN)
+FAMILY_READERS = CASEWORK + (Role.VOLUNTEER_COORDINATOR,)
+MANAGERS = (Role.REGION_MANAGER, Role.ADMIN)
+
+login = functools.partial(login_required, login_url="workspace:login")
+
+
+def roles(*allowed):
+    """Only these roles (and superusers) may open the page; everybody else gets 403."""
+    def decorator(view):
+        @functools.wraps(view)
+        @login
+        def wrapped(request, *args, **kwargs):
+            user = request.user
+            if not (user.is_superuser or user.role in allowed):
+                raise PermissionDenied()
+            return view(request, *args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def _errors(request, exc):
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+def _is_htmx(request):
+    return request.headers.get("HX-Request") == "true"
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "workspace/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return reverse("workspace:home")
+
+
+@login
+def home(request):
+    role = request.user.role
+    if role == Role.VOLUNTEER:
+        return redirect("workspace:me")
+    if role == Role.VOLUNTEER_COORDINATOR:
+        return redirect("workspace:trainings")
+    if role in MANAGERS or request.user.is_superuser:
+        return redirect("workspace:coverage")
+    return redirect("workspace:today")
+
+
+# --- social workers and contact persons --------------------------------------------------------
+
+@login
+def today(request):
+    worklist = selectors.today_worklist(user=request.user)
+    notifications, unread = selectors.unread_notifications(user=request.user)
+    return render(request, "workspace/today.html", {
+        **worklist, "notifications": notifications, "unread": unread, "today": timezone.localdate(),
+    })
+
+
+@require_POST
+@login
+def notifications_read(request):
+    services.notifications_mark_read(actor=request.user)
+    return redirect(request.POST.get("next") or "workspace:today")
+
+
+@roles(*FAMILY_READERS)
+def family_search(request):
+    q = request.GET.get("q", "").strip()
+    families = family_selectors.family_search(family_selectors.family_list(user=request.user), q).order_by(
+        "next_checkin_due", "id")
+    page = Paginator(families, 30).get_page(request.GET.get("page"))
+    template = "workspace/partials/family_results.html" if _is_htmx(request) else "workspace/families.html"
+    return render(request, template, {"q": q, "page": page, "today": timezone.localdate()})
+
+
+def _family_or_404(request, pk):
+    try:
+        return selectors.family_get(user=request.user, pk=pk)
+    except Family.DoesNotExist:
+        raise Http404() from None
+
+
+@roles(*FAMILY_READERS)
+def family_detail(request, pk, revealed=None):
+    family = _family_or_404(request, pk)
+    return render(request, "workspace/family.html", {
+        "family": family, **selectors.family_page(user=request.user, family=family),
+        "timeline": selectors.family_timeline(user=request.user, family=family),
+        "show_ids": selectors.may_see_id_numbers(request.user), "revealed": revealed or {},
+        "today": timezone.localdate(), "reveal_form": RevealForm(),
+    })
+
+
+@require_POST
+@roles(*CASEWORK)
+def member_reveal(request, pk, member_pk):
+    family = _family_or_404(request, pk)
+    member = get_object_or_404(FamilyMember, pk=member_pk, family=family)
+    form = RevealForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason for revealing the ID number."))
+        return redirect("workspace:family", pk=family.pk)
+    number = services.member_id_reveal(actor=request.user, member=member, reason=form.cleaned_data["reason"],
+                                       ip=request.META.get("REMOTE_ADDR"))
+    if _is_htmx(request):
+        return render(request, "workspace/partials/revealed.html", {"member": member, "number": number})
+    return family_detail(request, pk, revealed={member.pk: number})
+
+
+@roles(Role.SOCIAL_WORKER, Role.CONTACT_PERSON, *MANAGERS)
+def checkin_new(request, pk):
+    family = _family_or_404(request, pk)
+    form = CheckinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        key = data.pop("key")
+        try:
+            checkin, created = services.checkin_submit(actor=request.user, family=family, key=key, **data)
+        except ValidationError as exc:
+            _errors(request, exc)
+        except OutOfReachError:
+            raise Http404() from None
+        else:
+            family.refresh_from_db()
+            if created:
+                messages.success(request, _("Check-in saved. Next contact due %(date)s.") % {
+                    "date": family.next_checkin_due})
+            return redirect("workspace:family", pk=family.pk)
+    return render(request, "workspace/checkin.html", {"family": family, "form": form})
+
+
+# --- volunteer coordinators --------------------------------------------------------------------
+
+@roles(*COORDINATION)
+def volunteer_list(request):
+    q = request.GET.get("q", "").strip()
+    volunteers = selectors.volunteer_directory(user=request.user)
+    if q:
+        volunteers = volunteers.filter(Q(name__contains=q) | Q(name_initials__startswith=q.lower()))
+    return render(request, "workspace/volunteers.html", {
+        "volunteers": volunteers[:200], "q": q, "today": timezone.localdate(),
+        "soon": timezone.localdate() + datetime.timedelta(days=60),
+    })
+
+
+def _parse_day(value):
+    try:
+        return datetime.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return timezone.localdate()
+
+
+@roles(*COORDINATION)
+def trainings(request):
+    view = "week" if request.GET.get("view") == "week" else "month"
+    day = _parse_day(request.GET.get("date"))
+    if view == "week":
+        start = day - datetime.timedelta(days=day.weekday())
+        days = [start + datetime.timedelta(days=i) for i in range(7)]
+        prev_day, next_day = start - datetime.timedelta(days=7), start + datetime.timedelta(days=7)
+    else:
+        weeks = month_calendar.Calendar().monthdatescalendar(day.year, day.month)
+        days = [d for week in weeks for d in week]
+        first = day.replace(day=1)
+        prev_day = (first - datetime.timedelta(days=1)).replace(day=1)
+        next_day = (first + datetime.timedelta(days=32)).replace(day=1)
+    sessions = volunteer_selectors.session_list(request.user).filter(
+        starts_at__date__gte=days[0], starts_at__date__lte=days[-1]).order_by("starts_at")
+    by_day = {}
+    for session in sessions:
+        by_day.setdefault(timezone.localdate(session.starts_at), []).append(session)
+    cells = [{"day": d, "sessions": by_day.get(d, []), "in_month": view == "week" or d.month == day.month} for d in days]
+    return render(request, "workspace/trainings.html", {
+        "view": view, "day": day, "cells": cells, "prev_day": prev_day, "next_day": next_day,
+        "today": timezone.localdate(), "weekdays": [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")],
+    })
+
+
+@roles(*COORDINATION)
+def training_new(request):
+    courses = volunteer_selectors.course_list(request.user)
+    initial = {}
+    if request.GET.get("date"):
+        start = timezone.make_aware(datetime.datetime.combine(_parse_day(request.GET["date"]), datetime.time(9)))
+        initial = {"starts_at": start, "ends_at": start + datetime.timedelta(hours=3)}
+    form = SessionForm(request.POST or None, courses=courses, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            session = services.training_session_schedule(
+                actor=request.user, course=data["course"], region=request.user.region or data["course"].region,
+                starts_at=data["starts_at"], ends_at=data["ends_at"], venue=data["venue"], trainer=data["trainer"],
+                capacity=data["capacity"])
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("Training session scheduled."))
+            return redirect("workspace:training", pk=session.pk)
+    return render(request, "workspace/training_new.html", {"form": form})
+
+
+def _session_or_404(request, pk):
+    return get_object_or_404(volunteer_selectors.session_list(request.user), pk=pk)
+
+
+@roles(*COORDINATION)
+def training_detail(request, pk):
+    session = _session_or_404(request, pk)
+    if request.method == "POST":
+        try:
+            _training_action(request, session)
+        except ValidationError as exc:
+            _errors(request, exc)
+        except OutOfReachError:
+            raise Http404() from None
+        return redirect("workspace:training", pk=session.pk)
+    enrollments = list(session.enrollments.select_related("volunteer").order_by("enrolled_at", "id"))
+    booked = {e.volunteer_id for e in enrollments if e.status != Enrollment.Status.CANCELLED}
+    candidates = [v for v in volunteer_selectors.volunteer_list(request.user).filter(status=Volunteer.Status.ACTIVE)
+                  if v.pk not in booked][:200]
+    checkin_url = request.build_absolute_uri(reverse("workspace:training_qr", args=[session.qr_token]))
+    qr_svg = segno.make(checkin_url, error="m").svg_inline(scale=4, title=_("QR code for check-in"))
+    return render(request, "workspace/training.html", {
+        "session": session, "candidates": candidates, "checkin_url": checkin_url, "qr_svg": qr_svg,
+        "places": [e for e in enrollments if e.status in (Enrollment.Status.ENROLLED, Enrollment.Status.ATTENDED,
+                                                           Enrollment.Status.NO_SHOW)],
+        "waitlist": [e for e in enrollments if e.status == Enrollment.Status.WAITLISTED],
+        "cancelled": [e for e in enrollments if e.status == Enrollment.Status.CANCELLED],
+    })
+
+
+def _training_action(request, session):
+    action = request.POST.get("action")
+    user = request.user
+    if action == "enrol":
+        volunteers = volunteer_selectors.volunteer_list(user).filter(pk__in=request.POST.getlist("volunteer"))
+        for volunteer in volunteers:
+            try:
+                enrollment = volunteer_services.enrollment_create(actor=user, session=session, volunteer=volunteer)
+            except ValidationError as exc:
+                messages.error(request, f"{volunteer}: {' '.join(exc.messages)}")
+            else:
+                messages.success(request, f"{volunteer}: {enrollment.get_status_display()}")
+    elif action == "attendance":
+        present = set(request.POST.getlist("present"))
+        for enrollment in session.enrollments.filter(status__in=(Enrollment.Status.ENROLLED, Enrollment.Status.ATTENDED,
+                                                                 Enrollment.Status.NO_SHOW)).select_related("session__region"):
+            attended = str(enrollment.pk) in present
+            if attended != (enrollment.status == Enrollment.Status.ATTENDED):
+                volunteer_services.attendance_mark(actor=user, enrollment=enrollment, attended=attended)
+        messages.success(request, _("Attendance saved."))
+    elif action == "cancel":
+        enrollment = get_object_or_404(session.enrollments.select_related("volunteer__region", "session__region"),
+                                       pk=request.POST.get("enrollment"))
+        volunteer_services.enrollment_cancel(actor=user, enrollment=enrollment)
+    elif action == "complete":
+        granted = volunteer_services.session_complete(actor=user, session=session)
+        messages.success(request, _("Session completed; %(n)s qualifications granted.") % {"n": len(granted)})
+
+
+@login
+def training_qr(request, token):
+    """Where the session's QR code points: a volunteer checks themself in."""
+    session = get_object_or_404(volunteer_selectors.session_list(request.user), qr_token=token)
+    volunteer = getattr(request.user, "volunteer", None) if request.user.role == Role.VOLUNTEER else None
+    if request.method == "POST":
+        if volunteer is None:
+            raise PermissionDenied()
+        try:
+            volunteer_services.session_checkin_by_token(actor=request.user, token=token, volunteer=volunteer)
+        except ValidationError as exc:
+            _errors(request, exc)
+        else:
+            messages.success(request, _("You are checked in. Welcome!"))
+        return redirect("workspace:training_qr", token=token)
+    enrollment = session.enrollments.filter(volunteer=volunteer).first() if volunteer else None
+    return render(request, "workspace/training_qr.html", {"session": session, "enrollment": enrollment,
+                                                          "volunteer": volunteer})
+
+
+@roles(*COORDINATION)
+def activities(request):
+    """The "5+N" planner: this month's activities by category and next month's birthday list."""
+    day = _parse_day(request.GET.get("date"))
+    first = day.replace(day=1)
+    following = (first + datetime.timedelta(days=32)).replace(day=1)
+    sites = list(service_selectors.site_list(request.user).order_by("name"))
+    site = next((s for s in sites if str(s.pk) == request.GET.get("site", request.POST.get("site"))), sites[0] if sites else None)
+    if request.method == "POST" and site is not None:
+        try:
+            activity = birthdays.birthday_celebration_create(actor=request.user, site=site, month=following.month,
+                                                             year=following.year)
+        except ValidationError as exc:
+            _errors(request, exc)
+        except OutOfReachError:
+            raise Http404() from None
+        else:
+            messages.success(request, _("Planned: %(title)s") % {"title": activity.title})
+        return redirect(f"{reverse('workspace:activities')}?date={day:%Y-%m-%d}&site={site.pk}")
+    month_activities = service_selectors.activity_list(request.user).filter(
+        starts_at__date__gte=first, starts_at__date__lt=following).order_by("starts_at")
+    by_category = {value: [] for value, _label in Activity.Category.choices}
+    for activity in month_activities:
+        by_category[activity.category].append(activity)
+    groups = [(label, by_category[value]) for value, label in Activity.Category.choices]
+    birthday_list = birthdays.birthday_members(site=site, year=following.year, month=following.month) if site else []
+    return render(request, "workspace/activities.html", {
+        "groups": groups, "day": first, "following": following, "sites": sites, "site": site,
+        "birthdays": birthday_list, "prev_day": (first - datetime.timedelta(days=1)).replace(day=1),
+    })
+
+
+@roles(*COORDINATION)
+def pairing(request, pk):
+    family = _family_or_404(request, pk)
+    if request.method == "POST":
+        volunteer = get_object_or_404(volunteer_selectors.volunteer_list(request.user), pk=request.POST.get("volunteer"))
+        try:
+            volunteer_services.pairing_create(actor=request.user, volunteer=volunteer, family=family)
+        except ValidationError as exc:
+            _errors(request, exc)
+        except OutOfReachError:
+            raise Http404() from None
+        else:
+            messages.success(request, _("%(volunteer)s is now paired with this family.") % {"volunteer": volunteer})
+        return redirect("workspace:pairing", pk=family.pk)
+    form = SkillFilterForm(request.GET or None)
+    skills = form.cleaned_data["skills"] if form.is_valid() else Skill.objects.none()
+    current = restrict(Pairing.objects.filter(family=family, ended_on__isnull=True).select_related("volunteer"),
+                       request.user)
+    return render(request, "workspace/pairing.html", {
+        "family": family, "form": form, "current": current,
+        "suggestions": selectors.pairing_suggestions(user=request.user, family=family, skills=list(skills)),
+    })
+
+
+# --- volunteers --------------------------------------------------------------------------------
+
+@roles(Role.VOLUNTEER)
+def me(request):
+    volunteer = Volunteer.objects.select_related("region").filter(user=request.user).first()
+    if volunteer is None:
+        raise Http404()
+    data = selectors.volunteer_home(user=request.user, volunteer=volunteer)
+    families = [(p.family_id, p.family.file_number) for p in data["pairings"]]
+    form = ServiceHoursForm(request.POST or None, families=families) if request.POST.get("action") == "hours" else \
+        ServiceHoursForm(families=families)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "hours" and form.is_valid():
+                family_id = form.cleaned_data["family"]
+                family = next((p.family for p in data["pairings"] if p.family_id == family_id), None)
+                volunteer_services.service_hours_log(
+                    actor=request.user, volunteer=volunteer, date=form.cleaned_data["date"],
+                    hours=form.cleaned_data["hours"], description=form.cleaned_data["description"], family=family)
+                messages.success(request, _("Hours logged; a coordinator will review them."))
+                return redirect("workspace:me")
+            if action == "enrol":
+                session = get_object_or_404(volunteer_selectors.session_list(request.user), pk=request.POST.get("session"))
+                enrollment = volunteer_services.enrollment_create(actor=request.user, session=session, volunteer=volunteer)
+                messages.success(request, f"{session}: {enrollment.get_status_display()}")
+                return redirect("workspace:me")
+            if action == "cancel":
+                enrollment = get_object_or_404(volunteer_selectors.enrollment_list(request.user).select_related(
+                    "volunteer__region"), pk=request.POST.get("enrollment"), volunteer=volunteer)
+                volunteer_services.enrollment_cancel(actor=request.user, enrollment=enrollment)
+                messages.success(request, _("Enrolment cancelled."))
+                return redirect("workspace:me")
+        except ValidationError as exc:
+            _errors(request, exc)
+        except OutOfReachError:
+            raise Http404() from None
+    return render(request, "workspace/me.html", {"volunteer": volunteer, "form": form, **data})
+
+
+# --- region managers ---------------------------------------------------------------------------
+
+@roles(*MANAGERS)
+def coverage(request):
+    user = request.user
+    code = request.GET.get("region")
+    if code:
+        region = get_object_or_404(Region, code=Region.normalize_code(code))
+        if not region_within_reach(user, region.path):
+            raise Http404()
+    else:
+        region = user.region or get_object_or_404(Region, level=Region.Level.PROVINCE, code__startswith="35")
+    ancestors = [r for r in Region.objects.filter(code__in=[
+        Region.normalize_code(region.path[:n]) for n in (2, 4, 6, 9) if n < len(region.path)]).order_by("level")
+        if region_within_reach(user, r.path)]
+    return render(request, "workspace/coverage.html", {
+        "region": region, "ancestors": ancestors, **selectors.coverage(user=user, region=region),
+        "month": timezone.localdate().replace(day=1),
+    })
+
+
+# --- calendar feeds ----------------------------------------------------------------------------
+
+@login
+def calendar_settings(request):
+    token = None
+    if request.method == "POST":
+        if request.POST.get("action") == "revoke":
+            services.calendar_feed_revoke(actor=request.user)
+            messages.success(request, _("Your calendar feed address no longer works."))
+            return redirect("workspace:calendar")
+        token = services.calendar_feed_create(actor=request.user)
+    feed_url = request.build_absolute_uri(reverse("workspace:calendar_feed", args=[token])) if token else None
+    active = request.user.calendar_feeds.filter(revoked_at__isnull=True).first()
+    return render(request, "workspace/calendar.html", {"feed_url": feed_url, "active": active})
+
+
+def calendar_feed(request, token):
+    """The iCal feed itself: no session (calendar apps have none), the secret in the URL decides."""
+    user = services.calendar_feed_user(token)
+    if user is None:
+        raise Http404()
+    body = ical.render(selectors.calendar_events(user=user), name=_("Care work: %(user)s") % {"user": user})
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Cache-Control"] = "private, max-age=900"
+    return response
