@@ -69,7 +69,7 @@ class AuditedWritesMixin:
 
     def perform_destroy(self, instance):
         self.audit_write("deleted", instance)
-        super().perform_destroy(instance)
+        instance.delete()
 
 
 class CreateListRetrieveViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
