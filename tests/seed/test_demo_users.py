@@ -1,0 +1,49 @@
+"""demo_users: one login per role, caseloads for the caseload roles, development only."""
+import datetime
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from casemgmt.core.demo import seed_demo
+from casemgmt.core.models import Role, User
+from families.models import ContactAssignment
+from volunteers.models import Volunteer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def demo(db):
+    seed_demo(seed=1, families=40, today=datetime.date(2026, 5, 20))
+
+
+def test_one_login_per_role_with_regions_and_caseloads(demo, settings, capsys):
+    settings.DEBUG = True
+    call_command("demo_users")
+    out = capsys.readouterr().out
+    users = User.objects.filter(username__in=[
+        "demo-admin", "demo-manager", "demo-socialworker", "demo-contact", "demo-coordinator", "demo-volunteer",
+        "demo-auditor"])
+    assert sorted(users.values_list("role", flat=True)) == sorted(Role.values)
+    password = out.split("password for all: ")[1].split()[0]
+    for user in users:
+        assert user.check_password(password) and user.username in out
+        assert user.groups.filter(name=user.role).exists()
+    by_name = {u.username: u for u in users}
+    assert by_name["demo-admin"].region.code == "350600000000" and by_name["demo-auditor"].region.code == "350600000000"
+    assert by_name["demo-manager"].region.level == 3 and by_name["demo-contact"].region.level == 4
+    for name in ("demo-socialworker", "demo-contact"):
+        assert ContactAssignment.objects.filter(user=by_name[name], ended_on__isnull=True).exists()
+    assert Volunteer.objects.get(user=by_name["demo-volunteer"]).pairings.filter(ended_on__isnull=True).exists()
+    assert User.objects.get(username="demo-superuser").is_superuser
+
+    call_command("demo_users")  # idempotent: same users, same caseload size
+    assert User.objects.filter(username__startswith="demo-", username__regex=r"^demo-[a-z]+$").count() == 8
+    assert ContactAssignment.objects.filter(user=by_name["demo-socialworker"], ended_on__isnull=True).count() <= 25
+
+
+def test_refuses_without_debug(demo, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("demo_users")
+    assert not User.objects.filter(username="demo-admin").exists()
