@@ -39,7 +39,7 @@ class VolunteerPairingInline(ReachTabularInline):
 @admin.register(Volunteer)
 class VolunteerAdmin(ReachModelAdmin):
     list_display = ("name", "masked_phone", "region", "team", "status", "professional_title", "joined_on")
-    list_filter = (CountyFilter, "status", "team", "skills", "joined_on")
+    list_filter = (CountyFilter, "status", ("team", admin.RelatedOnlyFieldListFilter), "skills", "joined_on")
     search_fields = ("name", "=name_initials", "professional_title", "team__name")
     blind_search = {"id_number": "id_number_index", "phone": "phone_index"}
     list_select_related = ("region", "team")

@@ -264,3 +264,22 @@ def test_audit_trail_is_read_only_even_for_the_superuser(client, people, familie
 def _flat(fields):
     for entry in fields:
         yield from (entry if isinstance(entry, list | tuple) else (entry,))
+
+
+def test_coordinator_reviews_hours_through_the_service(client, people, dataset):
+    from volunteers.models import ServiceHours
+
+    client.force_login(people["coordinator"])
+    hours = ServiceHours.objects.get()
+    client.post(reverse("admin:volunteers_servicehours_changelist"), {"action": "approve", "_selected_action": [hours.pk]})
+    hours.refresh_from_db()
+    assert hours.status == "approved" and hours.reviewed_by == people["coordinator"]
+    assert AuditEvent.objects.filter(event="volunteers.hours.approved", object_ids=[hours.pk]).exists()
+
+
+def test_volunteer_found_by_exact_phone_and_masked_in_the_list(client, people, dataset):
+    client.force_login(people["coordinator"])
+    response = client.get(reverse("admin:volunteers_volunteer_changelist"), {"q": "13900000009"})
+    assert list(response.context["cl"].result_list) == [dataset["volunteer"]]
+    html = client.get(reverse("admin:volunteers_volunteer_changelist")).content.decode()
+    assert "13900000009" not in html and "139****0009" in html
