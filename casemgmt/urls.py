@@ -12,6 +12,7 @@ def healthz(request):
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("reports/", include("reports.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(("casemgmt.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

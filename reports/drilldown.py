@@ -39,6 +39,9 @@ class Figure:
 
 
 REGION = ("region", _("region"), lambda o: str(o.region))
+FILE_NUMBER = ("file_number", _("file number"), lambda o: o.file_number)
+FAMILY_CATEGORY = ("category", _("category"), lambda o: o.get_category_display())
+STATUS = ("status", _("status"), lambda o: o.get_status_display())
 FAMILY_REGION = ("region", _("region"), lambda o: str(o.family.region))
 
 FIGURES = {
@@ -86,7 +89,7 @@ FIGURES = {
     "activities": Figure(
         _("activities"), lambda s: s.activities(),
         (("title", _("title"), lambda o: o.title), ("category", _("category"), lambda o: o.get_category_display()),
-         REGION, ("starts_at", _("starts at"), lambda o: _local(o.starts_at)), ("status", _("status"), lambda o: o.get_status_display())),
+         REGION, ("starts_at", _("starts at"), lambda o: _local(o.starts_at)), STATUS),
         filters={"category": "category"}, related=("region",), ordering=("starts_at", "pk"),
     ),
     "participants": Figure(
@@ -105,20 +108,20 @@ FIGURES = {
     ),
     "families_active": Figure(
         _("active families"), lambda s: s.families_active(),
-        (("file_number", _("file number"), lambda o: o.file_number), ("category", _("category"), lambda o: o.get_category_display()),
+        (FILE_NUMBER, FAMILY_CATEGORY,
          REGION, ("last_checkin_at", _("last check-in"), lambda o: _local(o.last_checkin_at))),
         related=("region",), ordering=("file_number",),
     ),
     "families_contacted": Figure(
         _("families contacted"), lambda s: s.families_contacted(),
-        (("file_number", _("file number"), lambda o: o.file_number), ("category", _("category"), lambda o: o.get_category_display()),
+        (FILE_NUMBER, FAMILY_CATEGORY,
          REGION, ("last_checkin_at", _("last check-in"), lambda o: _local(o.last_checkin_at))),
         related=("region",), ordering=("file_number",),
     ),
     "families": Figure(
         _("families"), lambda s: s.families(),
-        (("file_number", _("file number"), lambda o: o.file_number), ("category", _("category"), lambda o: o.get_category_display()),
-         ("risk", _("risk level"), lambda o: o.get_risk_level_display()), ("status", _("status"), lambda o: o.get_status_display()),
+        (FILE_NUMBER, FAMILY_CATEGORY,
+         ("risk", _("risk level"), lambda o: o.get_risk_level_display()), STATUS,
          REGION),
         filters={"category": "category", "risk": "risk_level", "status": "status"}, related=("region",),
         ordering=("file_number",),

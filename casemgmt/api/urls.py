@@ -8,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 
 from . import views
 
-APP_API_MODULES = ["families.api.urls", "volunteers.api.urls", "services.api.urls"]
+APP_API_MODULES = ["families.api.urls", "volunteers.api.urls", "services.api.urls", "reports.api.urls"]
 
 router = DefaultRouter()
 router.register("regions", views.RegionViewSet, basename="region")

@@ -1,0 +1,140 @@
+"""/api/v1/reports/…: the figures, trends, drill-downs, workbooks, list exports and imports.
+
+Thin doors: every answer comes from ``reports.statistics`` / ``drilldown`` / ``exports`` /
+``imports``, scoped to the caller there. Plain API views rather than model viewsets: a report is not
+one model's rows, so ``reach.restrict`` is applied to each record set inside ``ReportScope``.
+"""
+from decimal import Decimal
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from rest_framework import permissions
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from casemgmt.api.viewsets import client_ip
+from casemgmt.core.audit import audit_log
+
+from .. import drilldown, exports, imports
+from ..excel import XLSX, statistics_workbook
+from ..statistics import ReportScope, may_read_reports, statistics_compute, trends_compute
+
+
+def plain(value):
+    """Money as exact strings in JSON (DRF would turn a Decimal into a float)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def xlsx_response(data, filename):
+    response = HttpResponse(data, content_type=XLSX)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class ReportReader(permissions.BasePermission):
+    """Anonymous → 401; volunteers and auditors (no figures to see) → 403."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return may_read_reports(user)
+
+
+class ReportView(APIView):
+    permission_classes = [ReportReader]
+
+    def scope(self, request):
+        return ReportScope.from_params(request.user, request.query_params)
+
+
+class StatisticsView(ReportView):
+    def get(self, request):
+        return Response(plain(statistics_compute(self.scope(request))))
+
+
+class TrendsView(ReportView):
+    def get(self, request):
+        return Response(plain(trends_compute(self.scope(request))))
+
+
+class DrilldownView(ReportView):
+    def get(self, request, figure):
+        if figure not in drilldown.FIGURES:
+            raise Http404
+        records = drilldown.drilldown_records(self.scope(request), figure, request.query_params)
+        paginator = Paginator(records, 100)
+        try:
+            page = paginator.page(request.query_params.get("page", 1))
+        except Exception:
+            raise Http404 from None
+        rows = drilldown.drilldown_rows(figure, page.object_list)
+        audit_log(actor=request.user, event=f"reports.drilldown.{figure}", objects=list(page.object_list),
+                  region_path=request.user.reach_path, ip=client_ip(request))
+        return Response({
+            "figure": figure, "count": paginator.count, "page": page.number, "pages": paginator.num_pages,
+            "columns": [{"key": key, "heading": str(heading)} for key, heading in drilldown.drilldown_columns(figure)],
+            "results": plain(rows),
+        })
+
+
+class WorkbookView(ReportView):
+    def get(self, request):
+        scope = self.scope(request)
+        data = statistics_workbook(statistics_compute(scope), trends_compute(scope))
+        return xlsx_response(data, f"statistics-{scope.period.label}.xlsx")
+
+
+class ExportView(ReportView):
+    """GET: the masked list. POST ``{"reason": "..."}``: the unmasked list, for entitled roles, audited."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    def _export(self, request, unmasked, reason=""):
+        kind = self.kwargs["kind"]
+        if kind not in exports.TITLES:
+            raise Http404
+        region = ReportScope.from_params(request.user, request.query_params).region
+        name, data = exports.list_export(actor=request.user, kind=kind, region=region, unmasked=unmasked, reason=reason,
+                                         policy_id=request.query_params.get("policy"), ip=client_ip(request))
+        return xlsx_response(data, name)
+
+    def get(self, request, kind):
+        return self._export(request, unmasked=False)
+
+    def post(self, request, kind):
+        return self._export(request, unmasked=True, reason=str(request.data.get("reason", "")))
+
+
+class ImportTemplateView(ReportView):
+    def get(self, request, kind):
+        if kind not in imports.COLUMNS:
+            raise Http404
+        return xlsx_response(imports.import_template(kind), f"{kind}-template.xlsx")
+
+
+class ImportView(ReportView):
+    """POST a workbook as ``file``; ``commit=true`` imports it if it has no problem at all."""
+
+    parser_classes = [MultiPartParser]
+
+    def post(self, request, kind):
+        if kind not in imports.IMPORTERS:
+            raise Http404
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ValidationError({"file": ["Upload an Excel workbook as 'file'."]})
+        commit = str(request.data.get("commit", "")).lower() in ("1", "true", "yes")
+        extra = {"policy_id": request.query_params.get("policy") or request.data.get("policy")} if kind == "roster" else {}
+        result = imports.IMPORTERS[kind](actor=request.user, upload=upload, commit=commit, **extra)
+        return Response(result.as_dict(), status=201 if result.committed else 200 if result.ok else 400)

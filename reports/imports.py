@@ -1,0 +1,503 @@
+"""Importing the spreadsheets people already keep: families with members, volunteers, insurance rosters.
+
+Every upload is checked in full before anything is written: ``*_import(..., commit=False)`` returns
+every problem by row and column (wrong ID check digit, unknown region code, a person twice in the
+file or already living in another family, a missing field) and writes nothing. With
+``commit=True`` a file with any problem is refused the same way; a clean one is written in one
+transaction (all or nothing), people matched to existing ones by the blind index of their ID number.
+
+Files are read with openpyxl in read-only mode, row by row, twice (check, then write in batches), so
+memory holds the small per-row keys (file number, ID-number digest), not the sheet.
+bulk_create bypasses ``save()``: pinyin, blind indexes, birth date and sex are computed here.
+"""
+import datetime
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, override, pgettext_lazy
+from openpyxl import Workbook, load_workbook
+from pypinyin import Style, lazy_pinyin
+
+from casemgmt.core import reach
+from casemgmt.core.audit import audit_log
+from casemgmt.core.crypto import blind_index
+from casemgmt.core.errors import OutOfReachError
+from casemgmt.core.idcard import normalize_id_number, parse_id_number
+from casemgmt.core.models import Region
+from families.models import Category, Family, FamilyMember, FamilyStatusChange
+from families.services import cadence_rules_for
+from services.models import InsurancePolicy, InsuredPerson
+from volunteers.models import Volunteer
+
+BATCH = 1000
+YES = {"是", "yes", "y", "1", "true", "已故", "死亡"}
+NO = {"", "否", "no", "n", "0", "false"}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    heading: object  # lazy translated heading, as in the template
+    required: bool = False
+    text: bool = False  # formatted as text in the template (ID numbers, phones keep their digits)
+    example: str = ""
+
+
+FAMILY_COLUMNS = (
+    Column("file_number", gettext_lazy("file number"), True, True, "ZP-2026-0001"),
+    Column("category", gettext_lazy("category"), False, False, "失独"),
+    Column("region_code", gettext_lazy("division code"), False, True, "350623100201"),
+    Column("address", gettext_lazy("address"), False, False, "绥安镇东门村1号"),
+    Column("name", pgettext_lazy("person", "name"), True, False, "王秀英"),
+    Column("relation", gettext_lazy("relation"), True, False, "母亲"),
+    Column("id_number", gettext_lazy("ID number"), True, True, "350623196803050024"),
+    Column("phone", gettext_lazy("phone"), False, True, "13800000001"),
+    Column("deceased", gettext_lazy("deceased"), False, False, "否"),
+)
+VOLUNTEER_COLUMNS = (
+    Column("name", pgettext_lazy("person", "name"), True, False, "林小梅"),
+    Column("id_number", gettext_lazy("ID number"), True, True, "350623199001010028"),
+    Column("phone", gettext_lazy("phone"), False, True, "13900000002"),
+    Column("region_code", gettext_lazy("division code"), True, True, "350623"),
+    Column("professional_title", gettext_lazy("professional qualification"), False, False, "心理咨询师"),
+)
+ROSTER_COLUMNS = (
+    Column("name", pgettext_lazy("person", "name"), True, False, "王秀英"),
+    Column("id_number", gettext_lazy("ID number"), True, True, "350623196803050024"),
+    Column("premium", gettext_lazy("premium for this person (CNY)"), False, False, "100.00"),
+)
+COLUMNS = {"families": FAMILY_COLUMNS, "volunteers": VOLUNTEER_COLUMNS, "roster": ROSTER_COLUMNS}
+
+
+@dataclass(frozen=True)
+class Problem:
+    row: int
+    column: str
+    message: str
+
+    def as_dict(self):
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    problems: list = field(default_factory=list)
+    created: dict = field(default_factory=dict)  # what -> number written
+    matched: int = 0  # rows that named someone already on record
+    committed: bool = False
+
+    @property
+    def ok(self):
+        return not self.problems
+
+    def as_dict(self):
+        return {"rows": self.rows, "ok": self.ok, "committed": self.committed, "created": self.created,
+                "matched": self.matched, "problems": [p.as_dict() for p in self.problems]}
+
+
+class ImportFileError(ValidationError):
+    pass
+
+
+# ---- templates -------------------------------------------------------------------------------------
+def import_template(kind):
+    """An empty workbook with the translated headings, text-formatted ID/phone columns and an example row."""
+    columns = COLUMNS[kind]
+    book = Workbook()
+    sheet = book.active
+    sheet.title = str(_("Import"))
+    sheet.append([str(c.heading) for c in columns])
+    sheet.append([c.example for c in columns])
+    for index, column in enumerate(columns, start=1):
+        letter = sheet.cell(row=1, column=index).column_letter
+        sheet.column_dimensions[letter].width = 20
+        if column.text:
+            for row in range(2, 1002):
+                sheet.cell(row=row, column=index).number_format = "@"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+# ---- reading ---------------------------------------------------------------------------------------
+def _text(value):
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    return str(value).strip()
+
+
+def _header_map(columns, header):
+    """Column key -> position, accepting the heading in Chinese or English, or the key itself."""
+    names = {}
+    for column in columns:
+        for language in ("zh-hans", "en"):
+            with override(language):
+                names[str(column.heading).strip().lower()] = column.key
+        names[column.key] = column.key
+    positions = {}
+    for index, cell in enumerate(header or ()):
+        key = names.get(_text(cell).lower())
+        if key and key not in positions:
+            positions[key] = index
+    missing = [str(c.heading) for c in columns if c.required and c.key not in positions]
+    if missing:
+        raise ImportFileError(_("The first row lacks the columns: %(columns)s.") % {"columns": "、".join(missing)})
+    return positions
+
+
+def _rows(upload, columns):
+    """(row number, {key: text}) for every non-empty data row of the first sheet, streamed."""
+    if hasattr(upload, "seek"):
+        upload.seek(0)
+    try:
+        book = load_workbook(upload, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a file that is not a workbook
+        raise ImportFileError(_("This file is not an Excel workbook (.xlsx).")) from exc
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        positions = _header_map(columns, next(rows, None))
+        for number, values in enumerate(rows, start=2):
+            record = {key: _text(values[index]) if index < len(values) else "" for key, index in positions.items()}
+            if any(record.values()):
+                yield number, record
+    finally:
+        book.close()
+
+
+def _choice_map(choices, synonyms):
+    mapping = dict(synonyms)
+    for value, label in choices:
+        mapping[value] = value
+        for language in ("zh-hans", "en"):
+            with override(language):
+                mapping[str(label).strip().lower()] = value
+    return mapping
+
+
+CATEGORY_VALUES = lambda: _choice_map(Category.choices, {"失独": "bereaved", "伤残": "disabled"})  # noqa: E731
+RELATION_VALUES = lambda: _choice_map(FamilyMember.Relation.choices, {  # noqa: E731
+    "父亲": "father", "母亲": "mother", "子女": "child", "独生子女": "child", "儿子": "child", "女儿": "child",
+    "孙子女": "grandchild", "其他": "other"})
+
+
+class _Checker:
+    def __init__(self, columns):
+        self.problems = []
+        self.headings = {c.key: str(c.heading) for c in columns}
+        self.required = [c.key for c in columns if c.required]
+
+    def add(self, row, key, message):
+        self.problems.append(Problem(row, self.headings.get(key, key), str(message)))
+
+    def required_present(self, row, record, keys=None):
+        ok = True
+        for key in keys or self.required:
+            if not record.get(key):
+                self.add(row, key, _("This field is required."))
+                ok = False
+        return ok
+
+    def id_number(self, row, record):
+        """The normalised number and its parsed facts, or None after recording the problem."""
+        if not record.get("id_number"):
+            return None
+        try:
+            return parse_id_number(record["id_number"])
+        except ValidationError as exc:
+            self.add(row, "id_number", exc.messages[0])
+            return None
+
+
+def _chunks(items, size=BATCH):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _regions(actor, codes):
+    """code -> Region for the codes that exist and lie in the actor's reach (one query per 1,000)."""
+    found = {}
+    for chunk in _chunks({Region.normalize_code(c) for c in codes}):
+        for region in Region.objects.filter(code__in=chunk):
+            found[region.code] = region
+    return found, {code: reach.region_within_reach(actor, region.path) for code, region in found.items()}
+
+
+def _check_region(checker, row, code, regions, allowed):
+    region = regions.get(Region.normalize_code(code))
+    if region is None:
+        checker.add(row, "region_code", _("Unknown division code %(code)s.") % {"code": code})
+    elif not allowed[region.code]:
+        checker.add(row, "region_code", _("This region is outside your reach."))
+    return region
+
+
+def _pinyin(name):
+    return "".join(lazy_pinyin(name)).lower(), "".join(lazy_pinyin(name, style=Style.FIRST_LETTER)).lower()
+
+
+# ---- families with members -------------------------------------------------------------------------
+def families_import(*, actor, upload, commit=False):
+    """Check (and with ``commit``, import) a families-with-members file; one row per person."""
+    if not actor.has_perm("families.add_family") or not actor.has_perm("families.add_familymember"):
+        raise PermissionDenied
+    checker = _Checker(FAMILY_COLUMNS)
+    categories, relations = CATEGORY_VALUES(), RELATION_VALUES()
+    result = ImportResult()
+    families = {}  # file number -> (first row, category, region code)
+    seen_ids = {}  # ID-number digest -> first row
+    person_rows = []  # (row, file number, digest)
+    region_rows = []  # (row, code)
+    for number, record in _rows(upload, FAMILY_COLUMNS):
+        result.rows += 1
+        checker.required_present(number, record)
+        if record.get("relation") and record["relation"].lower() not in relations:
+            checker.add(number, "relation", _("Unknown relation %(value)s.") % {"value": record["relation"]})
+        if record.get("category") and record["category"].lower() not in categories:
+            checker.add(number, "category", _("Unknown category %(value)s.") % {"value": record["category"]})
+        if record.get("deceased", "").lower() not in YES | NO:
+            checker.add(number, "deceased", _("Write yes or no."))
+        file_number = record.get("file_number")
+        if file_number:
+            first = families.setdefault(file_number, (number, record.get("category"), record.get("region_code")))
+            if first[0] != number and ((record.get("category") and first[1] and record["category"] != first[1])
+                                       or (record.get("region_code") and first[2] and record["region_code"] != first[2])):
+                checker.add(number, "category", _("Differs from row %(row)s of the same family.") % {"row": first[0]})
+            elif first[0] != number and not (first[1] and first[2]) and record.get("category") and record.get("region_code"):
+                families[file_number] = (first[0], record["category"], record["region_code"])
+        if record.get("region_code"):
+            region_rows.append((number, record["region_code"]))
+        info = checker.id_number(number, record)
+        if info is not None:
+            digest = blind_index(info.number, "id_number")
+            if digest in seen_ids:
+                checker.add(number, "id_number", _("The same person is already on row %(row)s.") % {"row": seen_ids[digest]})
+            else:
+                seen_ids[digest] = number
+                person_rows.append((number, file_number, digest))
+
+    regions, allowed = _regions(actor, {code for _row, code in region_rows})
+    for number, code in region_rows:
+        _check_region(checker, number, code, regions, allowed)
+    existing = {}
+    for chunk in _chunks(families):
+        existing.update({f.file_number: f for f in Family.objects.filter(file_number__in=chunk).only("id", "file_number",
+                                                                                                   "region_path")})
+    for file_number, (row, category, code) in families.items():
+        family = existing.get(file_number)
+        if family is not None:
+            if not reach.region_within_reach(actor, family.region_path):
+                checker.add(row, "file_number", _("This file number belongs to a family outside your reach."))
+        else:
+            checker.required_present(row, {"category": category, "region_code": code}, ["category", "region_code"])
+    living = {}
+    for chunk in _chunks(digest for _row, _file, digest in person_rows):
+        living.update(FamilyMember.objects.filter(id_number_index__in=chunk, is_deceased=False)
+                      .values_list("id_number_index", "family__file_number"))
+    matched = set()
+    for number, file_number, digest in person_rows:
+        if digest in living:
+            if living[digest] == file_number:
+                matched.add(digest)
+            else:
+                checker.add(number, "id_number", _("This person is already registered, alive, in another family."))
+    result.problems = sorted(checker.problems, key=lambda p: p.row)
+    result.matched = len(matched)
+    if not commit or result.problems:
+        return result
+
+    today = timezone.localdate()
+    with transaction.atomic():
+        family_ids = {f: existing[f].pk for f in existing}
+        cadence = {}
+        new_family_ids = []
+        created_members = 0
+        pending = []
+        for _number, record in _rows(upload, FAMILY_COLUMNS):
+            pending.append(record)
+            if len(pending) >= BATCH:
+                created_members += _write_family_batch(actor, pending, family_ids, new_family_ids, regions, categories,
+                                                       relations, matched, cadence, today)
+                pending = []
+        if pending:
+            created_members += _write_family_batch(actor, pending, family_ids, new_family_ids, regions, categories,
+                                                   relations, matched, cadence, today)
+        audit_log(actor=actor, event="reports.import.families", objects=[Family(pk=pk) for pk in new_family_ids],
+                  region_path=actor.reach_path,
+                  after={"families": len(new_family_ids), "members": created_members, "matched": result.matched})
+    result.created = {"families": len(new_family_ids), "members": created_members}
+    result.committed = True
+    return result
+
+
+def _write_family_batch(actor, records, family_ids, new_family_ids, regions, categories, relations, matched, cadence, today):
+    new = {}
+    for record in records:
+        file_number = record["file_number"]
+        if file_number in family_ids or file_number in new:
+            continue
+        region = regions[Region.normalize_code(record["region_code"])]
+        family = Family(file_number=file_number, category=categories[record["category"].lower()], region=region,
+                        region_path=region.path, address=record.get("address", ""), registered_on=today,
+                        residence=("rural" if region.is_rural else "urban") if region.urban_rural_code else "rural")
+        key = (region.path, family.risk_level)
+        if key not in cadence:
+            rule = cadence_rules_for(*key)
+            cadence[key] = (rule.contact_interval_days if rule else 30, rule.home_visit_interval_days if rule else 90)
+        family.next_checkin_due = today + datetime.timedelta(days=cadence[key][0])
+        family.next_home_visit_due = today + datetime.timedelta(days=cadence[key][1])
+        new[file_number] = family
+    if new:
+        Family.objects.bulk_create(new.values())
+        FamilyStatusChange.objects.bulk_create(
+            FamilyStatusChange(family=f, to_status=f.status, changed_by=actor, reason=_("imported")) for f in new.values())
+        for file_number, family in new.items():
+            family_ids[file_number] = family.pk
+            new_family_ids.append(family.pk)
+    members = []
+    for record in records:
+        info = parse_id_number(record["id_number"])
+        digest = blind_index(info.number, "id_number")
+        if digest in matched:
+            continue
+        name = record["name"].strip()
+        py, initials = _pinyin(name)
+        phone = record.get("phone", "")
+        members.append(FamilyMember(
+            family_id=family_ids[record["file_number"]], name=name, name_pinyin=py, name_initials=initials,
+            relation=relations[record["relation"].lower()], id_number=info.number, id_number_index=digest,
+            birth_date=info.birth_date, sex=info.sex, phone=phone, phone_index=blind_index(phone, "phone"),
+            is_deceased=record.get("deceased", "").lower() in YES,
+        ))
+    FamilyMember.objects.bulk_create(members)
+    return len(members)
+
+
+# ---- volunteers ------------------------------------------------------------------------------------
+def volunteers_import(*, actor, upload, commit=False):
+    if not actor.has_perm("volunteers.add_volunteer"):
+        raise PermissionDenied
+    checker = _Checker(VOLUNTEER_COLUMNS)
+    result = ImportResult()
+    seen, people, region_rows = {}, [], []
+    for number, record in _rows(upload, VOLUNTEER_COLUMNS):
+        result.rows += 1
+        checker.required_present(number, record)
+        if record.get("region_code"):
+            region_rows.append((number, record["region_code"]))
+        info = checker.id_number(number, record)
+        if info is not None:
+            digest = blind_index(info.number, "id_number")
+            if digest in seen:
+                checker.add(number, "id_number", _("The same person is already on row %(row)s.") % {"row": seen[digest]})
+            else:
+                seen[digest] = number
+                people.append(digest)
+    regions, allowed = _regions(actor, {code for _row, code in region_rows})
+    for number, code in region_rows:
+        _check_region(checker, number, code, regions, allowed)
+    existing = set()
+    for chunk in _chunks(people):
+        existing.update(Volunteer.objects.filter(id_number_index__in=chunk).values_list("id_number_index", flat=True))
+    result.matched = len(existing)
+    result.problems = sorted(checker.problems, key=lambda p: p.row)
+    if not commit or result.problems:
+        return result
+    with transaction.atomic():
+        created = []
+        batch = []
+        for _number, record in _rows(upload, VOLUNTEER_COLUMNS):
+            info = parse_id_number(record["id_number"])
+            digest = blind_index(info.number, "id_number")
+            if digest in existing:
+                continue
+            name, phone = record["name"].strip(), record.get("phone", "")
+            batch.append(Volunteer(
+                name=name, name_initials=_pinyin(name)[1], id_number=info.number, id_number_index=digest, phone=phone,
+                phone_index=blind_index(phone, "phone"), region=regions[Region.normalize_code(record["region_code"])],
+                professional_title=record.get("professional_title", "")))
+            if len(batch) >= BATCH:
+                created += Volunteer.objects.bulk_create(batch)
+                batch = []
+        created += Volunteer.objects.bulk_create(batch)
+        if created:
+            audit_log(actor=actor, event="reports.import.volunteers", objects=created, region_path=actor.reach_path,
+                      after={"volunteers": len(created), "matched": result.matched})
+    result.created = {"volunteers": len(created)}
+    result.committed = True
+    return result
+
+
+# ---- insurance roster ------------------------------------------------------------------------------
+def roster_import(*, actor, policy_id, upload, commit=False):
+    """Add the people of a roster file to a policy; each must be a living family member in reach."""
+    if not actor.has_perm("services.add_insuredperson"):
+        raise PermissionDenied
+    policy = reach.restrict(InsurancePolicy.objects.all(), actor).filter(pk=policy_id).first()
+    if policy is None:
+        raise OutOfReachError()
+    checker = _Checker(ROSTER_COLUMNS)
+    result = ImportResult()
+    seen, people = {}, []
+    for number, record in _rows(upload, ROSTER_COLUMNS):
+        result.rows += 1
+        checker.required_present(number, record)
+        if record.get("premium"):
+            try:
+                if Decimal(record["premium"]) < 0:
+                    raise InvalidOperation
+            except InvalidOperation:
+                checker.add(number, "premium", _("Enter an amount of money."))
+        info = checker.id_number(number, record)
+        if info is not None:
+            digest = blind_index(info.number, "id_number")
+            if digest in seen:
+                checker.add(number, "id_number", _("The same person is already on row %(row)s.") % {"row": seen[digest]})
+            else:
+                seen[digest] = number
+                people.append((number, digest, record.get("name", "").strip()))
+    members = {}
+    visible = reach.restrict(FamilyMember.objects.all(), actor).filter(is_deceased=False)
+    for chunk in _chunks(digest for _n, digest, _name in people):
+        found = visible.filter(id_number_index__in=chunk).only("id", "name", "id_number_index")
+        members.update({m.id_number_index: m for m in found})
+    on_roster = set(policy.roster.values_list("member_id", flat=True))
+    for number, digest, name in people:
+        member = members.get(digest)
+        if member is None:
+            checker.add(number, "id_number", _("No living family member in your reach has this ID number."))
+        elif name and member.name != name:
+            checker.add(number, "name", _("The name differs from the record of this ID number."))
+        elif member.pk in on_roster:
+            result.matched += 1
+    result.problems = sorted(checker.problems, key=lambda p: p.row)
+    if not commit or result.problems:
+        return result
+    with transaction.atomic():
+        rows = []
+        for _number, record in _rows(upload, ROSTER_COLUMNS):
+            member = members[blind_index(normalize_id_number(record["id_number"]), "id_number")]
+            if member.pk in on_roster:
+                continue
+            on_roster.add(member.pk)
+            rows.append(InsuredPerson(policy=policy, member=member,
+                                      premium=Decimal(record["premium"]) if record.get("premium") else None))
+        InsuredPerson.objects.bulk_create(rows, batch_size=BATCH)
+        audit_log(actor=actor, event="reports.import.roster", obj=policy, region_path=policy.region.path,
+                  after={"added": len(rows), "matched": result.matched})
+    result.created = {"insured": len(rows)}
+    result.committed = True
+    return result
+
+
+IMPORTERS = {"families": families_import, "volunteers": volunteers_import, "roster": roster_import}
