@@ -170,7 +170,7 @@ class FamilyMember(TrackedModel):
     name_initials = models.CharField(_("pinyin initials"), max_length=50, editable=False, db_index=True)
     relation = models.CharField(_("relation"), max_length=16, choices=Relation.choices)
     id_number = EncryptedTextField(_("ID number"), blank=True)
-    id_number_index = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    id_number_index = models.CharField(_("ID number index"), max_length=64, blank=True, editable=False, db_index=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birthday_calendar = models.CharField(
@@ -183,7 +183,7 @@ class FamilyMember(TrackedModel):
         _("lunar birth day"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(30)]
     )
     phone = EncryptedTextField(_("phone"), blank=True)
-    phone_index = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
+    phone_index = models.CharField(_("phone index"), max_length=64, blank=True, editable=False, db_index=True)
     is_deceased = models.BooleanField(_("deceased"), default=False)
     death_date = models.DateField(_("date of death"), null=True, blank=True)
     disability_grade = models.PositiveSmallIntegerField(

@@ -61,6 +61,7 @@ SCOPES = {
     "families.familytransfer": _case("family", also_region="to_region__path"),
     "families.assessmentscale": Scope(roles=CASEWORK, is_reference=True),
     "families.assistancerate": Scope(roles=CASEWORK, is_reference=True),
+    "families.cadencerule": Scope(roles=CASEWORK, is_reference=True),
     "volunteers.skill": Scope(roles=ALL, is_reference=True),
     "volunteers.team": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
     "volunteers.volunteer": Scope(roles=WITH_VOLUNTEERS, region="region__path", volunteer=SELF),
