@@ -243,3 +243,12 @@ def test_list_query_count_does_not_grow_with_rows(world, client_for, url):
     assert rows_many >= rows_few + 7
     assert many == few, f"{url}: {few} queries for {rows_few} rows, {many} for {rows_many}"
     assert few <= 8
+
+
+@pytest.mark.parametrize("url", list(ROW_FACTORIES))
+def test_detail_query_count_is_small(world, client_for, url, django_assert_max_num_queries):
+    row = ROW_FACTORIES[url](world, 0)
+    client = client_for("manager")
+    with django_assert_max_num_queries(8):
+        response = client.get(f"{url}{row.pk}/")
+    assert response.status_code == 200 and response.json()["id"] == row.pk
