@@ -7,6 +7,7 @@
   use the audited ``reveal`` action (``RevealMixin`` in viewsets.py) to read the plaintext.
 """
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -88,3 +89,19 @@ class RevealedValuesField(serializers.DictField):
 
 class RevealResponseSerializer(serializers.Serializer):
     values = RevealedValuesField(help_text=_("The plaintext of each revealed field."))
+
+
+class SensitiveFieldsSchema(OpenApiSerializerExtension):
+    """In the schema, fields some roles never receive are optional (not ``required``)."""
+
+    target_class = "casemgmt.api.serializers.SensitiveFieldsMixin"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        dropped = set(getattr(self.target.Meta, "sensitive_fields", ()))
+        if "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in dropped]
+            if not schema["required"]:
+                del schema["required"]
+        return schema

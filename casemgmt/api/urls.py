@@ -3,12 +3,15 @@
 registered here so the permission-matrix test sees every route in ``router.registry``."""
 import importlib
 
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from django.utils.translation import gettext as _
 from rest_framework.routers import DefaultRouter
 
 from . import views
 
-APP_API_MODULES = ["families.api.urls", "volunteers.api.urls", "services.api.urls", "reports.api.urls"]
+APP_API_MODULES = ["families.api.urls", "volunteers.api.urls", "services.api.urls", "reports.api.urls",
+                   "casemgmt.security.api.urls"]
 
 router = DefaultRouter()
 router.register("regions", views.RegionViewSet, basename="region")
@@ -28,8 +31,18 @@ for module_name in APP_API_MODULES:
         router.register(prefix, viewset, basename=basename)
     extra_patterns += getattr(module, "urlpatterns", [])
 
+
+
+def not_found(request, *args, **kwargs):
+    """Unknown paths under /api/v1/ answer in the API's error shape, not with Django's HTML page."""
+    message = _("Not found.")
+    return JsonResponse({"detail": message, "errors": [{"field": None, "code": "not_found", "message": message}]},
+                        status=404)
+
+
 urlpatterns = [
     path("users/me/", views.MeView.as_view(), name="users-me"),
     *extra_patterns,
     path("", include(router.urls)),
+    re_path(r"^.*$", not_found),
 ]

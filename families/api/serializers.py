@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from casemgmt.api.serializers import ScopedRelatedField, SensitiveFieldsMixin
-from casemgmt.core.models import Region, Role, User
+from casemgmt.core.models import Region, User
 
 from ..models import (
     AnnualReview,
@@ -57,7 +57,7 @@ class AssignmentBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FamilySerializer(serializers.ModelSerializer):
+class FamilySerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
     region = ScopedRelatedField(queryset=Region.objects.all())
     region_code = serializers.CharField(source="region.code", read_only=True)
     region_name = serializers.CharField(source="region.full_name", read_only=True)
@@ -73,6 +73,10 @@ class FamilySerializer(serializers.ModelSerializer):
         read_only_fields = ["region_path", "status", "status_reason", "status_changed_at", "risk_level", "risk_reason",
                             "risk_assessed_at", "last_checkin_at", "next_checkin_due", "last_home_visit_at",
                             "next_home_visit_due", "version", "created_at", "updated_at"]
+        # Volunteers and coordinators pair and visit; case notes and reasons are not for them.
+        sensitive_fields = ["notes", "status_reason", "status_changed_at", "risk_reason", "risk_assessed_at",
+                            "registered_on", "last_checkin_at", "last_home_visit_at", "next_home_visit_due",
+                            "created_at", "updated_at"]
 
     def get_fields(self):
         fields = super().get_fields()
@@ -82,15 +86,6 @@ class FamilySerializer(serializers.ModelSerializer):
                 if name in fields:
                     fields[name].read_only = True
         return fields
-
-
-class FamilyCoordinatorSerializer(FamilySerializer):
-    """What volunteers and coordinators receive: no notes, reasons or member identity data."""
-
-    class Meta(FamilySerializer.Meta):
-        fields = ["id", "file_number", "category", "region", "region_code", "region_name", "region_path", "address",
-                  "residence", "status", "risk_level", "next_checkin_due", "version", "members", "contacts"]
-        read_only_fields = fields
 
 
 class MemberSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
@@ -116,7 +111,7 @@ class MemberSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
 
 class AssignmentSerializer(serializers.ModelSerializer):
     user = UserBriefSerializer(read_only=True)
-    assigned_by = UserBriefSerializer(read_only=True)
+    assigned_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = ContactAssignment
@@ -192,7 +187,7 @@ class ReopenSerializer(serializers.Serializer):
 
 
 class StatusChangeSerializer(serializers.ModelSerializer):
-    changed_by = UserBriefSerializer(read_only=True)
+    changed_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = FamilyStatusChange
@@ -201,7 +196,7 @@ class StatusChangeSerializer(serializers.ModelSerializer):
 
 
 class RiskChangeSerializer(serializers.ModelSerializer):
-    changed_by = UserBriefSerializer(read_only=True)
+    changed_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = RiskLevelChange
@@ -313,7 +308,7 @@ class EnrollmentSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
 
 class AnnualReviewSerializer(serializers.ModelSerializer):
     enrollment = ScopedRelatedField(queryset=AssistanceEnrollment.objects.all())
-    reviewer = UserBriefSerializer(read_only=True)
+    reviewer = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = AnnualReview
@@ -341,7 +336,7 @@ class AnnualReviewSerializer(serializers.ModelSerializer):
 class ConsentSerializer(serializers.ModelSerializer):
     family = ScopedRelatedField(queryset=Family.objects.all())
     member = ScopedRelatedField(queryset=FamilyMember.objects.all(), required=False, allow_null=True)
-    recorded_by = UserBriefSerializer(read_only=True)
+    recorded_by = UserBriefSerializer(read_only=True, allow_null=True)
     is_effective = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -361,7 +356,7 @@ class TransferSerializer(serializers.ModelSerializer):
     from_region = serializers.CharField(source="from_region.code", read_only=True)
     to_region = serializers.CharField(source="to_region.code", read_only=True)
     requested_by = UserBriefSerializer(read_only=True)
-    decided_by = UserBriefSerializer(read_only=True)
+    decided_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = FamilyTransfer
@@ -386,6 +381,4 @@ class TransferDecisionSerializer(serializers.Serializer):
 
 
 def family_serializer_for(user):
-    if user.is_authenticated and user.role in (Role.VOLUNTEER, Role.VOLUNTEER_COORDINATOR) and not user.is_superuser:
-        return FamilyCoordinatorSerializer
     return FamilySerializer
