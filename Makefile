@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEMO_FAMILIES ?= 200
+PORT ?= 8000
 
 .PHONY: run test lint check venv demo clean
 
@@ -32,8 +33,8 @@ demo: venv
 
 run: demo
 	$(PY) manage.py collectstatic --noinput -v0
-	@echo "Starting web (http://127.0.0.1:8000/admin/), Celery worker and beat; Ctrl-C stops all."
-	$(VENV)/bin/honcho start -f Procfile.dev
+	@echo "Starting web (http://127.0.0.1:$(PORT)/admin/), Celery worker and beat; Ctrl-C stops all."
+	$(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 
 # The suite runs against the real PostgreSQL and Redis (tests about the database, broker and worker
 # must); without DATABASE_URL / CELERY_BROKER_URL it uses the local servers.

@@ -1,0 +1,104 @@
+"""The README's quick start for real: ``make run`` on SQLite and the filesystem broker serves the
+admin, runs web + Celery worker + beat, and Ctrl-C (SIGINT to the process group) stops all of them."""
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 300  # ~40 s on an idle 2-core machine; the margin is for a loaded CI host
+STOP_TIMEOUT = 20
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def processes():
+    """{pid: (parent pid, command line)} of the live processes (zombies left out)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if fields[0] != "Z":
+                found[int(entry.name)] = (int(fields[1]), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def descendants(root):
+    """{pid: command line} of ``root`` and everything it started (honcho gives each its own session)."""
+    table = processes()
+    tree, todo = {}, [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table:
+            tree[pid] = table[pid][1]
+        todo.extend(child for child, (parent, _) in table.items() if parent == pid)
+    return tree
+
+
+def alive(pids):
+    table = processes()
+    return {pid: table[pid][1] for pid in pids if pid in table}
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+def test_make_run_serves_the_admin_and_ctrl_c_stops_everything(tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "MAKEFLAGS", "MFLAGS")}
+    env.update(VAR_DIR=str(tmp_path / "var"), DEMO_FAMILIES="20", PORT=str(port), DEBUG="true")
+    log = open(tmp_path / "make-run.log", "w+")
+    proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    started = set()
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert proc.poll() is None, f"make run exited early:\n{(tmp_path / 'make-run.log').read_text()[-3000:]}"
+            assert time.monotonic() < deadline, f"no answer on :{port}:\n{(tmp_path / 'make-run.log').read_text()[-3000:]}"
+            try:
+                if get(f"http://127.0.0.1:{port}/healthz")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        status, body = get(f"http://127.0.0.1:{port}/admin/login/")
+        assert status == 200 and "csrfmiddlewaretoken" in body
+        # The worker and beat start alongside the web server.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            tree = descendants(proc.pid)
+            running = " | ".join(tree.values())
+            if "runserver" in running and "worker" in running and " beat" in running:
+                break
+            time.sleep(0.5)
+        assert "runserver" in running and "celery -A casemgmt worker" in running and "celery -A casemgmt beat" in running, running
+        output = (tmp_path / "make-run.log").read_text()
+        assert "demo-admin" in output and "password for all" in output  # logins printed once
+        assert (tmp_path / "var" / "casemgmt.sqlite3").exists()  # SQLite under VAR_DIR, not the repository's var/
+
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: SIGINT to the terminal's foreground group
+        started = set(descendants(proc.pid)) | set(tree)
+        deadline = time.monotonic() + STOP_TIMEOUT
+        while alive(started) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert alive(started) == {}, f"still running {STOP_TIMEOUT} s after Ctrl-C"
+        assert proc.wait(timeout=5) is not None
+    finally:
+        for pid in alive(set(descendants(proc.pid)) | started):
+            os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        log.close()
