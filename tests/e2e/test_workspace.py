@@ -14,7 +14,7 @@ from volunteers.models import Enrollment, Skill, TrainingCourse, TrainingSession
 
 from .conftest import log_in
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 SCREENSHOTS = os.environ.get("E2E_SCREENSHOTS", "")  # a folder to keep phone screenshots in, for a look
 
 
