@@ -8,13 +8,19 @@ import datetime
 import io
 from decimal import Decimal
 
-from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
+
+
+def _(message):
+    # A context of their own: short words like "Summary" or "Total" have other meanings (and
+    # translations) in Django's catalogues, which take precedence over this app's.
+    return pgettext("report", message)
 
 
 def _cell(sheet, value, bold=False):

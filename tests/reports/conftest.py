@@ -41,7 +41,8 @@ def _county_records(regions, people, family, village, county, tag, checkin_by):
     father = family.members.get(relation="father")
     made = {}
     made["sites"] = [
-        ServiceSite.objects.create(kind="psych_aid_centre", name=f"心理慰藉中心{tag}", region=county, opened_on=datetime.date(2020, 1, 1)),
+        ServiceSite.objects.create(kind="psych_aid_centre", name=f"心理慰藉中心{tag}", region=county,
+                                   opened_on=datetime.date(2020, 1, 1)),
         ServiceSite.objects.create(kind="warm_heart_home", name=f"暖心家园{tag}", region=village),
         # Closed before the year: not counted.
         ServiceSite.objects.create(kind="warm_heart_home", name=f"旧家园{tag}", region=village,
