@@ -8,7 +8,9 @@ from decimal import Decimal
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
-from rest_framework import permissions
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import permissions, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
@@ -41,6 +43,19 @@ def xlsx_response(data, filename):
     return response
 
 
+SCOPE_PARAMETERS = [
+    OpenApiParameter("region", str, description="Region code (the figures cover its whole subtree)."),
+    OpenApiParameter("region_id", int, description="Region id, instead of the code."),
+    OpenApiParameter("year", int, description="Year (default: the current year)."),
+    OpenApiParameter("quarter", int, enum=[1, 2, 3, 4], description="Quarter of the year."),
+    OpenApiParameter("month", int, description="Month of the year (1-12)."),
+    OpenApiParameter("start", OpenApiTypes.DATE, description="Start of a custom range (with end)."),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="End of a custom range (with start)."),
+]
+WORKBOOK = {(200, XLSX): OpenApiResponse(OpenApiTypes.BINARY, description="An Excel workbook.")}
+FIGURES = OpenApiResponse(OpenApiTypes.OBJECT, description="Figures keyed by name; money as decimal strings.")
+
+
 class ReportReader(permissions.BasePermission):
     """Anonymous → 401; volunteers and auditors (no figures to see) → 403."""
 
@@ -59,16 +74,27 @@ class ReportView(APIView):
 
 
 class StatisticsView(ReportView):
+    @extend_schema(parameters=SCOPE_PARAMETERS, responses={200: FIGURES})
     def get(self, request):
         return Response(plain(statistics_compute(self.scope(request))))
 
 
 class TrendsView(ReportView):
+    @extend_schema(parameters=SCOPE_PARAMETERS, responses={200: FIGURES})
     def get(self, request):
         return Response(plain(trends_compute(self.scope(request))))
 
 
 class DrilldownView(ReportView):
+    @extend_schema(
+        parameters=[*SCOPE_PARAMETERS, OpenApiParameter("page", int)],
+        responses={200: inline_serializer("Drilldown", {
+            "figure": serializers.CharField(), "count": serializers.IntegerField(),
+            "page": serializers.IntegerField(), "pages": serializers.IntegerField(),
+            "columns": serializers.ListField(child=serializers.DictField()),
+            "results": serializers.ListField(child=serializers.DictField()),
+        })},
+    )
     def get(self, request, figure):
         if figure not in drilldown.FIGURES:
             raise Http404
@@ -89,6 +115,7 @@ class DrilldownView(ReportView):
 
 
 class WorkbookView(ReportView):
+    @extend_schema(parameters=SCOPE_PARAMETERS, responses=WORKBOOK)
     def get(self, request):
         scope = self.scope(request)
         data = statistics_workbook(statistics_compute(scope), trends_compute(scope))
@@ -109,14 +136,21 @@ class ExportView(ReportView):
                                          policy_id=request.query_params.get("policy"), ip=client_ip(request))
         return xlsx_response(data, name)
 
+    @extend_schema(parameters=SCOPE_PARAMETERS[:2] + [OpenApiParameter("policy", int)], responses=WORKBOOK)
     def get(self, request, kind):
         return self._export(request, unmasked=False)
 
+    @extend_schema(
+        parameters=SCOPE_PARAMETERS[:2] + [OpenApiParameter("policy", int)],
+        request=inline_serializer("UnmaskedExport", {"reason": serializers.CharField()}),
+        responses=WORKBOOK,
+    )
     def post(self, request, kind):
         return self._export(request, unmasked=True, reason=str(request.data.get("reason", "")))
 
 
 class ImportTemplateView(ReportView):
+    @extend_schema(responses=WORKBOOK)
     def get(self, request, kind):
         if kind not in imports.COLUMNS:
             raise Http404
@@ -128,6 +162,14 @@ class ImportView(ReportView):
 
     parser_classes = [MultiPartParser]
 
+    @extend_schema(
+        parameters=[OpenApiParameter("policy", int)],
+        request={"multipart/form-data": inline_serializer("ImportUpload", {
+            "file": serializers.FileField(), "commit": serializers.BooleanField(required=False),
+            "policy": serializers.IntegerField(required=False),
+        })},
+        responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
     def post(self, request, kind):
         if kind not in imports.IMPORTERS:
             raise Http404
