@@ -10,6 +10,7 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from casemgmt.api.schema_enums import ENUM_NAME_OVERRIDES
@@ -65,6 +66,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -78,18 +82,25 @@ INSTALLED_APPS = [
     "casemgmt.api",
     "reports",
     "workspace",
+    "casemgmt.security",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "casemgmt.security.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "casemgmt.security.middleware.DeniedAccessAuditMiddleware",
+    # Last, so that it sees the lockout flag the authentication backend left on the request.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "casemgmt.urls"
@@ -106,6 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
             ],
         },
     },
@@ -123,6 +135,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
+
+# Argon2 hashes new passwords; older PBKDF2 hashes still verify and are upgraded at the next login.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# django-axes first: it refuses a locked-out attempt before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -197,6 +220,11 @@ REST_FRAMEWORK = {
 }
 # Largest accepted request body (bytes); the API answers 413 above it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# Uploaded files above this go to a temporary file instead of memory; imports refuse larger ones.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=2000)
+# Largest request of any kind, uploads included (casemgmt.security.middleware answers 413 above it).
+MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=10 * 1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Special-family case management API",
     "VERSION": "1.0.0",
@@ -212,6 +240,38 @@ SPECTACULAR_SETTINGS = {
         "casemgmt.api.schema.add_error_responses",
     ],
 }
+
+# ---- Security and privacy (casemgmt.security) ----
+# Sign-in lockout: failures are counted per username *and* address together, so an attacker
+# elsewhere cannot lock a colleague out; a success resets the count.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="casemgmt")
+# Audit events are kept at least three years (PIPL art. 55-56); only audit_purge deletes older ones.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=3 * 365 + 1)
+# Personal data of a closed case is anonymised this many years after it closed.
+FAMILY_RETENTION_YEARS = env.int("FAMILY_RETENTION_YEARS", default=10)
+BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)
+BREAK_GLASS_MAX_HOURS = env.int("BREAK_GLASS_MAX_HOURS", default=24)
+# Content Security Policy (Django's own middleware): scripts only from this site or with the
+# per-response nonce, never inline; styles may be inline (the admin and Swagger UI set some).
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "worker-src": [CSP.SELF, "blob:"],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
 
 LOGGING = {
     "version": 1,

@@ -75,11 +75,32 @@ class AuditEventAdmin(ReachModelAdmin):
     """The trail is append-only: nobody, not even a superuser, adds, edits or deletes a row here."""
 
     list_display = ("at", "event", "actor", "actor_role", "object_type", "object_ids", "family_id", "region_path", "ip")
-    list_filter = ("actor_role", "object_type", "at")
+    list_filter = ("actor_role", "object_type", "at", ("actor", admin.RelatedOnlyFieldListFilter))
     search_fields = ("event", "object_type", "actor__username", "reason")
     date_hierarchy = "at"
     list_select_related = ("actor",)
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    search_help_text = _("Event, actor or reason; or family:<id>, member:<id>, volunteer:<id>, actor:<username>.")
+
+    def get_search_results(self, request, queryset, search_term):
+        # Auditors search by person, family and actor (the list filters give the time).
+        from casemgmt.security.services import audit_filter_person
+
+        kind, sep, value = search_term.strip().partition(":")
+        if sep and kind in ("family", "member", "volunteer") and value.strip().isdigit():
+            pk = int(value)
+            if kind == "family":
+                return queryset.filter(family_id=pk), False
+            if kind == "member":
+                from families.models import FamilyMember
+
+                # The audit rows stay scoped to the auditor's subtree; the member only lends its family id.
+                member = FamilyMember.objects.filter(pk=pk).only("id", "family_id").first()
+                return (audit_filter_person(queryset, member=member) if member else queryset.none()), False
+            return queryset.filter(object_type="volunteers.volunteer", object_ids__contains=[pk]), False
+        if sep and kind == "actor":
+            return queryset.filter(actor__username=value.strip()), False
+        return super().get_search_results(request, queryset, search_term)
 
     def has_add_permission(self, request):
         return False

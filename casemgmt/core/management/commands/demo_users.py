@@ -36,6 +36,15 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (development only) — password for all: " + self.style.WARNING(password))
         for user, region in rows:
             self.stdout.write(f"  {user.username:<{width}}  {user.get_role_display()}  {region or '—'}")
+        # The admin asks for a second factor: one TOTP authenticator per staff login (add the URI
+        # to an authenticator app, or type the secret).
+        from casemgmt.security.totp import totp_device_create, totp_secret
+
+        self.stdout.write("Admin second factor (TOTP) — add to an authenticator app:")
+        for user, _region in rows:
+            if user.is_staff:
+                device = totp_device_create(user=user)
+                self.stdout.write(f"  {user.username:<{width}}  secret {totp_secret(device)}  {device.config_url}")
 
 
 def _regions():

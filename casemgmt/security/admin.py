@@ -1,0 +1,141 @@
+"""Admin of the security app: break-the-glass grants (opened through the service, with a reason)
+and the record of messages to families and anonymisations, all read-only once written."""
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from casemgmt.core.models import Role
+from families.models import Family
+
+from . import services
+from .models import Anonymisation, BreakGlassGrant, FamilyMessage
+
+OVERSIGHT_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.AUDITOR})
+
+
+def _ip(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _visible(queryset, user, family_field="family"):
+    """Own grants for everybody; the grants on families of their subtree for oversight roles."""
+    if user.is_superuser:
+        return queryset
+    condition = Q()
+    if "user" in [f.name for f in queryset.model._meta.fields]:
+        condition = Q(user=user)
+    elif "sent_by" in [f.name for f in queryset.model._meta.fields]:
+        condition = Q(sent_by=user)
+    if user.role in OVERSIGHT_ROLES:
+        condition |= Q(**{f"{family_field}__region_path__startswith": user.reach_path})
+    return queryset.filter(condition) if condition else queryset.none()
+
+
+class BreakGlassForm(forms.ModelForm):
+    file_number = forms.CharField(label=_("family file number"), max_length=32)
+    hours = forms.IntegerField(label=_("hours"), min_value=1, initial=4)
+
+    class Meta:
+        model = BreakGlassGrant
+        fields = ["reason"]
+        widgets = {"reason": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_file_number(self):
+        family = Family.objects.filter(file_number=self.cleaned_data["file_number"].strip()).first()
+        if family is None:
+            raise ValidationError(_("No family has this file number."))
+        self.family = family
+        return family.file_number
+
+
+class ReadOnlyRecordAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_module_permission(self, request):
+        user = request.user
+        return user.is_active and user.is_staff and (user.is_superuser or user.role in OVERSIGHT_ROLES
+                                                     or user.role in services.BREAK_GLASS_ROLES)
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+@admin.register(BreakGlassGrant)
+class BreakGlassGrantAdmin(ReadOnlyRecordAdmin):
+    list_display = ("granted_at", "user", "family", "expires_at", "revoked_at", "reason")
+    list_filter = ("granted_at", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("user__username", "family__file_number", "reason")
+    list_select_related = ("user", "family")
+    date_hierarchy = "granted_at"
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        return _visible(super().get_queryset(request), request.user)
+
+    def has_add_permission(self, request):
+        return services.may_break_glass(request.user)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = BreakGlassForm
+            kwargs["fields"] = ["file_number", "reason", "hours"]
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in BreakGlassGrant._meta.fields] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        try:
+            grant = services.breakglass_open(actor=request.user, family=form.family, reason=form.cleaned_data["reason"],
+                                             hours=form.cleaned_data["hours"], ip=_ip(request))
+        except (ValidationError, PermissionDenied) as exc:
+            raise PermissionDenied(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
+        obj.pk = grant.pk
+        obj.__dict__.update(grant.__dict__)
+
+    @admin.action(description=_("End the selected emergency accesses now"))
+    def revoke(self, request, queryset):
+        for grant in queryset.select_related("family"):
+            services.breakglass_revoke(actor=request.user, grant=grant, ip=_ip(request))
+        self.message_user(request, _("Emergency access ended."), messages.SUCCESS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not services.may_break_glass(request.user):
+            actions.pop("revoke", None)
+        return actions
+
+
+@admin.register(FamilyMessage)
+class FamilyMessageAdmin(ReadOnlyRecordAdmin):
+    list_display = ("created_at", "family", "member", "channel", "status", "sent_by")
+    list_filter = ("channel", "status", "created_at")
+    search_fields = ("family__file_number", "sent_by__username")
+    list_select_related = ("family", "member", "sent_by")
+    exclude = ("text",)
+
+    def get_queryset(self, request):
+        return _visible(super().get_queryset(request), request.user)
+
+
+@admin.register(Anonymisation)
+class AnonymisationAdmin(ReadOnlyRecordAdmin):
+    list_display = ("done_at", "family", "done_by", "reason")
+    search_fields = ("family__file_number",)
+    list_select_related = ("family", "done_by")
+
+    def get_queryset(self, request):
+        user = request.user
+        qs = super().get_queryset(request)
+        if user.is_superuser:
+            return qs
+        return qs.filter(family__region_path__startswith=user.reach_path) if user.role in OVERSIGHT_ROLES else qs.none()

@@ -1,0 +1,53 @@
+"""Denied attempts into the audit trail: an authenticated caller answered 403 or 404 by the API
+(which answers 404 for records out of reach) or 403 by the admin. Runs after the view's own
+transaction, so the row survives the rollback of a refused write. Only the path is kept; query
+strings may hold search terms such as ID numbers."""
+import re
+
+from casemgmt.core.audit import audit_log
+
+FAMILY_PATH = re.compile(r"^/api/v\d+/families/(\d+)/")
+AUDITED_PREFIXES = ("/api/", "/admin/")
+
+
+class DeniedAccessAuditMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code in (403, 404) and request.path.startswith(AUDITED_PREFIXES):
+            # DRF authenticates tokens inside the view and sets the user on this request too.
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                match = FAMILY_PATH.match(request.path)
+                audit_log(actor=user, event="security.access.denied", family_id=int(match.group(1)) if match else None,
+                          ip=request.META.get("REMOTE_ADDR") or None,
+                          after={"path": request.path[:300], "method": request.method, "status": response.status_code})
+        return response
+
+
+class RequestSizeLimitMiddleware:
+    """Refuses (413) any request body larger than ``MAX_UPLOAD_SIZE`` before anything reads it.
+
+    Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` leaves uploaded files out of its count, and files above
+    ``FILE_UPLOAD_MAX_MEMORY_SIZE`` go to disk, so without this a workbook upload (the imports) has
+    no ceiling at all."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.http import JsonResponse
+        from django.utils.translation import gettext as _
+
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_UPLOAD_SIZE:
+            message = _("The request is larger than %(size)s MB.") % {"size": settings.MAX_UPLOAD_SIZE // (1024 * 1024)}
+            return JsonResponse({"detail": message, "errors": [{"field": None, "code": "too_large", "message": message}]},
+                                status=413)
+        return self.get_response(request)

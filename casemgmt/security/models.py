@@ -1,0 +1,121 @@
+"""Records of the security app: emergency (break-the-glass) access grants, messages sent to
+families, anonymisations done, and the purge window the audit trigger checks on SQLite."""
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from casemgmt.core.crypto import EncryptedTextField
+
+USER = settings.AUTH_USER_MODEL
+
+
+class BreakGlassGrantQuerySet(models.QuerySet):
+    def live(self, now=None):
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class BreakGlassGrant(models.Model):
+    """Read access to one family outside the user's reach, given for a stated emergency and for a
+    few hours only. ``reach.restrict`` admits the family while the grant is live."""
+
+    user = models.ForeignKey(USER, verbose_name=_("user"), on_delete=models.PROTECT, related_name="break_glass_grants")
+    family = models.ForeignKey(
+        "families.Family", verbose_name=_("family"), on_delete=models.CASCADE, related_name="break_glass_grants"
+    )
+    reason = models.CharField(_("reason"), max_length=500)
+    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        USER, verbose_name=_("revoked by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = BreakGlassGrantQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("break-the-glass grant")
+        verbose_name_plural = _("break-the-glass grants")
+        ordering = ["-granted_at", "-id"]
+        indexes = [models.Index(fields=["user", "expires_at"], name="breakglass_user_expiry")]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("granted_at")), name="breakglass_expires_after_grant"),
+            models.CheckConstraint(condition=~Q(reason=""), name="breakglass_reason_required"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} → {self.family} ({self.granted_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def is_live(self):
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class FamilyMessage(models.Model):
+    """Every attempt to send an SMS or WeChat-style message to a family: sent, or refused because
+    the family (or the member) has not consented to that channel."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", _("SMS")
+        WECHAT = "wechat", _("WeChat")
+
+    class Status(models.TextChoices):
+        SENT = "sent", _("sent")
+        REFUSED = "refused", _("refused: no consent")
+        FAILED = "failed", _("failed")
+
+    family = models.ForeignKey("families.Family", verbose_name=_("family"), on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(
+        "families.FamilyMember", verbose_name=_("member"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices)
+    text = EncryptedTextField(_("text"), blank=True)
+    sent_by = models.ForeignKey(USER, verbose_name=_("sent by"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    error = models.CharField(_("error"), max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("message to a family")
+        verbose_name_plural = _("messages to families")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} → {self.family}: {self.get_status_display()}"
+
+
+class Anonymisation(models.Model):
+    """A family whose retention ended and whose personal data was replaced by placeholders."""
+
+    family = models.OneToOneField("families.Family", verbose_name=_("family"), on_delete=models.CASCADE,
+                                  related_name="anonymisation")
+    done_at = models.DateTimeField(_("done at"), default=timezone.now)
+    done_by = models.ForeignKey(USER, verbose_name=_("done by"), null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="+")
+    reason = models.CharField(_("reason"), max_length=300)
+
+    class Meta:
+        verbose_name = _("anonymisation")
+        verbose_name_plural = _("anonymisations")
+        ordering = ["-done_at"]
+
+    def __str__(self):
+        return f"{self.family} {self.done_at:%Y-%m-%d}"
+
+
+class AuditPurgeWindow(models.Model):
+    """SQLite has no per-transaction settings: the purge command inserts a row here, deletes and
+    removes it in one transaction, and the audit trigger allows deletes only while a row exists.
+    (PostgreSQL uses ``SET LOCAL casemgmt.audit_purge``.)"""
+
+    opened_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("audit purge window")
+        verbose_name_plural = _("audit purge windows")
+
+    def __str__(self):
+        return f"{self.opened_at:%Y-%m-%d %H:%M:%S}"
