@@ -17,6 +17,32 @@ PASSWORD = "correct-horse-battery-staple"
 def _fast_password_hasher(settings):
     # Production keeps Django's slow, strong hasher; tests create many users and need not pay for it.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests sign in thousands of times from one address, some without a request (client.login);
+    # the lockout itself is tried from the outside in tests/security.
+    settings.AXES_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
+def _force_login_with_second_factor(monkeypatch):
+    """``client.force_login`` stands for a complete sign-in, second factor included: the session
+    carries a TOTP device of the user, as ``django_otp.login`` leaves it after the real admin form
+    (tests/security signs in through that form, with and without a code)."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        original(self, user, backend)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+            user=user, name="test", confirmed=True)
+        session = self.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 def make_region(code, name, level, parent=None, urban_rural_code=""):

@@ -43,10 +43,22 @@ from volunteers.models import (
 )
 
 
-def _optional_rows(people):
+def _optional_rows(people, families):
     """Rows for models other helpers add to core; created only when the model exists."""
     makers = {
         "core.notificationpreference": lambda m: m.objects.create(user=people["root"]),
+        # Sign-in security (django-axes, django-otp) and the security app's records.
+        "axes.accessattempt": lambda m: m.objects.create(username="x", ip_address="10.0.0.1", user_agent="t",
+                                                         failures_since_start=1),
+        "axes.accesslog": lambda m: m.objects.create(username="x", ip_address="10.0.0.1", user_agent="t"),
+        "axes.accessfailurelog": lambda m: m.objects.create(username="x", ip_address="10.0.0.1", user_agent="t"),
+        "otp_totp.totpdevice": lambda m: m.objects.create(user=people["manager"], name="phone"),
+        "security.breakglassgrant": lambda m: m.objects.create(
+            user=people["manager"], family=families["own"], reason="夜间求助电话",
+            expires_at=timezone.now() + datetime.timedelta(hours=4)),
+        "security.familymessage": lambda m: m.objects.create(family=families["own"], channel="sms", status="sent",
+                                                             sent_by=people["manager"]),
+        "security.anonymisation": lambda m: m.objects.create(family=families["colleague"], reason="test"),
     }
     for label, make in makers.items():
         try:
@@ -130,5 +142,5 @@ def dataset(regions, people, families):
     SolarSchedule.objects.create(event="sunrise", latitude=24.1, longitude=117.6)
     ClockedSchedule.objects.create(clocked_time=now)
     PeriodicTask.objects.create(name="demo", task="demo.task", interval=interval)
-    _optional_rows(people)
+    _optional_rows(people, families)
     return {"volunteer": volunteer, "policy": policy, "activity": activity, "session": session, "plan": plan}

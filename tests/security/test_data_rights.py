@@ -1,0 +1,88 @@
+"""Data rights: a person's full record for an access request (audited, in reach only), and
+anonymisation at the end of retention that keeps counts and amounts."""
+import datetime
+import io
+import json
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+
+from casemgmt.core.errors import OutOfReachError
+from casemgmt.core.models import AuditEvent
+from casemgmt.security.services import families_anonymise_expired, family_anonymise, subject_access_export
+from families.models import AssistanceEnrollment, ConsentRecord, Family, FamilyMember
+from services.models import Disbursement, Fund
+
+BANK = "6222020200112233445"
+
+
+@pytest.fixture
+def mother(families, people):
+    member = families["own"].members.get(relation="mother")
+    AssistanceEnrollment.objects.create(member=member, family=member.family, bank_name="农商银行", bank_account=BANK,
+                                        status="approved")
+    ConsentRecord.objects.create(family=member.family, member=member, purpose="contact_sms", recorded_by=people["alice"])
+    return member
+
+
+def test_full_export_of_one_person_is_audited(people, mother):
+    name, data = subject_access_export(actor=people["manager"], person=mother, fmt="json", reason="申请-2026-01")
+    record = json.loads(data)
+    assert record["families.familymember"][0]["id_number"] == mother.id_number
+    assert record["families.assistanceenrollment"][0]["bank_account"] == BANK
+    assert record["families.consentrecord"][0]["purpose"] == "contact_sms"
+    assert record["families.family"][0]["file_number"] == "ZP-0001"
+    event = AuditEvent.objects.get(event="security.subject_access.exported")
+    assert event.reason == "申请-2026-01" and event.object_ids == [mother.pk] and event.family_id == mother.family_id
+    name, data = subject_access_export(actor=people["manager"], person=mother, fmt="xlsx", reason="申请-2026-01")
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert {"familymember", "assistanceenrollment", "consentrecord"} <= set(book.sheetnames)
+
+
+def test_export_refused_out_of_reach_and_for_other_roles(people, mother):
+    with pytest.raises(OutOfReachError):
+        subject_access_export(actor=people["other_manager"], person=mother, reason="x")
+    with pytest.raises(PermissionDenied):
+        subject_access_export(actor=people["alice"], person=mother, reason="x")
+    assert not AuditEvent.objects.filter(event="security.subject_access.exported").exists()
+
+
+def test_anonymisation_masks_people_and_keeps_statistics(people, regions, families, mother):
+    family = families["own"]
+    fund = Fund.objects.create(name="慰问金", programme="consolation", year=2026, budget=Decimal("1000"),
+                               region=regions["zhangpu"])
+    Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("500"), family=family,
+                                paid_on=timezone.localdate())
+    birth_year = mother.birth_date.year
+    family_anonymise(actor=people["root"], family=family, reason="保存期满")
+    members = list(FamilyMember.objects.filter(family=family))
+    assert len(members) == 2
+    for member in members:
+        assert "王秀英" not in member.name and "李建国" not in member.name
+        assert member.id_number == "" and member.id_number_index == "" and member.phone == "" and member.phone_index == ""
+    again = FamilyMember.objects.get(pk=mother.pk)
+    assert again.birth_date.year == birth_year and again.relation == "mother"
+    enrollment = AssistanceEnrollment.objects.get(member=mother)
+    assert enrollment.bank_account == "" and enrollment.status == "approved"
+    assert Disbursement.objects.get(family=family).amount == Decimal("500")
+    assert Family.objects.get(pk=family.pk).address == ""
+    assert AuditEvent.objects.filter(event="security.family.anonymised", family_id=family.pk).exists()
+    with pytest.raises(PermissionDenied):
+        family_anonymise(actor=people["manager"], family=families["colleague"], reason="x")
+
+
+def test_only_families_past_retention_are_anonymised(settings, families):
+    settings.FAMILY_RETENTION_YEARS = 5
+    old, recent = families["own"], families["colleague"]
+    Family.objects.filter(pk=old.pk).update(status="closed",
+                                            status_changed_at=timezone.now() - datetime.timedelta(days=6 * 365))
+    Family.objects.filter(pk=recent.pk).update(status="closed", status_changed_at=timezone.now())
+    assert families_anonymise_expired(dry_run=True) == [Family.objects.get(pk=old.pk)]
+    assert FamilyMember.objects.filter(family=old, id_number_index="").count() == 0
+    families_anonymise_expired()
+    assert FamilyMember.objects.filter(family=old, id_number_index="").count() == 2
+    assert FamilyMember.objects.filter(family=recent).exclude(id_number_index="").count() == 2
+    assert families_anonymise_expired() == []  # done once
