@@ -1,0 +1,80 @@
+"""The limits: bare Django views that run one hand-written SQL statement and dump its rows.
+
+No authentication, no scoping library, no serializer, no pagination count, no audit row: what is
+left is the request cycle and the database's own work for the same answer. A real endpoint is
+judged against these in the same run (``bench.run``), so a noisy machine moves both sides.
+"""
+import json
+
+from django.db import connection
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from casemgmt.core.crypto import blind_index
+
+MEMBERS = """(SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name, 'relation', m.relation,
+    'birth_date', m.birth_date, 'sex', m.sex, 'is_deceased', m.is_deceased) ORDER BY m.relation, m.id), '[]')
+    FROM families_familymember m WHERE m.family_id = f.id)"""
+FAMILY = f"""json_build_object('id', f.id, 'file_number', f.file_number, 'category', f.category,
+    'region_path', f.region_path, 'address', f.address, 'status', f.status, 'risk_level', f.risk_level,
+    'next_checkin_due', f.next_checkin_due, 'next_home_visit_due', f.next_home_visit_due,
+    'last_checkin_at', f.last_checkin_at, 'members', {MEMBERS})"""
+
+CASELOAD = f"""SELECT coalesce(json_agg(page.j ORDER BY page.due, page.id), '[]') FROM (
+    SELECT f.id, f.next_checkin_due AS due, {FAMILY} AS j FROM families_family f
+    WHERE f.id IN (SELECT a.family_id FROM families_contactassignment a WHERE a.user_id = %s AND a.ended_on IS NULL)
+    ORDER BY f.next_checkin_due, f.id LIMIT 50) page"""
+
+DETAIL = f"""SELECT {FAMILY[:-1]}, 'contacts', (SELECT coalesce(json_agg(json_build_object('user', a.user_id,
+    'kind', a.kind, 'since', a.started_on)), '[]') FROM families_contactassignment a
+    WHERE a.family_id = f.id AND a.ended_on IS NULL)) FROM families_family f WHERE f.id = %s"""
+
+SEARCH_WHERE = {
+    "name": "m.name = %s",
+    "initials": "m.name_initials LIKE %s",
+    "id_number": "m.id_number_index = %s",
+}
+SEARCH = """SELECT coalesce(json_agg(page.j ORDER BY page.file_number), '[]') FROM (
+    SELECT f.file_number, {family} AS j FROM families_family f
+    WHERE f.region_path LIKE %s AND f.id IN (SELECT m.family_id FROM families_familymember m WHERE {where})
+    ORDER BY f.file_number LIMIT 50) page"""
+
+CHECKIN = """WITH c AS (
+    INSERT INTO families_checkin (created_at, updated_at, version, family_id, occurred_at, recorded_by_id, channel,
+        physical_state, mental_state, mental_notes, difficulties, needs, help_given, follow_up, follow_up_due)
+    VALUES (now(), now(), 1, %s, now(), %s, 'phone', 'fair', 'stable', '', '', '', '', '', NULL)
+    RETURNING id, family_id, occurred_at)
+UPDATE families_family f SET last_checkin_at = c.occurred_at, version = f.version + 1, updated_at = now(),
+    next_checkin_due = (c.occurred_at AT TIME ZONE 'Asia/Shanghai')::date + 30
+FROM c WHERE f.id = c.family_id RETURNING json_build_object('id', c.id, 'family', f.id, 'next_checkin_due', f.next_checkin_due)"""
+
+
+def _dump(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    body = row[0] if row else None
+    return HttpResponse(body if isinstance(body, str) else json.dumps(body, default=str), content_type="application/json")
+
+
+def caseload(request):
+    return _dump(CASELOAD, [int(request.GET["user"])])
+
+
+def family_detail(request, pk):
+    return _dump(DETAIL, [pk])
+
+
+def search(request):
+    kind, q, path = request.GET["kind"], request.GET["q"], request.GET.get("path", "")
+    if kind == "initials":
+        q = q + "%"
+    elif kind == "id_number":
+        q = blind_index(q, "id_number")
+    return _dump(SEARCH.format(family=FAMILY, where=SEARCH_WHERE[kind]), [path + "%", q])
+
+
+@csrf_exempt
+def checkin(request):
+    body = json.loads(request.body)
+    return _dump(CHECKIN, [int(body["family"]), int(body["user"])])

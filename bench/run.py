@@ -1,0 +1,481 @@
+"""The benchmark suite: ``python -m bench [load|run|sweep|scaleout]`` (see bench/README.md).
+
+Every figure is taken side by side with its limit in the same run, interleaved request by request,
+so a noisy machine moves both; the ratio is what the targets are about.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection, transaction  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from bench.dataset import dataset_amplify, dataset_sizes  # noqa: E402
+from casemgmt.api.models import ApiToken  # noqa: E402
+from casemgmt.core.models import Region, Role, User  # noqa: E402
+from families.models import ContactAssignment, Family, FamilyMember  # noqa: E402
+
+PYTHON = sys.executable
+TARGET_P95_MS = 50
+
+
+class Rollback(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Measuring
+# ---------------------------------------------------------------------------------------------
+
+def summary(samples):
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, int(round(0.95 * len(ordered))) - 1)]
+    return {"median": statistics.median(ordered), "p95": p95, "n": len(ordered)}
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def child_env():
+    """The environment of a child process, pointed at the database this process uses (the tests'
+    database under pytest)."""
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": url}
+
+
+class Server:
+    """gunicorn on 127.0.0.1 with sync workers, the way production runs the web process."""
+
+    def __init__(self, workers=2):
+        self.port = _free_port()
+        self.workers = workers
+        self.process = None
+
+    def __enter__(self):
+        env = child_env()
+        self.process = subprocess.Popen(
+            [str(Path(PYTHON).parent / "gunicorn"), "casemgmt.wsgi:application", "-b", f"127.0.0.1:{self.port}",
+             "-w", str(self.workers), "-k", "sync", "--log-level", "warning", "--timeout", "120"],
+            cwd=ROOT, env=env, start_new_session=True)
+        import requests
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=10).status_code == 200:
+                    return self
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start")
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc):
+        os.killpg(self.process.pid, signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+def http_pair(session, real, bare, n, warmup=5):
+    """Interleave ``real()`` and ``bare()`` (each returns a requests.Response) ``n`` times."""
+    times = {"real": [], "bare": []}
+    for i in range(n + warmup):
+        for side, call in (("real", real), ("bare", bare)):
+            started = time.perf_counter()
+            response = call(i)
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status_code >= 400:
+                raise RuntimeError(f"{side} answered {response.status_code}: {response.text[:300]}")
+            if i >= warmup:
+                times[side].append(elapsed)
+    return {side: summary(values) for side, values in times.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Actors and samples
+# ---------------------------------------------------------------------------------------------
+
+def dataset_today():
+    """The day the demo year ends on (seed_demo --today): the sweeps run as of that day."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (max(occurred_at) AT TIME ZONE 'Asia/Shanghai')::date FROM families_checkin")
+        return cursor.fetchone()[0]
+
+
+def actors():
+    """The busiest contact person (their caseload) and a city-wide region manager, each with a token."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT user_id, count(*) FROM families_contactassignment WHERE ended_on IS NULL "
+                       "GROUP BY user_id ORDER BY 2 DESC LIMIT 1")
+        contact_id, caseload = cursor.fetchone()
+    contact = User.objects.get(pk=contact_id)
+    city = Region.objects.get(code="350600000000")
+    manager, _ = User.objects.update_or_create(
+        username="bench-city-manager", defaults={"role": Role.REGION_MANAGER, "region": city, "is_staff": True})
+    expires = timezone.now() + datetime.timedelta(hours=6)
+    tokens = {}
+    for user in (contact, manager):
+        ApiToken.objects.filter(user=user, name="bench").delete()
+        tokens[user.pk] = ApiToken.issue(user=user, name="bench", expires_at=expires)[1]
+    return contact, caseload, manager, tokens
+
+
+def samples(contact, n, seed=8):
+    """Families of the caseload, and names / initials / ID numbers of base people (decrypted)."""
+    import random
+
+    rng = random.Random(seed)
+    family_ids = list(ContactAssignment.objects.filter(user=contact, ended_on__isnull=True)
+                      .order_by("?").values_list("family_id", flat=True)[:n])
+    people = list(FamilyMember.objects.filter(pk__lte=60000, is_deceased=False).exclude(id_number_index="")
+                  .order_by("?")[:n])
+    rng.shuffle(people)
+    return family_ids, people
+
+
+# ---------------------------------------------------------------------------------------------
+# The web benchmarks
+# ---------------------------------------------------------------------------------------------
+
+def web_benchmarks(n):
+    import requests
+
+    contact, caseload, manager, tokens = actors()
+    family_ids, people = samples(contact, n + 10)
+    city_path = manager.region.path
+    results = {}
+    # The check-in benchmark writes; what it changes is put back afterwards, so runs are repeatable.
+    snapshot = list(Family.objects.filter(pk__in=family_ids).values(
+        "pk", "last_checkin_at", "next_checkin_due", "last_home_visit_at", "next_home_visit_due", "version"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(max(id), 0) FROM families_checkin")
+        (last_checkin,), = cursor.fetchall()
+    with Server(workers=2) as server, requests.Session() as session:
+        def api(user, path, params=None, method="get", body=None):
+            headers = {"Authorization": f"Bearer {tokens[user.pk]}", "Accept-Language": "en"}
+            return session.request(method, server.url + path, params=params, json=body, headers=headers)
+
+        def bare(path, params=None, method="get", body=None):
+            return session.request(method, server.url + path, params=params, json=body)
+
+        results["caseload list (page of 50, by next due date)"] = http_pair(
+            session, lambda i: api(contact, "/api/v1/families/", {"ordering": "next_checkin_due,id"}),
+            lambda i: bare("/bench/bare/caseload", {"user": contact.pk}), n)
+        results["family detail"] = http_pair(
+            session, lambda i: api(contact, f"/api/v1/families/{family_ids[i]}/"),
+            lambda i: bare(f"/bench/bare/family/{family_ids[i]}"), n)
+        for label, kind, value in (
+            ("search by name (city, 1M families)", "name", lambda p: p.name),
+            ("search by pinyin initials (city)", "initials", lambda p: p.name_initials),
+            ("search by exact ID number (city)", "id_number", lambda p: p.id_number),
+        ):
+            results[label] = http_pair(
+                session, lambda i, value=value: api(manager, "/api/v1/families/", {"q": value(people[i])}),
+                lambda i, kind=kind, value=value: bare("/bench/bare/search",
+                                                       {"kind": kind, "q": value(people[i]), "path": city_path}), n)
+        results["record a check-in"] = http_pair(
+            session, lambda i: api(contact, "/api/v1/checkins/", method="post",
+                                   body={"family": family_ids[i], "channel": "phone", "physical_state": "fair",
+                                         "mental_state": "stable"}),
+            lambda i: bare("/bench/bare/checkin", method="post", body={"family": family_ids[-1 - i], "user": contact.pk}),
+            n)
+    ApiToken.objects.filter(name="bench", user__in=[contact, manager]).delete()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM families_checkin WHERE id > %s", [last_checkin])
+        for row in snapshot:
+            Family.objects.filter(pk=row.pop("pk")).update(**row)
+    return results, {"caseload size": caseload, "contact": contact.username, "manager region": manager.region.full_name}
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch work
+# ---------------------------------------------------------------------------------------------
+
+SWEEP_KINDS = "kind LIKE 'checkin.%%'"
+
+
+def sweep_reset():
+    """Forget the check-in reminders of earlier runs, so the sweep writes them all again."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM core_delivery WHERE notification_id IN "
+                       f"(SELECT id FROM core_notification WHERE {SWEEP_KINDS})")
+        cursor.execute(f"DELETE FROM core_notification WHERE {SWEEP_KINDS}")
+
+
+def sweep_count():
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*), count(DISTINCT dedup_key) FROM core_notification WHERE {SWEEP_KINDS}")
+        return cursor.fetchone()
+
+
+def sweep_once(day):
+    """The whole daily check-in sweep in this process, county by county as the Celery tasks split it."""
+    from families import reminders
+    from families.tasks import county_partitions
+
+    started = time.perf_counter()
+    created = sum(reminders.checkin_sweep(today=day, region_path=path) for path in county_partitions())
+    return {"seconds": time.perf_counter() - started, "created": created,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+BARE_SWEEP = """INSERT INTO core_notification (recipient_id, family_id, kind, level, title, body, link, dedup_key, created_at)
+SELECT a.user_id, f.id, CASE WHEN f.next_checkin_due < %(day)s THEN 'checkin.overdue' ELSE 'checkin.due' END,
+       'reminder', 'Check-in with family ' || f.file_number || ' is due on ' || f.next_checkin_due, '', '',
+       'checkin:' || CASE WHEN f.next_checkin_due < %(day)s THEN 'overdue' ELSE 'due' END || ':' || f.id || ':'
+       || f.next_checkin_due || ':' || a.user_id, now()
+FROM families_contactassignment a JOIN families_family f ON f.id = a.family_id JOIN core_user u ON u.id = a.user_id
+WHERE a.ended_on IS NULL AND u.is_active AND f.status IN ('registered', 'active')
+  AND f.next_checkin_due <= %(day)s::date + 3
+ON CONFLICT (dedup_key) DO NOTHING"""
+
+
+def bare_sweep(day):
+    """The contact reminders as one INSERT ... SELECT, rolled back (no escalations, no delivery plan)."""
+    started = time.perf_counter()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(BARE_SWEEP, {"day": day})
+            rows = cursor.rowcount
+            raise Rollback
+    except Rollback:
+        pass
+    return {"seconds": time.perf_counter() - started, "created": rows}
+
+
+def sweep_benchmark(day):
+    sweep_reset()
+    out = subprocess.run([PYTHON, "-m", "bench", "sweep", "--day", day.isoformat()], cwd=ROOT, check=True,
+                         capture_output=True, text=True, env=child_env())
+    real = json.loads(out.stdout.strip().splitlines()[-1])
+    total, distinct = sweep_count()
+    again = json.loads(subprocess.run([PYTHON, "-m", "bench", "sweep", "--day", day.isoformat()], cwd=ROOT, check=True,
+                                      capture_output=True, text=True, env=child_env()).stdout.strip().splitlines()[-1])
+    sweep_reset()
+    limit = bare_sweep(day)
+    return {"real": real, "rerun": again, "bare": limit, "rows": total, "distinct_keys": distinct}
+
+
+def statistics_benchmark(day, n=5):
+    from reports.statistics import Period, ReportScope, statistics_compute
+
+    admin, _ = User.objects.update_or_create(username="bench-admin", defaults={
+        "role": Role.ADMIN, "is_staff": True, "is_superuser": True})
+    year = day.year
+    period = Period(datetime.date(year, 1, 1), datetime.date(year, 12, 31), str(year))
+    out = {}
+    for label, code in (("city (Zhangzhou)", "350600000000"), ("province (Fujian)", "350000000000")):
+        region = Region.objects.get(code=code)
+        scope = ReportScope(user=admin, region=region, period=period)
+        bare_sql = """SELECT (SELECT count(*) FROM families_family WHERE region_path LIKE %(p)s),
+            (SELECT count(*) FROM families_checkin c JOIN families_family f ON f.id = c.family_id
+             WHERE f.region_path LIKE %(p)s AND c.occurred_at >= %(s)s AND c.occurred_at < %(e)s)"""
+        real, bare = [], []
+        for _ in range(n):
+            started = time.perf_counter()
+            statistics_compute(scope)
+            real.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(bare_sql, {"p": region.path + "%", "s": period.start_at, "e": period.end_before})
+                cursor.fetchall()
+            bare.append((time.perf_counter() - started) * 1000)
+        out[label] = {"real": summary(real), "bare": summary(bare)}
+    return out
+
+
+def import_benchmark(rows):
+    """The 10,000-row workbook through ``families_import`` (check, then write), rolled back after."""
+    from bench.import_families import build, region_tree
+    from reports.imports import families_import
+
+    actor, _ = User.objects.update_or_create(username="bench-admin", defaults={
+        "role": Role.ADMIN, "is_staff": True, "is_superuser": True})
+    result = {}
+    try:
+        with transaction.atomic():
+            region_tree()
+            upload = build(rows, "be0c4a")
+            started = time.perf_counter()
+            preview = families_import(actor=actor, upload=upload, commit=False)
+            result["check_seconds"] = time.perf_counter() - started
+            assert preview.ok, preview.problems[:5]
+            upload.seek(0)
+            started = time.perf_counter()
+            done = families_import(actor=actor, upload=upload, commit=True)
+            result["import_seconds"] = time.perf_counter() - started
+            result["created"] = done.created
+            raise Rollback
+    except Rollback:
+        pass
+    # The limit: the same families and members written by one INSERT ... SELECT each.
+    village = Region.objects.filter(level=Region.Level.VILLAGE).order_by("code").first()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            started = time.perf_counter()
+            cursor.execute("""INSERT INTO families_family (created_at, updated_at, version, file_number, category,
+                region_id, region_path, address, residence, status, status_reason, risk_level, risk_reason,
+                registered_on, notes)
+                SELECT now(), now(), 1, 'BARE' || g, 'bereaved', r.id, r.path, '', 'rural', 'registered', '',
+                       'green', '', current_date, '' FROM generate_series(1, %s) g,
+                       (SELECT id, path FROM core_region WHERE id = %s) r""", [rows // 2, village.pk])
+            cursor.execute("""INSERT INTO families_familymember (created_at, updated_at, version, family_id, name,
+                name_pinyin, name_initials, relation, sex, id_number, id_number_index, birthday_calendar, phone,
+                phone_index, is_deceased, health_conditions, family_doctor, family_doctor_institution,
+                disability_certificate_number)
+                SELECT now(), now(), 1, f.id, '王' || g, 'wang' || g, 'w', 'father', 'M', 'enc:x',
+                       md5(f.id::text || g), 'solar', '', '', false, '', '', '', ''
+                FROM families_family f, generate_series(1, 2) g WHERE f.file_number LIKE 'BARE%%'""")
+            result["bare_seconds"] = time.perf_counter() - started
+            raise Rollback
+    except Rollback:
+        pass
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------------------------
+
+def machine():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        version = cursor.fetchone()[0]
+        settings_rows = {}
+        for name in ("shared_buffers", "work_mem", "max_parallel_workers_per_gather", "effective_cache_size"):
+            cursor.execute(f"SHOW {name}")
+            settings_rows[name] = cursor.fetchone()[0]
+    cpu = "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    memory = "unknown"
+    try:
+        kb = int(next(line.split()[1] for line in open("/proc/meminfo") if line.startswith("MemTotal")))
+        memory = f"{kb / 1024 / 1024:.1f} GiB"
+    except (OSError, StopIteration):
+        pass
+    return {"CPU": cpu, "cores": os.cpu_count(), "memory": memory, "PostgreSQL": version.split(" on ")[0],
+            "PostgreSQL settings": ", ".join(f"{k}={v}" for k, v in settings_rows.items()),
+            "Python": platform.python_version(), "load average at start": " / ".join(
+                f"{x:.1f}" for x in os.getloadavg())}
+
+
+def _ms(x):
+    return f"{x:.1f}"
+
+
+def write_results(path, *, machine_info, sizes, web, web_info, sweep, stats, imported, started, notes):
+    lines = [f"# Benchmark results ({started:%Y-%m-%d %H:%M} UTC)", "", "Written by `python -m bench run`; "
+             "compare a later run with this one. Times in milliseconds unless marked.", "", "## Machine", ""]
+    lines += [f"- {k}: {v}" for k, v in machine_info.items()]
+    lines += ["", "## Dataset", ""] + [f"- {k}: {v:,}" if isinstance(v, int) else f"- {k}: {v}" for k, v in sizes.items()]
+    lines += [f"- {k}: {v}" for k, v in web_info.items()]
+    if web:
+        lines += ["", "## Web requests (gunicorn, 2 sync workers, one client; real endpoint vs bare SQL view)", "",
+                  f"| request | n | median | p95 | bare median | bare p95 | p95 ratio | p95 < {TARGET_P95_MS} ms and ≤ 2× |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for label, r in web.items():
+            ratio = r["real"]["p95"] / r["bare"]["p95"]
+            ok = r["real"]["p95"] < TARGET_P95_MS and ratio <= 2
+            lines.append(f"| {label} | {r['real']['n']} | {_ms(r['real']['median'])} | {_ms(r['real']['p95'])} | "
+                         f"{_ms(r['bare']['median'])} | {_ms(r['bare']['p95'])} | {ratio:.2f}× | {'yes' if ok else 'NO'} |")
+    if sweep:
+        real, bare = sweep["real"], sweep["bare"]
+        lines += ["", "## Daily check-in sweep over every county (one process, as one worker does it)", "",
+                  "| | seconds | notifications written | peak RSS (MB) |", "|---|---|---|---|",
+                  f"| sweep (families.reminders.checkin_sweep per county) | {real['seconds']:.1f} | {real['created']:,} | "
+                  f"{real['max_rss_mb']:.0f} |",
+                  f"| rerun the same day (dedup keys) | {sweep['rerun']['seconds']:.1f} | {sweep['rerun']['created']:,} | "
+                  f"{sweep['rerun']['max_rss_mb']:.0f} |",
+                  f"| bare INSERT ... SELECT (contact reminders only) | {bare['seconds']:.1f} | {bare['created']:,} | |",
+                  "", f"Rows after the two runs: {sweep['rows']:,}, distinct dedup keys: {sweep['distinct_keys']:,}. "
+                  f"Target: < 60 s → {'yes' if real['seconds'] < 60 else 'NO'}."]
+    if stats:
+        lines += ["", "## Annual statistics (reports.statistics.statistics_compute)", "",
+                  "| region | n | median | p95 | bare median (two counts) | ratio |", "|---|---|---|---|---|---|"]
+        for label, r in stats.items():
+            lines.append(f"| {label} | {r['real']['n']} | {_ms(r['real']['median'])} | {_ms(r['real']['p95'])} | "
+                         f"{_ms(r['bare']['median'])} | {r['real']['median'] / r['bare']['median']:.2f}× |")
+    if imported:
+        lines += ["", "## 10,000-row Excel import (reports.imports.families_import)", "",
+                  f"- check only: {imported['check_seconds']:.1f} s; check and write: {imported['import_seconds']:.1f} s "
+                  f"({imported['created']} families); bare INSERT ... SELECT of as many rows: "
+                  f"{imported['bare_seconds']:.2f} s. Target < 60 s → "
+                  f"{'yes' if imported['import_seconds'] < 60 else 'NO'}."]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    load = sub.add_parser("load", help="generate the dataset (seed_demo base, then set-based copies)")
+    load.add_argument("--families", type=int, default=1_000_000)
+    load.add_argument("--base", type=int, default=20_000, help="families written by seed_demo before copying")
+    load.add_argument("--today", default="2025-06-30")
+    run = sub.add_parser("run", help="run the benchmarks and write the results")
+    run.add_argument("--requests", type=int, default=200)
+    run.add_argument("--import-rows", type=int, default=10_000)
+    run.add_argument("--skip", nargs="*", default=[], choices=["web", "sweep", "stats", "import"])
+    run.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    run.add_argument("--note", action="append", default=[])
+    sweep = sub.add_parser("sweep", help="(internal) one sweep in a fresh process, printing JSON")
+    sweep.add_argument("--day", required=True)
+    args = parser.parse_args(argv)
+
+    if args.command == "load":
+        from django.core.management import call_command
+
+        if not Family.objects.exists():
+            started = time.monotonic()
+            call_command("seed_demo", families=args.base, today=datetime.date.fromisoformat(args.today))
+            print(f"seed_demo {args.base} families: {time.monotonic() - started:.0f} s", flush=True)
+        if args.families > Family.objects.count():
+            seconds = dataset_amplify(families=args.families, log=lambda m: print(m, flush=True))
+            print(f"copied up to {args.families} families in {seconds:.0f} s", flush=True)
+        print(json.dumps(dataset_sizes()))
+    elif args.command == "sweep":
+        print(json.dumps(sweep_once(datetime.date.fromisoformat(args.day))))
+    else:
+        args = args if args.command == "run" else run.parse_args([])
+        started = datetime.datetime.now(datetime.UTC)
+        info = machine()
+        sizes = dataset_sizes()
+        day = dataset_today()
+        web, web_info = (web_benchmarks(args.requests) if "web" not in args.skip else ({}, {}))
+        sweep_result = sweep_benchmark(day) if "sweep" not in args.skip else None
+        stats = statistics_benchmark(day) if "stats" not in args.skip else None
+        imported = import_benchmark(args.import_rows) if "import" not in args.skip else None
+        write_results(args.out, machine_info=info, sizes=sizes, web=web, web_info=web_info, sweep=sweep_result,
+                      stats=stats, imported=imported, started=started, notes=args.note)
+        print(Path(args.out).read_text())
+
+
+if __name__ == "__main__":
+    main()
