@@ -1,4 +1,5 @@
 """Special families, their members and the casework around them."""
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -41,15 +42,11 @@ class Family(TrackedModel):
 
     file_number = models.CharField(_("file number"), max_length=32, unique=True)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
-    region = models.ForeignKey(
-        Region, verbose_name=_("home region"), on_delete=models.PROTECT, related_name="families"
-    )
+    region = models.ForeignKey(Region, verbose_name=_("home region"), on_delete=models.PROTECT, related_name="families")
     # Copy of region.path so that region scoping and due-date ordering are one index scan.
     region_path = models.CharField(_("region path"), max_length=12, editable=False)
     address = models.CharField(_("address"), max_length=300, blank=True)
-    residence = models.CharField(
-        _("residence"), max_length=8, choices=Residence.choices, default=Residence.RURAL
-    )
+    residence = models.CharField(_("residence"), max_length=8, choices=Residence.choices, default=Residence.RURAL)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.REGISTERED)
     status_reason = models.CharField(_("status reason"), max_length=300, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
@@ -88,7 +85,12 @@ class CadenceRule(models.Model):
     """
 
     region = models.ForeignKey(
-        Region, verbose_name=_("region"), null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+        Region,
+        verbose_name=_("region"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
         help_text=_("Empty for the default; otherwise applies to the region and everything below it."),
     )
     risk_level = models.CharField(_("risk level"), max_length=8, choices=RiskLevel.choices)
@@ -101,7 +103,9 @@ class CadenceRule(models.Model):
         ordering = ["region__code", "risk_level"]
         constraints = [
             models.UniqueConstraint(fields=["region", "risk_level"], name="cadence_one_per_region_and_level"),
-            models.UniqueConstraint(fields=["risk_level"], condition=Q(region__isnull=True), name="cadence_one_default_per_level"),
+            models.UniqueConstraint(
+                fields=["risk_level"], condition=Q(region__isnull=True), name="cadence_one_default_per_level"
+            ),
             models.CheckConstraint(
                 condition=Q(contact_interval_days__gt=0) & Q(home_visit_interval_days__gt=0), name="cadence_positive"
             ),
@@ -116,7 +120,9 @@ class FamilyStatusChange(models.Model):
     from_status = models.CharField(_("from status"), max_length=16, choices=Family.Status.choices, blank=True)
     to_status = models.CharField(_("to status"), max_length=16, choices=Family.Status.choices)
     reason = models.CharField(_("reason"), max_length=300, blank=True)
-    changed_by = models.ForeignKey(USER, verbose_name=_("changed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_by = models.ForeignKey(
+        USER, verbose_name=_("changed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     class Meta:
@@ -136,7 +142,9 @@ class RiskLevelChange(models.Model):
     assessment = models.ForeignKey(
         "Assessment", verbose_name=_("assessment"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    changed_by = models.ForeignKey(USER, verbose_name=_("changed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_by = models.ForeignKey(
+        USER, verbose_name=_("changed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     class Meta:
@@ -202,7 +210,8 @@ class FamilyMember(TrackedModel):
         ordering = ["family", "relation", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["id_number_index"], condition=Q(is_deceased=False) & ~Q(id_number_index=""),
+                fields=["id_number_index"],
+                condition=Q(is_deceased=False) & ~Q(id_number_index=""),
                 name="member_unique_id_number_living",
             ),
             models.CheckConstraint(
@@ -236,7 +245,7 @@ class FamilyMember(TrackedModel):
             try:
                 info = parse_id_number(self.id_number)
             except ValidationError as exc:
-                raise ValidationError({"id_number": exc.messages})
+                raise ValidationError({"id_number": exc.messages}) from exc
             if self.birth_date and self.birth_date != info.birth_date:
                 raise ValidationError({"birth_date": _("The birth date differs from the one in the ID number.")})
         if self.death_date and not self.is_deceased:
@@ -273,7 +282,9 @@ class ContactAssignment(models.Model):
     started_on = models.DateField(_("started on"), default=timezone.localdate)
     ended_on = models.DateField(_("ended on"), null=True, blank=True)
     end_reason = models.CharField(_("end reason"), max_length=200, blank=True)
-    assigned_by = models.ForeignKey(USER, verbose_name=_("assigned by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assigned_by = models.ForeignKey(
+        USER, verbose_name=_("assigned by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("contact assignment")
@@ -370,7 +381,9 @@ class AssessmentScale(models.Model):
 
 class Assessment(TrackedModel):
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="assessments")
-    member = models.ForeignKey(FamilyMember, verbose_name=_("member"), null=True, blank=True, on_delete=models.SET_NULL, related_name="assessments")
+    member = models.ForeignKey(
+        FamilyMember, verbose_name=_("member"), null=True, blank=True, on_delete=models.SET_NULL, related_name="assessments"
+    )
     scale = models.ForeignKey(AssessmentScale, verbose_name=_("scale"), on_delete=models.PROTECT, related_name="assessments")
     score = models.PositiveIntegerField(_("score"))
     resulting_risk = models.CharField(_("resulting risk level"), max_length=8, choices=RiskLevel.choices)
@@ -453,11 +466,17 @@ class CareTask(models.Model):
         CANCELLED = "cancelled", _("cancelled")
 
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="tasks")
-    plan = models.ForeignKey(CarePlan, verbose_name=_("care plan"), null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
-    goal = models.ForeignKey(CarePlanGoal, verbose_name=_("goal"), null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+    plan = models.ForeignKey(
+        CarePlan, verbose_name=_("care plan"), null=True, blank=True, on_delete=models.CASCADE, related_name="tasks"
+    )
+    goal = models.ForeignKey(
+        CarePlanGoal, verbose_name=_("goal"), null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.PLAN)
     description = models.CharField(_("description"), max_length=300)
-    assignee = models.ForeignKey(USER, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.SET_NULL, related_name="care_tasks")
+    assignee = models.ForeignKey(
+        USER, verbose_name=_("assignee"), null=True, blank=True, on_delete=models.SET_NULL, related_name="care_tasks"
+    )
     due_on = models.DateField(_("due on"))
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
@@ -479,7 +498,12 @@ class AssistanceRate(models.Model):
     """Dated monthly rate of special assistance per person, configurable per region subtree."""
 
     region = models.ForeignKey(
-        Region, verbose_name=_("region"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Region,
+        verbose_name=_("region"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("Empty for the national rate; otherwise applies to the region and everything below it."),
     )
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
@@ -492,9 +516,7 @@ class AssistanceRate(models.Model):
         verbose_name_plural = _("special-assistance rates")
         ordering = ["region__code", "category", "residence", "-effective_from"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["region", "category", "residence", "effective_from"], name="assistance_rate_unique"
-            ),
+            models.UniqueConstraint(fields=["region", "category", "residence", "effective_from"], name="assistance_rate_unique"),
             models.CheckConstraint(condition=Q(monthly_amount__gte=0), name="assistance_rate_not_negative"),
         ]
 
@@ -533,9 +555,7 @@ class AssistanceEnrollment(TrackedModel):
         verbose_name_plural = _("special-assistance enrolments")
         ordering = ["-applied_on", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["member"], condition=~Q(status="ended"), name="enrollment_one_open_per_member"
-            ),
+            models.UniqueConstraint(fields=["member"], condition=~Q(status="ended"), name="enrollment_one_open_per_member"),
             models.CheckConstraint(
                 condition=Q(status="ended", ended_on__isnull=False) | ~Q(status="ended"),
                 name="enrollment_ended_has_date",
@@ -556,13 +576,17 @@ class AnnualReview(TrackedModel):
         CONFIRMED = "confirmed", _("confirmed by county")
         REJECTED = "rejected", _("not eligible")
 
-    enrollment = models.ForeignKey(AssistanceEnrollment, verbose_name=_("enrolment"), on_delete=models.CASCADE, related_name="reviews")
+    enrollment = models.ForeignKey(
+        AssistanceEnrollment, verbose_name=_("enrolment"), on_delete=models.CASCADE, related_name="reviews"
+    )
     year = models.PositiveSmallIntegerField(_("year"))
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     applied_on = models.DateField(_("applied on"), null=True, blank=True)
     village_reviewed_on = models.DateField(_("village review on"), null=True, blank=True)
     confirmed_on = models.DateField(_("county confirmation on"), null=True, blank=True)
-    reviewer = models.ForeignKey(USER, verbose_name=_("reviewer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewer = models.ForeignKey(
+        USER, verbose_name=_("reviewer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     note = models.TextField(_("note"), blank=True)
 
     class Meta:
@@ -590,11 +614,15 @@ class ConsentRecord(models.Model):
         PHOTOS = "photos", _("photos at activities")
 
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="consents")
-    member = models.ForeignKey(FamilyMember, verbose_name=_("member"), null=True, blank=True, on_delete=models.CASCADE, related_name="consents")
+    member = models.ForeignKey(
+        FamilyMember, verbose_name=_("member"), null=True, blank=True, on_delete=models.CASCADE, related_name="consents"
+    )
     purpose = models.CharField(_("purpose"), max_length=24, choices=Purpose.choices)
     scope = models.CharField(_("scope"), max_length=300, blank=True)
     given = models.BooleanField(_("given"), default=True)
-    recorded_by = models.ForeignKey(USER, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_by = models.ForeignKey(
+        USER, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     evidence = models.CharField(_("evidence"), max_length=300, blank=True, help_text=_("e.g. signed form number"))
@@ -629,7 +657,9 @@ class FamilyTransfer(models.Model):
     reason = models.CharField(_("reason"), max_length=300)
     requested_by = models.ForeignKey(USER, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
-    decided_by = models.ForeignKey(USER, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(
+        USER, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     decision_note = models.CharField(_("decision note"), max_length=300, blank=True)
 

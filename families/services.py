@@ -1,4 +1,5 @@
 """Writes about families: every rule is here once; admin, API, tasks and commands call these."""
+
 import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -42,9 +43,11 @@ def _check_reach(actor, path):
 def cadence_rules_for(region_path, risk_level):
     """The cadence rule that applies: the one on the deepest region containing the family."""
     prefixes = [region_path[:n] for n in (2, 4, 6, 9, 12) if len(region_path) >= n]
-    rules = CadenceRule.objects.filter(risk_level=risk_level).filter(
-        Q(region__isnull=True) | Q(region__path__in=prefixes)
-    ).select_related("region")
+    rules = (
+        CadenceRule.objects.filter(risk_level=risk_level)
+        .filter(Q(region__isnull=True) | Q(region__path__in=prefixes))
+        .select_related("region")
+    )
     return max(rules, key=lambda rule: len(rule.region.path) if rule.region else 0, default=None)
 
 
@@ -53,14 +56,20 @@ def _due_dates(family, contact_day=None, visit_day=None):
     contact_days = rule.contact_interval_days if rule else 30
     visit_days = rule.home_visit_interval_days if rule else 90
     base_contact = contact_day or (family.last_checkin_at and timezone.localdate(family.last_checkin_at)) or family.registered_on
-    base_visit = visit_day or (family.last_home_visit_at and timezone.localdate(family.last_home_visit_at)) or family.registered_on
+    base_visit = (
+        visit_day or (family.last_home_visit_at and timezone.localdate(family.last_home_visit_at)) or family.registered_on
+    )
     return base_contact + datetime.timedelta(days=contact_days), base_visit + datetime.timedelta(days=visit_days)
 
 
 def family_register(*, actor, region, category, file_number, address="", residence=None, registered_on=None, notes=""):
     _check_reach(actor, region.path)
     family = Family(
-        region=region, category=category, file_number=file_number, address=address, notes=notes,
+        region=region,
+        category=category,
+        file_number=file_number,
+        address=address,
+        notes=notes,
         registered_on=registered_on or timezone.localdate(),
     )
     if residence:
@@ -72,8 +81,14 @@ def family_register(*, actor, region, category, file_number, address="", residen
         family.next_checkin_due, family.next_home_visit_due = _due_dates(family)
         family.save()
         FamilyStatusChange.objects.create(family=family, to_status=family.status, changed_by=actor, reason=_("registered"))
-        audit_log(actor=actor, event="families.family.registered", obj=family, family_id=family.pk,
-                  region_path=family.region_path, after={"file_number": file_number, "category": category})
+        audit_log(
+            actor=actor,
+            event="families.family.registered",
+            obj=family,
+            family_id=family.pk,
+            region_path=family.region_path,
+            after={"file_number": file_number, "category": category},
+        )
     return family
 
 
@@ -94,15 +109,26 @@ def family_update(*, actor, family, expected_version, **fields):
         if updated != 1:
             raise ConcurrentEditError()
         family.version = expected_version + 1
-        audit_log(actor=actor, event="families.family.updated", obj=family, family_id=family.pk,
-                  region_path=family.region_path, before=before, after=fields)
+        audit_log(
+            actor=actor,
+            event="families.family.updated",
+            obj=family,
+            family_id=family.pk,
+            region_path=family.region_path,
+            before=before,
+            after=fields,
+        )
     return family
 
 
 def family_change_status(*, actor, family, status, reason):
     if status not in STATUS_TRANSITIONS[family.status]:
-        raise ValidationError({"status": _("A family cannot move from “%(from)s” to “%(to)s”.") % {
-            "from": family.get_status_display(), "to": Family.Status(status).label}})
+        raise ValidationError(
+            {
+                "status": _("A family cannot move from “%(from)s” to “%(to)s”.")
+                % {"from": family.get_status_display(), "to": Family.Status(status).label}
+            }
+        )
     if status != Family.Status.ACTIVE and not reason:
         raise ValidationError({"reason": _("Give a reason for closing the case.")})
     with transaction.atomic():
@@ -113,8 +139,15 @@ def family_change_status(*, actor, family, status, reason):
             status=status, status_reason=reason, status_changed_at=now, version=F("version") + 1, updated_at=now
         )
         FamilyStatusChange.objects.create(family=family, from_status=previous, to_status=status, reason=reason, changed_by=actor)
-        audit_log(actor=actor, event="families.family.status_changed", obj=family, family_id=family.pk,
-                  region_path=family.region_path, before={"status": previous}, after={"status": status, "reason": reason})
+        audit_log(
+            actor=actor,
+            event="families.family.status_changed",
+            obj=family,
+            family_id=family.pk,
+            region_path=family.region_path,
+            before={"status": previous},
+            after={"status": status, "reason": reason},
+        )
     family.refresh_from_db()
     return family
 
@@ -128,19 +161,35 @@ def family_set_risk(*, actor, family, level, reason, assessment=None):
         locked.risk_level = level
         next_due, next_visit = _due_dates(locked)
         # A higher risk can only bring the next contact forward, never push it back.
-        if locked.next_checkin_due and next_due > locked.next_checkin_due and previous != level and \
-                _rank(level) > _rank(previous):
+        if (
+            locked.next_checkin_due
+            and next_due > locked.next_checkin_due
+            and previous != level
+            and _rank(level) > _rank(previous)
+        ):
             next_due = locked.next_checkin_due
         now = timezone.now()
         Family.objects.filter(pk=family.pk).update(
-            risk_level=level, risk_reason=reason, risk_assessed_at=now, next_checkin_due=next_due,
-            next_home_visit_due=next_visit, version=F("version") + 1, updated_at=now,
+            risk_level=level,
+            risk_reason=reason,
+            risk_assessed_at=now,
+            next_checkin_due=next_due,
+            next_home_visit_due=next_visit,
+            version=F("version") + 1,
+            updated_at=now,
         )
-        RiskLevelChange.objects.create(family=family, from_level=previous, to_level=level, reason=reason,
-                                       assessment=assessment, changed_by=actor)
-        audit_log(actor=actor, event="families.risk.changed", obj=family, family_id=family.pk,
-                  region_path=family.region_path, before={"risk_level": previous},
-                  after={"risk_level": level, "reason": reason})
+        RiskLevelChange.objects.create(
+            family=family, from_level=previous, to_level=level, reason=reason, assessment=assessment, changed_by=actor
+        )
+        audit_log(
+            actor=actor,
+            event="families.risk.changed",
+            obj=family,
+            family_id=family.pk,
+            region_path=family.region_path,
+            before={"risk_level": previous},
+            after={"risk_level": level, "reason": reason},
+        )
     family.refresh_from_db()
     return family
 
@@ -155,8 +204,14 @@ def member_add(*, actor, family, **fields):
     member.full_clean()
     with transaction.atomic():
         member.save()
-        audit_log(actor=actor, event="families.member.added", obj=member, family_id=family.pk,
-                  region_path=family.region_path, after={"name": member.name, "relation": member.relation})
+        audit_log(
+            actor=actor,
+            event="families.member.added",
+            obj=member,
+            family_id=family.pk,
+            region_path=family.region_path,
+            after={"name": member.name, "relation": member.relation},
+        )
     return member
 
 
@@ -176,19 +231,31 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
         if locked.last_checkin_at is None or occurred_at >= locked.last_checkin_at:
             changes["last_checkin_at"] = occurred_at
             locked.last_checkin_at = occurred_at
-        if channel == CheckIn.Channel.HOME_VISIT and (locked.last_home_visit_at is None or occurred_at >= locked.last_home_visit_at):
+        if channel == CheckIn.Channel.HOME_VISIT and (
+            locked.last_home_visit_at is None or occurred_at >= locked.last_home_visit_at
+        ):
             changes["last_home_visit_at"] = occurred_at
             locked.last_home_visit_at = occurred_at
         next_due, next_visit = _due_dates(locked)
         changes.update(next_checkin_due=next_due, next_home_visit_due=next_visit)
         if locked.status == Family.Status.REGISTERED:
             changes["status"] = Family.Status.ACTIVE
-            FamilyStatusChange.objects.create(family=family, from_status=locked.status, to_status=Family.Status.ACTIVE,
-                                              reason=_("first contact recorded"), changed_by=actor)
+            FamilyStatusChange.objects.create(
+                family=family,
+                from_status=locked.status,
+                to_status=Family.Status.ACTIVE,
+                reason=_("first contact recorded"),
+                changed_by=actor,
+            )
         Family.objects.filter(pk=family.pk).update(**changes, version=F("version") + 1, updated_at=timezone.now())
-        audit_log(actor=actor, event="families.checkin.recorded", obj=checkin, family_id=family.pk,
-                  region_path=family.region_path,
-                  after={"channel": channel, "occurred_at": occurred_at, "next_checkin_due": next_due, "day": day})
+        audit_log(
+            actor=actor,
+            event="families.checkin.recorded",
+            obj=checkin,
+            family_id=family.pk,
+            region_path=family.region_path,
+            after={"channel": channel, "occurred_at": occurred_at, "next_checkin_due": next_due, "day": day},
+        )
     family.refresh_from_db()
     return checkin
 
@@ -207,10 +274,18 @@ def assignment_set(*, actor, family, kind, user, started_on=None, reason=""):
             current.ended_on = max(started_on, current.started_on)
             current.end_reason = reason or _("replaced")
             current.save(update_fields=["ended_on", "end_reason"])
-        assignment = ContactAssignment.objects.create(family=family, kind=kind, user=user, started_on=started_on, assigned_by=actor)
-        audit_log(actor=actor, event="families.assignment.changed", obj=assignment, family_id=family.pk,
-                  region_path=family.region_path, before={"user": current.user_id if current else None},
-                  after={"user": user.pk, "kind": kind})
+        assignment = ContactAssignment.objects.create(
+            family=family, kind=kind, user=user, started_on=started_on, assigned_by=actor
+        )
+        audit_log(
+            actor=actor,
+            event="families.assignment.changed",
+            obj=assignment,
+            family_id=family.pk,
+            region_path=family.region_path,
+            before={"user": current.user_id if current else None},
+            after={"user": user.pk, "kind": kind},
+        )
     return assignment
 
 
@@ -221,14 +296,31 @@ def assessment_record(*, actor, family, scale, score, member=None, notes="", ass
         raise ValidationError({"score": _("The score is above the scale's maximum of %(max)s.") % {"max": scale.max_score}})
     with transaction.atomic():
         assessment = Assessment.objects.create(
-            family=family, member=member, scale=scale, score=score, resulting_risk=scale.risk_for(score),
-            notes=notes, assessed_by=actor, assessed_at=assessed_at or timezone.now(),
+            family=family,
+            member=member,
+            scale=scale,
+            score=score,
+            resulting_risk=scale.risk_for(score),
+            notes=notes,
+            assessed_by=actor,
+            assessed_at=assessed_at or timezone.now(),
         )
-        audit_log(actor=actor, event="families.assessment.recorded", obj=assessment, family_id=family.pk,
-                  region_path=family.region_path, after={"scale": scale.code, "score": score})
+        audit_log(
+            actor=actor,
+            event="families.assessment.recorded",
+            obj=assessment,
+            family_id=family.pk,
+            region_path=family.region_path,
+            after={"scale": scale.code, "score": score},
+        )
         if assessment.resulting_risk != family.risk_level:
-            family_set_risk(actor=actor, family=family, level=assessment.resulting_risk, assessment=assessment,
-                            reason=_("%(scale)s score %(score)s") % {"scale": scale.name, "score": score})
+            family_set_risk(
+                actor=actor,
+                family=family,
+                level=assessment.resulting_risk,
+                assessment=assessment,
+                reason=_("%(scale)s score %(score)s") % {"scale": scale.name, "score": score},
+            )
     return assessment
 
 
@@ -250,9 +342,15 @@ def member_update(*, actor, member, expected_version, **fields):
         member.version = expected_version + 1
         member.save()
         # Sensitive values never go into the audit trail, only the fact that they changed.
-        audit_log(actor=actor, event="families.member.updated", obj=member, family_id=member.family_id,
-                  region_path=member.family.region_path, before=before,
-                  after={name: (value if name not in SENSITIVE_MEMBER_FIELDS else "changed") for name, value in fields.items()})
+        audit_log(
+            actor=actor,
+            event="families.member.updated",
+            obj=member,
+            family_id=member.family_id,
+            region_path=member.family.region_path,
+            before=before,
+            after={name: (value if name not in SENSITIVE_MEMBER_FIELDS else "changed") for name, value in fields.items()},
+        )
     return member
 
 
@@ -286,10 +384,17 @@ def family_transfer_request(*, actor, family, to_region, reason):
     if FamilyTransfer.objects.filter(family=family, status=FamilyTransfer.Status.REQUESTED).exists():
         raise ValidationError({"family": _("This family already has a transfer waiting for a decision.")})
     with transaction.atomic():
-        transfer = FamilyTransfer.objects.create(family=family, from_region=family.region, to_region=to_region,
-                                                 reason=reason, requested_by=actor)
-        audit_log(actor=actor, event="families.transfer.requested", obj=transfer, family_id=family.pk,
-                  region_path=family.region_path, after={"to_region": to_region.code, "reason": reason})
+        transfer = FamilyTransfer.objects.create(
+            family=family, from_region=family.region, to_region=to_region, reason=reason, requested_by=actor
+        )
+        audit_log(
+            actor=actor,
+            event="families.transfer.requested",
+            obj=transfer,
+            family_id=family.pk,
+            region_path=family.region_path,
+            after={"to_region": to_region.code, "reason": reason},
+        )
     return transfer
 
 
@@ -302,8 +407,10 @@ def family_transfer_decide(*, actor, transfer, accept, note=""):
 
     with transaction.atomic():
         transfer = FamilyTransfer.objects.select_for_update().select_related("family", "to_region").get(pk=transfer.pk)
-        if actor is not None and not (actor.is_superuser or (
-                actor.role in (Role.REGION_MANAGER, Role.ADMIN) and region_within_reach(actor, transfer.to_region.path))):
+        if actor is not None and not (
+            actor.is_superuser
+            or (actor.role in (Role.REGION_MANAGER, Role.ADMIN) and region_within_reach(actor, transfer.to_region.path))
+        ):
             raise PermissionDenied(_("Only a manager of the receiving region decides a transfer."))
         if transfer.status != FamilyTransfer.Status.REQUESTED:
             raise ValidationError({"status": _("This transfer was already decided.")})
@@ -315,16 +422,23 @@ def family_transfer_decide(*, actor, transfer, accept, note=""):
         old_path = family.region_path
         if accept:
             new_path = transfer.to_region.path
-            Family.objects.filter(pk=family.pk).update(region=transfer.to_region, region_path=new_path,
-                                                       version=F("version") + 1, updated_at=now)
+            Family.objects.filter(pk=family.pk).update(
+                region=transfer.to_region, region_path=new_path, version=F("version") + 1, updated_at=now
+            )
             outside = ContactAssignment.objects.filter(family=family, ended_on__isnull=True).select_related("user__region")
             for assignment in outside:
                 if not new_path.startswith(assignment.user.reach_path) or assignment.user.region_id is None:
                     assignment.ended_on = max(timezone.localdate(), assignment.started_on)
                     assignment.end_reason = _("family transferred to another region")
                     assignment.save(update_fields=["ended_on", "end_reason"])
-        audit_log(actor=actor, event=f"families.transfer.{'accepted' if accept else 'rejected'}", obj=transfer,
-                  family_id=family.pk, region_path=transfer.to_region.path,
-                  before={"region_path": old_path}, after={"to_region": transfer.to_region.code, "note": note})
+        audit_log(
+            actor=actor,
+            event=f"families.transfer.{'accepted' if accept else 'rejected'}",
+            obj=transfer,
+            family_id=family.pk,
+            region_path=transfer.to_region.path,
+            before={"region_path": old_path},
+            after={"to_region": transfer.to_region.code, "note": note},
+        )
     family.refresh_from_db()
     return transfer

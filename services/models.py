@@ -1,4 +1,5 @@
 """Service sites, "5+N" activities, insurance, funds and what they pay out, health check-ups."""
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -30,7 +31,9 @@ class ServiceSite(models.Model):
     opened_on = models.DateField(_("opened on"), null=True, blank=True)
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
     partner = models.CharField(_("partner organisation"), max_length=200, blank=True, help_text=_("e.g. a hospital"))
-    coordinator = models.ForeignKey(USER, verbose_name=_("coordinator"), null=True, blank=True, on_delete=models.SET_NULL, related_name="sites")
+    coordinator = models.ForeignKey(
+        USER, verbose_name=_("coordinator"), null=True, blank=True, on_delete=models.SET_NULL, related_name="sites"
+    )
     phone = models.CharField(_("phone"), max_length=20, blank=True)
 
     class Meta:
@@ -66,12 +69,16 @@ class Activity(TrackedModel):
     title = models.CharField(_("title"), max_length=200)
     category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     local_name = models.CharField(_("local activity name"), max_length=100, blank=True)
-    site = models.ForeignKey(ServiceSite, verbose_name=_("site"), null=True, blank=True, on_delete=models.SET_NULL, related_name="activities")
+    site = models.ForeignKey(
+        ServiceSite, verbose_name=_("site"), null=True, blank=True, on_delete=models.SET_NULL, related_name="activities"
+    )
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="activities")
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
     capacity = models.PositiveIntegerField(_("capacity"), null=True, blank=True)
-    organiser = models.ForeignKey(USER, verbose_name=_("organiser"), null=True, blank=True, on_delete=models.SET_NULL, related_name="organised_activities")
+    organiser = models.ForeignKey(
+        USER, verbose_name=_("organiser"), null=True, blank=True, on_delete=models.SET_NULL, related_name="organised_activities"
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PLANNED)
     description = models.TextField(_("description"), blank=True)
     qr_token = models.CharField(_("QR check-in token"), max_length=32, unique=True, default=new_qr_token, editable=False)
@@ -95,8 +102,22 @@ class ActivityAttendance(models.Model):
         QR = "qr", _("QR code")
 
     activity = models.ForeignKey(Activity, verbose_name=_("activity"), on_delete=models.CASCADE, related_name="attendance")
-    member = models.ForeignKey("families.FamilyMember", verbose_name=_("family member"), null=True, blank=True, on_delete=models.CASCADE, related_name="attendance")
-    volunteer = models.ForeignKey("volunteers.Volunteer", verbose_name=_("volunteer"), null=True, blank=True, on_delete=models.CASCADE, related_name="attendance")
+    member = models.ForeignKey(
+        "families.FamilyMember",
+        verbose_name=_("family member"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attendance",
+    )
+    volunteer = models.ForeignKey(
+        "volunteers.Volunteer",
+        verbose_name=_("volunteer"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attendance",
+    )
     checked_in_at = models.DateTimeField(_("checked in at"), default=timezone.now)
     method = models.CharField(_("method"), max_length=8, choices=Method.choices, default=Method.LIST)
 
@@ -106,7 +127,8 @@ class ActivityAttendance(models.Model):
         ordering = ["activity", "checked_in_at"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(member__isnull=False) & Q(volunteer__isnull=True)) | (Q(member__isnull=True) & Q(volunteer__isnull=False)),
+                condition=(Q(member__isnull=False) & Q(volunteer__isnull=True))
+                | (Q(member__isnull=True) & Q(volunteer__isnull=False)),
                 name="attendance_member_xor_volunteer",
             ),
             models.UniqueConstraint(fields=["activity", "member"], name="attendance_member_once"),
@@ -170,13 +192,19 @@ class InsurancePolicy(TrackedModel):
     premium = models.DecimalField(_("premium (CNY)"), **MONEY)
     daily_allowance = models.DecimalField(_("daily allowance (CNY)"), null=True, blank=True, **MONEY)
     max_days = models.PositiveSmallIntegerField(_("maximum days per policy year"), null=True, blank=True)
-    fund = models.ForeignKey(Fund, verbose_name=_("fund"), null=True, blank=True, on_delete=models.PROTECT, related_name="policies")
+    fund = models.ForeignKey(
+        Fund, verbose_name=_("fund"), null=True, blank=True, on_delete=models.PROTECT, related_name="policies"
+    )
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     renews = models.OneToOneField(
         "self", verbose_name=_("renews policy"), null=True, blank=True, on_delete=models.SET_NULL, related_name="renewal"
     )
-    responsible = models.ForeignKey(USER, verbose_name=_("responsible administrator"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    members = models.ManyToManyField("families.FamilyMember", through="InsuredPerson", verbose_name=_("insured members"), related_name="policies")
+    responsible = models.ForeignKey(
+        USER, verbose_name=_("responsible administrator"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    members = models.ManyToManyField(
+        "families.FamilyMember", through="InsuredPerson", verbose_name=_("insured members"), related_name="policies"
+    )
 
     class Meta:
         verbose_name = _("insurance policy")
@@ -185,7 +213,9 @@ class InsurancePolicy(TrackedModel):
         constraints = [
             models.CheckConstraint(condition=Q(ends_on__gt=models.F("starts_on")), name="policy_ends_after_start"),
             models.CheckConstraint(condition=Q(premium__gte=0), name="policy_premium_not_negative"),
-            models.UniqueConstraint(fields=["insurer", "policy_number"], condition=~Q(policy_number=""), name="policy_number_unique"),
+            models.UniqueConstraint(
+                fields=["insurer", "policy_number"], condition=~Q(policy_number=""), name="policy_number_unique"
+            ),
         ]
         indexes = [models.Index(fields=["status", "ends_on"], name="policy_status_end")]
 
@@ -195,7 +225,9 @@ class InsurancePolicy(TrackedModel):
 
 class InsuredPerson(models.Model):
     policy = models.ForeignKey(InsurancePolicy, verbose_name=_("policy"), on_delete=models.CASCADE, related_name="roster")
-    member = models.ForeignKey("families.FamilyMember", verbose_name=_("member"), on_delete=models.PROTECT, related_name="insured_in")
+    member = models.ForeignKey(
+        "families.FamilyMember", verbose_name=_("member"), on_delete=models.PROTECT, related_name="insured_in"
+    )
     premium = models.DecimalField(_("premium for this person (CNY)"), null=True, blank=True, **MONEY)
     added_on = models.DateField(_("added on"), default=timezone.localdate)
 
@@ -235,7 +267,9 @@ class InsuranceClaim(TrackedModel):
         ordering = ["-filed_on"]
         constraints = [
             models.CheckConstraint(condition=Q(amount_claimed__gte=0), name="claim_amount_not_negative"),
-            models.CheckConstraint(condition=Q(amount_settled__isnull=True) | Q(amount_settled__gte=0), name="claim_settled_not_negative"),
+            models.CheckConstraint(
+                condition=Q(amount_settled__isnull=True) | Q(amount_settled__gte=0), name="claim_settled_not_negative"
+            ),
         ]
 
     def __str__(self):
@@ -257,16 +291,37 @@ class Disbursement(models.Model):
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
     amount = models.DecimalField(_("amount or value (CNY)"), **MONEY)
     goods = models.CharField(_("goods"), max_length=200, blank=True)
-    family = models.ForeignKey("families.Family", verbose_name=_("family"), null=True, blank=True, on_delete=models.PROTECT, related_name="disbursements")
-    member = models.ForeignKey("families.FamilyMember", verbose_name=_("member"), null=True, blank=True, on_delete=models.PROTECT, related_name="disbursements")
-    volunteer = models.ForeignKey("volunteers.Volunteer", verbose_name=_("volunteer"), null=True, blank=True, on_delete=models.PROTECT, related_name="disbursements")
+    family = models.ForeignKey(
+        "families.Family", verbose_name=_("family"), null=True, blank=True, on_delete=models.PROTECT, related_name="disbursements"
+    )
+    member = models.ForeignKey(
+        "families.FamilyMember",
+        verbose_name=_("member"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disbursements",
+    )
+    volunteer = models.ForeignKey(
+        "volunteers.Volunteer",
+        verbose_name=_("volunteer"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="disbursements",
+    )
     recipient_name = models.CharField(
-        _("other recipient"), max_length=200, blank=True, help_text=_("For recipients outside the system, e.g. a Happiness Project mother.")
+        _("other recipient"),
+        max_length=200,
+        blank=True,
+        help_text=_("For recipients outside the system, e.g. a Happiness Project mother."),
     )
     paid_on = models.DateField(_("paid on"))
     period = models.CharField(_("period"), max_length=20, blank=True, help_text=_("e.g. 2026H1 for a half-yearly payment batch"))
     description = models.CharField(_("description"), max_length=300, blank=True)
-    recorded_by = models.ForeignKey(USER, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    recorded_by = models.ForeignKey(
+        USER, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     outcome = models.CharField(_("outcome"), max_length=300, blank=True, help_text=_("e.g. yearly income gained by a grant"))
     outcome_amount = models.DecimalField(_("outcome amount (CNY)"), null=True, blank=True, **MONEY)
 
@@ -288,10 +343,14 @@ class Disbursement(models.Model):
 
 
 class HealthCheckup(models.Model):
-    member = models.ForeignKey("families.FamilyMember", verbose_name=_("member"), on_delete=models.CASCADE, related_name="checkups")
+    member = models.ForeignKey(
+        "families.FamilyMember", verbose_name=_("member"), on_delete=models.CASCADE, related_name="checkups"
+    )
     date = models.DateField(_("date"))
     provider = models.CharField(_("provider"), max_length=200)
-    site = models.ForeignKey(ServiceSite, verbose_name=_("site"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    site = models.ForeignKey(
+        ServiceSite, verbose_name=_("site"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     is_free = models.BooleanField(_("free of charge"), default=True)
     cost = models.DecimalField(_("cost (CNY)"), null=True, blank=True, **MONEY)
     findings = EncryptedTextField(_("findings"), blank=True)

@@ -1,4 +1,5 @@
 """Volunteers, their teams, skills and training, pairings with families and service hours."""
+
 import secrets
 
 from django.conf import settings
@@ -63,10 +64,14 @@ class Volunteer(TrackedModel):
     phone = EncryptedTextField(_("phone"), blank=True)
     phone_index = models.CharField(_("phone index"), max_length=64, blank=True, editable=False, db_index=True)
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="volunteers")
-    team = models.ForeignKey(Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="volunteers")
+    team = models.ForeignKey(
+        Team, verbose_name=_("team"), null=True, blank=True, on_delete=models.SET_NULL, related_name="volunteers"
+    )
     skills = models.ManyToManyField(Skill, verbose_name=_("skills"), blank=True, related_name="volunteers")
     professional_title = models.CharField(
-        _("professional qualification"), max_length=200, blank=True,
+        _("professional qualification"),
+        max_length=200,
+        blank=True,
         help_text=_("e.g. licensed psychological counsellor, physician, lawyer"),
     )
     availability = models.CharField(_("availability"), max_length=200, blank=True, help_text=_("e.g. weekends, weekday evenings"))
@@ -81,7 +86,9 @@ class Volunteer(TrackedModel):
         verbose_name_plural = _("volunteers")
         ordering = ["name", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["id_number_index"], condition=~Q(id_number_index=""), name="volunteer_unique_id_number"),
+            models.UniqueConstraint(
+                fields=["id_number_index"], condition=~Q(id_number_index=""), name="volunteer_unique_id_number"
+            ),
         ]
 
     def __str__(self):
@@ -98,7 +105,7 @@ class Volunteer(TrackedModel):
             try:
                 parse_id_number(self.id_number)
             except ValidationError as exc:
-                raise ValidationError({"id_number": exc.messages})
+                raise ValidationError({"id_number": exc.messages}) from exc
 
     def save(self, *args, **kwargs):
         self.name = self.name.strip()
@@ -113,7 +120,9 @@ class Volunteer(TrackedModel):
 class TrainingCourse(models.Model):
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
-    skill = models.ForeignKey(Skill, verbose_name=_("skill taught"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    skill = models.ForeignKey(
+        Skill, verbose_name=_("skill taught"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     qualification_name = models.CharField(
         _("qualification granted"), max_length=200, blank=True, help_text=_("Empty if completing the course grants nothing.")
     )
@@ -185,8 +194,12 @@ class Enrollment(models.Model):
 class Qualification(models.Model):
     volunteer = models.ForeignKey(Volunteer, verbose_name=_("volunteer"), on_delete=models.CASCADE, related_name="qualifications")
     name = models.CharField(_("name"), max_length=200)
-    course = models.ForeignKey(TrainingCourse, verbose_name=_("course"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    session = models.ForeignKey(TrainingSession, verbose_name=_("session"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    course = models.ForeignKey(
+        TrainingCourse, verbose_name=_("course"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    session = models.ForeignKey(
+        TrainingSession, verbose_name=_("session"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     certificate_number = models.CharField(_("certificate number"), max_length=64, blank=True)
     granted_on = models.DateField(_("granted on"))
     expires_on = models.DateField(_("expires on"), null=True, blank=True)
@@ -239,13 +252,19 @@ class ServiceHours(models.Model):
         REJECTED = "rejected", _("rejected")
 
     volunteer = models.ForeignKey(Volunteer, verbose_name=_("volunteer"), on_delete=models.CASCADE, related_name="service_hours")
-    family = models.ForeignKey("families.Family", verbose_name=_("family"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    activity = models.ForeignKey("services.Activity", verbose_name=_("activity"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    family = models.ForeignKey(
+        "families.Family", verbose_name=_("family"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    activity = models.ForeignKey(
+        "services.Activity", verbose_name=_("activity"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     date = models.DateField(_("date"))
     hours = models.DecimalField(_("hours"), max_digits=4, decimal_places=1)
     description = models.CharField(_("description"), max_length=300)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    reviewed_by = models.ForeignKey(USER, verbose_name=_("reviewed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_by = models.ForeignKey(
+        USER, verbose_name=_("reviewed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
 
     class Meta:

@@ -1,6 +1,7 @@
 """Writing the audit trail: one call, used by services, the admin and the API."""
-from django.core.serializers.json import DjangoJSONEncoder
 import json
+
+from django.core.serializers.json import DjangoJSONEncoder
 
 from .models import AuditEvent
 

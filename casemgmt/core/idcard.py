@@ -22,7 +22,7 @@ def normalize_id_number(value):
 
 
 def check_char(first17):
-    return CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, WEIGHTS)) % 11]
+    return CHECK_CHARS[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
 
 
 def parse_id_number(value):
@@ -35,7 +35,7 @@ def parse_id_number(value):
     try:
         birth = datetime.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
-        raise ValidationError(_("The birth date in this ID number does not exist."), code="id_birth_date")
+        raise ValidationError(_("The birth date in this ID number does not exist."), code="id_birth_date") from None
     if birth.year < 1900 or birth > datetime.date.today():
         raise ValidationError(_("The birth date in this ID number is out of range."), code="id_birth_date")
     if check_char(number[:17]) != number[17]:

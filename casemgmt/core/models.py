@@ -1,4 +1,5 @@
 """Cross-cutting records: the region tree, users with their role and reach, audit and notifications."""
+
 import datetime
 
 from django.conf import settings
@@ -44,12 +45,18 @@ class Region(models.Model):
     full_name = models.CharField(_("full name"), max_length=300, blank=True)
     level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent region"), null=True, blank=True, on_delete=models.PROTECT,
+        "self",
+        verbose_name=_("parent region"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="children",
     )
     path = models.CharField(_("path"), max_length=12, editable=False)
     urban_rural_code = models.CharField(
-        _("urban-rural classification code"), max_length=3, blank=True,
+        _("urban-rural classification code"),
+        max_length=3,
+        blank=True,
         help_text=_("Statistical urban-rural code of a village (111–122 urban, 210–220 rural)."),
     )
     is_active = models.BooleanField(_("in use"), default=True)
@@ -69,6 +76,11 @@ class Region(models.Model):
     def __str__(self):
         return self.full_name or self.name
 
+    def save(self, *args, **kwargs):
+        self.code = self.normalize_code(self.code)
+        self.path = self.path_for(self.code, self.level)
+        super().save(*args, **kwargs)
+
     @classmethod
     def path_for(cls, code, level):
         return code[: cls.PATH_LENGTH[level]]
@@ -77,11 +89,6 @@ class Region(models.Model):
     def normalize_code(cls, code):
         code = (code or "").strip()
         return code.ljust(12, "0") if code.isdigit() and len(code) <= 12 else code
-
-    def save(self, *args, **kwargs):
-        self.code = self.normalize_code(self.code)
-        self.path = self.path_for(self.code, self.level)
-        super().save(*args, **kwargs)
 
     @property
     def is_rural(self):
@@ -107,15 +114,17 @@ class User(AbstractUser):
 
     role = models.CharField(_("role"), max_length=32, choices=Role.choices, default=Role.CONTACT_PERSON)
     region = models.ForeignKey(
-        Region, verbose_name=_("region of responsibility"), null=True, blank=True,
-        on_delete=models.PROTECT, related_name="users",
+        Region,
+        verbose_name=_("region of responsibility"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
     )
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     organisation = models.CharField(_("organisation"), max_length=200, blank=True)
-    language = models.CharField(
-        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
-    )
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
 
     objects = UserManager()
 
@@ -149,8 +158,12 @@ class AuditEvent(models.Model):
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     actor_role = models.CharField(_("actor role"), max_length=32, blank=True)
     event = models.CharField(_("event"), max_length=100, db_index=True)
@@ -189,7 +202,9 @@ class Notification(models.Model):
         ESCALATION = "escalation", _("escalation")
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
         related_name="notifications",
     )
     kind = models.CharField(_("kind"), max_length=64)
@@ -198,7 +213,11 @@ class Notification(models.Model):
     body = models.TextField(_("body"), blank=True)
     link = models.CharField(_("link"), max_length=300, blank=True)
     family = models.ForeignKey(
-        "families.Family", verbose_name=_("family"), null=True, blank=True, on_delete=models.CASCADE,
+        "families.Family",
+        verbose_name=_("family"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="+",
     )
     dedup_key = models.CharField(_("deduplication key"), max_length=200, unique=True)
