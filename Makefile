@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1
 DEMO_FAMILIES ?= 200
 PORT ?= 8000
 
-.PHONY: run test lint check venv demo clean
+.PHONY: run test lint check venv demo clean bench
 
 # The newest Python 3.12+ on this machine: on PATH, or installed by pyenv.
 find_python = for c in python3.14 python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
@@ -45,6 +45,14 @@ test: venv
 	  sys.exit(0) if "sqlite" in c["ENGINE"] else psycopg.connect(host=c["HOST"], port=c["PORT"] or 5432, user=c["USER"], dbname="postgres", connect_timeout=3).close()' \
 	  || { echo "make test needs PostgreSQL at $(DATABASE_URL) (see README)." >&2; exit 1; }
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# National-scale benchmarks (bench/README.md) on $(DATABASE_URL), which must be a migrated database of
+# its own: loads a million families once, then writes bench/RESULTS.md.
+bench: venv
+	@test -n "$(DATABASE_URL)" || { echo "make bench needs DATABASE_URL (a database of its own, see bench/README.md)." >&2; exit 1; }
+	$(PY) -m bench load --families $(or $(BENCH_FAMILIES),1000000)
+	$(PY) -m bench run
+	$(PY) -m bench scaleout
 
 lint: venv
 	$(VENV)/bin/ruff check .

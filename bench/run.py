@@ -432,6 +432,79 @@ def write_results(path, *, machine_info, sizes, web, web_info, sweep, stats, imp
     Path(path).write_text("\n".join(lines) + "\n")
 
 
+def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
+    """Two real Celery workers on Redis share one sweep (one task per county); count what they wrote."""
+    import re
+
+    import redis
+
+    sweep_reset()
+    expected = None
+    logs = [ROOT / "var" / f"bench-worker{i + 1}.log" for i in range(workers)]
+    env = {**child_env(), "CELERY_BROKER_URL": broker, "DJANGO_SETTINGS_MODULE": "casemgmt.settings"}
+    client = redis.Redis.from_url(broker)
+    client.flushdb()  # db 5 is the benchmark's own
+    procs = []
+    for i, log in enumerate(logs):
+        log.parent.mkdir(exist_ok=True)
+        log.unlink(missing_ok=True)
+        procs.append(subprocess.Popen(
+            [str(Path(PYTHON).parent / "celery"), "-A", "casemgmt", "worker", "-c", "1", "-n", f"bench{i + 1}@%h",
+             "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--logfile", str(log)],
+            cwd=ROOT, env=env, start_new_session=True))
+    try:
+        from celery import current_app
+
+        current_app.conf.broker_url = broker
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not all(
+                log.exists() and "ready." in log.read_text() for log in logs):
+            time.sleep(0.5)
+        started = time.perf_counter()
+        current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()})
+        last, stable = -1, 0
+        while stable < 4:
+            time.sleep(1)
+            total, distinct = sweep_count()
+            busy = client.llen("celery")
+            stable = stable + 1 if (total == last and busy == 0) else 0
+            last = total
+        seconds = time.perf_counter() - started - 4
+        total, distinct = sweep_count()
+        # A second sweep of the same day, while both workers run: the dedup keys make it write nothing.
+        current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()})
+        time.sleep(3)
+        stable = 0
+        while stable < 4:
+            time.sleep(1)
+            again, _ = sweep_count()
+            stable = stable + 1 if (again == total and client.llen("celery") == 0) else 0
+        again, again_distinct = sweep_count()
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=60)
+    pattern = re.compile(r"Task families\.checkin_sweep_region\[[^\]]+\] succeeded in [0-9.]+s: (\d+)")
+    per_worker = []
+    for log in logs:
+        found = [int(n) for n in pattern.findall(log.read_text())]
+        per_worker.append({"tasks": len(found), "notifications": sum(found)})
+    result = {"seconds": seconds, "rows": total, "distinct_keys": distinct, "rows_after_second_sweep": again,
+              "distinct_after_second_sweep": again_distinct, "workers": per_worker, "expected": expected}
+    sweep_reset()
+    if out:
+        lines = ["", f"## Scale-out: one sweep shared by {workers} Celery workers on Redis ({broker})", "",
+                 "| worker | county tasks | notifications written |", "|---|---|---|"]
+        lines += [f"| bench{i + 1} | {w['tasks']} (first and second sweep) | {w['notifications']:,} |"
+                  for i, w in enumerate(per_worker)]
+        lines += ["", f"Sweep finished in about {seconds:.0f} s; rows {total:,} = distinct dedup keys {distinct:,}; "
+                  f"after a second sweep of the same day: rows {again:,}, distinct keys {again_distinct:,}."]
+        with open(out, "a") as handle:
+            handle.write("\n".join(lines) + "\n")
+    return result
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -447,6 +520,10 @@ def main(argv=None):
     run.add_argument("--note", action="append", default=[])
     sweep = sub.add_parser("sweep", help="(internal) one sweep in a fresh process, printing JSON")
     sweep.add_argument("--day", required=True)
+    scale = sub.add_parser("scaleout", help="two Celery workers on Redis db 5 share one sweep")
+    scale.add_argument("--workers", type=int, default=2)
+    scale.add_argument("--broker", default="redis://127.0.0.1:6379/5")
+    scale.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
     args = parser.parse_args(argv)
 
     if args.command == "load":
@@ -460,6 +537,8 @@ def main(argv=None):
             seconds = dataset_amplify(families=args.families, log=lambda m: print(m, flush=True))
             print(f"copied up to {args.families} families in {seconds:.0f} s", flush=True)
         print(json.dumps(dataset_sizes()))
+    elif args.command == "scaleout":
+        print(json.dumps(scaleout(dataset_today(), args.workers, args.broker, args.out), indent=1))
     elif args.command == "sweep":
         print(json.dumps(sweep_once(datetime.date.fromisoformat(args.day))))
     else:

@@ -56,3 +56,17 @@ def test_sweep_writes_each_reminder_once(dataset):
     assert result["rerun"]["created"] == 0
     assert result["rows"] == result["distinct_keys"] == result["real"]["created"]
     assert result["bare"]["created"] > 0
+
+
+def test_two_celery_workers_share_the_sweep_once(dataset, tmp_path):
+    single = run.sweep_once(TODAY)["created"]
+    out = tmp_path / "RESULTS.md"
+    out.write_text("")
+    result = run.scaleout(TODAY, workers=2, out=str(out))
+    assert result["rows"] == result["distinct_keys"] == single
+    assert result["rows_after_second_sweep"] == result["distinct_after_second_sweep"] == single
+    # Every county task ran on one of the two workers, and together they wrote each reminder once.
+    assert sum(w["notifications"] for w in result["workers"]) == single
+    assert sum(w["tasks"] for w in result["workers"]) >= 2 * 11
+    assert all(w["tasks"] > 0 for w in result["workers"]), result["workers"]
+    assert "## Scale-out" in out.read_text()
