@@ -58,7 +58,8 @@ def policy_list(user):
 
 
 def roster_list(user):
-    return restrict(InsuredPerson.objects.select_related("policy", "member__family").annotate(**FAMILY_ID), user)
+    return restrict(InsuredPerson.objects.select_related("policy", "member__family").annotate(**FAMILY_ID)
+                    .order_by("-policy__starts_on", "policy_id", "id"), user)
 
 
 def claim_list(user):
