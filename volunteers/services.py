@@ -318,3 +318,19 @@ def service_hours_review(*, actor, hours, approve):
         audit_log(actor=actor, event=f"volunteers.hours.{status}", obj=hours, region_path=hours.volunteer.region.path,
                   before={"status": ServiceHours.Status.PENDING}, after={"status": status})
     return hours
+
+
+def training_session_schedule(*, actor, course, region, starts_at, ends_at, venue, capacity, trainer=""):
+    """Schedule a training session of ``course`` in ``region``, in the future and within reach."""
+    if actor is not None and not region_within_reach(actor, region.path):
+        raise OutOfReachError()
+    session = TrainingSession(course=course, region=region, starts_at=starts_at, ends_at=ends_at, venue=venue,
+                              capacity=capacity, trainer=trainer)
+    session.full_clean()
+    if starts_at <= timezone.now():
+        raise ValidationError({"starts_at": _("A new session must start in the future.")})
+    with transaction.atomic():
+        session.save()
+        audit_log(actor=actor, event="volunteers.session.scheduled", obj=session, region_path=region.path,
+                  after={"course": course.pk, "starts_at": starts_at, "capacity": capacity})
+    return session

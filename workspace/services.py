@@ -11,7 +11,6 @@ from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.reach import region_within_reach
 from families.services import checkin_record
-from volunteers.models import TrainingSession
 
 from .models import CalendarFeed, CheckinSubmission, hash_token
 from .selectors import may_see_id_numbers
@@ -79,25 +78,6 @@ def calendar_feed_user(token):
         return None
     CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
     return feed.user
-
-
-def training_session_schedule(*, actor, course, region, starts_at, ends_at, venue, capacity, trainer=""):
-    """Schedule a training session of ``course`` in ``region``.
-
-    volunteers/services.py has no session-creation service yet (the admin and API save sessions
-    directly); this belongs there and should move when it is added."""
-    if actor is not None and not region_within_reach(actor, region.path):
-        raise OutOfReachError()
-    session = TrainingSession(course=course, region=region, starts_at=starts_at, ends_at=ends_at, venue=venue,
-                              capacity=capacity, trainer=trainer)
-    session.full_clean()
-    if starts_at <= timezone.now():
-        raise ValidationError({"starts_at": _("A new session must start in the future.")})
-    with transaction.atomic():
-        session.save()
-        audit_log(actor=actor, event="volunteers.session.scheduled", obj=session, region_path=region.path,
-                  after={"course": course.pk, "starts_at": starts_at, "capacity": capacity})
-    return session
 
 
 def notifications_mark_read(*, actor, ids=None):

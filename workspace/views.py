@@ -226,7 +226,7 @@ def training_new(request):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            session = services.training_session_schedule(
+            session = volunteer_services.training_session_schedule(
                 actor=request.user, course=data["course"], region=request.user.region or data["course"].region,
                 starts_at=data["starts_at"], ends_at=data["ends_at"], venue=data["venue"], trainer=data["trainer"],
                 capacity=data["capacity"])
