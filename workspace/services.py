@@ -8,8 +8,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casemgmt.core.audit import audit_log
-from casemgmt.core.errors import OutOfReachError
-from casemgmt.core.reach import region_within_reach
 from families.services import checkin_record
 
 from .models import CalendarFeed, CheckinSubmission, hash_token
