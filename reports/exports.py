@@ -11,6 +11,7 @@ from casemgmt.core import reach
 from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import Role
+from casemgmt.security.consent import EXPORT_PURPOSES, consent_filter
 from families.models import AssistanceEnrollment, FamilyMember
 from families.resources import FamilyMemberResource, PublicPostingResource
 from services.models import InsurancePolicy, InsuredPerson
@@ -65,6 +66,9 @@ def list_export(*, actor, kind, region=None, unmasked=False, reason="", policy_i
         if not reason:
             raise ValidationError({"reason": _("Say why you need the unmasked list.")}, code="required")
     queryset, resource_class = _records(actor, kind, region, policy_id)
+    if kind in EXPORT_PURPOSES:
+        # Lists that leave the casework (posted publicly, sent to an insurer) carry only consenting people.
+        queryset = consent_filter(queryset, EXPORT_PURPOSES[kind])
     objects = list(queryset)
     resource = resource_class(masked=not unmasked)
     dataset = resource.export(queryset=objects)

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from casemgmt.core.idcard import make_id_number
 from casemgmt.core.models import AuditEvent
-from families.models import AssistanceEnrollment, Family, FamilyMember
+from families.models import AssistanceEnrollment, ConsentRecord, Family, FamilyMember
 from reports.imports import FAMILY_COLUMNS, families_import
 from services.models import InsurancePolicy
 from volunteers.models import Volunteer
@@ -53,19 +53,32 @@ def test_unmasked_export_needs_role_and_reason_and_is_audited(client, login, fam
     assert not AuditEvent.objects.filter(event="reports.export.unmasked", actor=people["coordinator"]).exists()
 
 
-def test_public_posting_is_always_masked(client, login, families):
+def consent(family, purpose, given=True):
+    return ConsentRecord.objects.create(family=family, purpose=purpose, given=given)
+
+
+def test_public_posting_is_always_masked_and_only_lists_consenting_families(client, login, families):
     for member in FamilyMember.objects.filter(relation="mother"):
         AssistanceEnrollment.objects.create(member=member, family=member.family, status="approved")
+    consent(families["own"], "public_posting")
+    consent(families["colleague"], "public_posting")
     login("manager")
     url = reverse("api:reports-export", args=["public_posting"])
     headings, rows = read(client.get(url))
     assert headings == ["区域", "姓名", "身份证号码", "类别", "状态"]
     assert len(rows) == 2 and all(r[1] == "王*英" and "*" * 8 in r[2] for r in rows)
     assert client.post(url, {"reason": "公示"}).status_code == 403
+    # A withdrawal takes effect at once: the next list leaves the family out.
+    consent(families["colleague"], "public_posting", given=False)
+    headings, rows = read(client.get(url))
+    assert len(rows) == 1
 
 
-def test_insurer_roster_lists_living_insured_people(client, login, report_data, people):
+def test_insurer_roster_lists_living_consenting_insured_people(client, login, report_data, people):
     policy = report_data["zhangpu"]["policies"][1]
+    families_on_roster = {person.member.family for person in policy.roster.select_related("member__family")}
+    for family in families_on_roster:
+        consent(family, "insurance")
     login("manager")
     url = reverse("api:reports-export", args=["insurer_roster"]) + f"?policy={policy.pk}"
     headings, rows = read(client.post(url, {"reason": "续保"}))
