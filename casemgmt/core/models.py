@@ -162,7 +162,10 @@ class AuditEvent(models.Model):
         verbose_name=_("actor"),
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # The trail is append-only (a database trigger refuses updates), so deleting a user must not
+        # touch it: the actor's id stays, without a foreign-key constraint to enforce.
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         related_name="+",
     )
     actor_role = models.CharField(_("actor role"), max_length=32, blank=True)
