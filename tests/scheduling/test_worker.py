@@ -61,7 +61,7 @@ class Worker:
              "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat"],
             cwd=ROOT, env=environment, stdout=self.log.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
         )
-        wait_until(lambda: "ready." in self.text() or self.process.poll() is not None, 30, message="worker ready")
+        wait_until(lambda: "ready." in self.text() or self.process.poll() is not None, 90, message="worker ready")
         assert self.process.poll() is None, self.text()
 
     def text(self):
@@ -77,8 +77,16 @@ class Worker:
         self.kill()
 
 
-def use_broker(url):
-    """Point this process's Celery app at ``url``, dropping pooled connections to the old broker."""
+def use_broker(url, env_url=...):
+    """Point this process's Celery app at ``url``, dropping pooled connections to the old broker.
+
+    Celery reads the CELERY_BROKER_URL environment variable before its own configuration (``make
+    test`` and CI set it), so the variable has to follow too."""
+    env_url = url if env_url is ... else env_url
+    if env_url is None:
+        os.environ.pop("CELERY_BROKER_URL", None)
+    else:
+        os.environ["CELERY_BROKER_URL"] = env_url
     celery_app.conf.broker_url = url
     celery_app._pool = None  # not closed: kombu's global producer registry may still hand it out
     celery_app.amqp._producer_pool = None
@@ -89,12 +97,12 @@ def broker():
     """Publish from this process to Redis db 3, emptied before and after."""
     client = redis.Redis.from_url(BROKER)
     client.flushdb()
-    previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager
+    previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager, os.environ.get("CELERY_BROKER_URL")
     celery_app.conf.task_always_eager = False
     use_broker(BROKER)
     yield client
     celery_app.conf.task_always_eager = previous[1]
-    use_broker(previous[0])
+    use_broker(previous[0], env_url=previous[2])
     client.flushdb()
 
 
@@ -130,7 +138,7 @@ def sent_sms(tmp_path):
 
 
 def assert_each_reminder_sent_once(tmp_path, expected):
-    wait_until(lambda: Delivery.objects.filter(channel="sms", status="sent").count() == expected, 25,
+    wait_until(lambda: Delivery.objects.filter(channel="sms", status="sent").count() == expected, 60,
                message=f"{expected} SMS deliveries")
     time.sleep(1.0)  # give a duplicate the chance to show up
     texts = "\n".join(m["text"] for m in sent_sms(tmp_path))
@@ -169,12 +177,12 @@ def test_worker_killed_mid_sweep_then_a_new_worker_delivers_once(overdue, broker
     try:
         first = workers("w1")
         family_tasks.checkin_sweep_region.delay(regions["zhangpu"].path, timezone.localdate().isoformat())
-        wait_until(lambda: _waiting_inserts() == 1, 20, message="the sweep to block mid-way")
+        wait_until(lambda: _waiting_inserts() == 1, 60, message="the sweep to block mid-way")
         first.kill()
     finally:
         lock.rollback()
         lock.close()
-    wait_until(lambda: _waiting_inserts() == 0, 10, message="the killed transaction to end")
+    wait_until(lambda: _waiting_inserts() == 0, 30, message="the killed transaction to end")
     assert Notification.objects.count() == 0  # the killed sweep's transaction was rolled back
     time.sleep(2.5)  # older than the visibility timeout: the unacknowledged message goes back to the queue
     workers("w2", CELERY_VISIBILITY_TIMEOUT="2")
@@ -186,7 +194,7 @@ def test_a_transient_database_error_is_retried_and_delivers_once(overdue, broker
     try:
         worker = workers("w1", DATABASE_URL=_dsn(options="-c%20lock_timeout%3D800"))
         family_tasks.checkin_sweep_region.delay(regions["zhangpu"].path, timezone.localdate().isoformat())
-        wait_until(lambda: "Retry in" in worker.text(), 20, message="the first attempt to fail and retry")
+        wait_until(lambda: "Retry in" in worker.text(), 60, message="the first attempt to fail and retry")
     finally:
         lock.rollback()
         lock.close()
@@ -207,7 +215,7 @@ def test_flushed_broker_next_sweep_delivers_everything_that_was_due(overdue, bro
 
 
 def test_broker_down_the_web_keeps_answering(overdue, people, client, caplog):
-    previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager
+    previous = celery_app.conf.broker_url, celery_app.conf.task_always_eager, os.environ.get("CELERY_BROKER_URL")
     celery_app.conf.task_always_eager = False
     use_broker("redis://127.0.0.1:6399/0")
     try:
@@ -223,4 +231,4 @@ def test_broker_down_the_web_keeps_answering(overdue, people, client, caplog):
         assert client.get("/healthz").status_code == 200
     finally:
         celery_app.conf.task_always_eager = previous[1]
-        use_broker(previous[0])
+        use_broker(previous[0], env_url=previous[2])
