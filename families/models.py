@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from pypinyin import Style, lazy_pinyin
 
 from casemgmt.core.crypto import EncryptedTextField, blind_index
@@ -356,7 +357,7 @@ class AssessmentScale(models.Model):
     """A configurable psychological scale: score bands map to a risk level."""
 
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=100)
     description = models.TextField(_("description"), blank=True)
     max_score = models.PositiveIntegerField(_("maximum score"))
     # [[min_score, "risk level"], ...] in ascending order of min_score.

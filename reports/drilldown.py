@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from casemgmt.core.idcard import mask_name
 from families.models import FamilyMember
@@ -47,7 +48,7 @@ FAMILY_REGION = ("region", _("region"), lambda o: str(o.family.region))
 FIGURES = {
     "sites": Figure(
         _("service sites"), lambda s: s.sites(),
-        (("name", _("name"), lambda o: o.name), ("kind", _("kind"), lambda o: o.get_kind_display()), REGION,
+        (("name", pgettext_lazy("thing", "name"), lambda o: o.name), ("kind", _("kind"), lambda o: o.get_kind_display()), REGION,
          ("opened_on", _("opened on"), lambda o: o.opened_on), ("closed_on", _("closed on"), lambda o: o.closed_on)),
         filters={"kind": "kind"}, related=("region",),
     ),

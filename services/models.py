@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from casemgmt.core.crypto import EncryptedTextField
 from casemgmt.core.models import Region, TrackedModel
@@ -24,7 +25,7 @@ class ServiceSite(models.Model):
         FAMILY_HEALTH_CENTRE = "family_health_centre", _("family health service centre")
 
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=200)
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="sites")
     address = models.CharField(_("address"), max_length=300, blank=True)
     capacity = models.PositiveIntegerField(_("capacity"), null=True, blank=True)
@@ -150,7 +151,7 @@ class Fund(models.Model):
         HEALTH = "health", _("health check-ups")
         OTHER = "other", _("other")
 
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=200)
     programme = models.CharField(_("programme"), max_length=24, choices=Programme.choices)
     year = models.PositiveSmallIntegerField(_("year"))
     budget = models.DecimalField(_("budget (CNY)"), **MONEY)

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from pypinyin import Style, lazy_pinyin
 
 from casemgmt.core.crypto import EncryptedTextField, blind_index
@@ -22,7 +23,7 @@ def new_qr_token():
 
 class Skill(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=100)
     is_professional = models.BooleanField(
         _("professional"), default=False, help_text=_("Needs a professional qualification, e.g. psychologist, doctor, lawyer.")
     )
@@ -37,7 +38,7 @@ class Skill(models.Model):
 
 
 class Team(models.Model):
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=100)
     region = models.ForeignKey(Region, verbose_name=_("region"), on_delete=models.PROTECT, related_name="+")
     description = models.TextField(_("description"), blank=True)
 
@@ -193,7 +194,7 @@ class Enrollment(models.Model):
 
 class Qualification(models.Model):
     volunteer = models.ForeignKey(Volunteer, verbose_name=_("volunteer"), on_delete=models.CASCADE, related_name="qualifications")
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(pgettext_lazy("thing", "name"), max_length=200)
     course = models.ForeignKey(
         TrainingCourse, verbose_name=_("course"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

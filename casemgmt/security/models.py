@@ -111,7 +111,7 @@ class AuditPurgeWindow(models.Model):
     removes it in one transaction, and the audit trigger allows deletes only while a row exists.
     (PostgreSQL uses ``SET LOCAL casemgmt.audit_purge``.)"""
 
-    opened_at = models.DateTimeField(default=timezone.now)
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("audit purge window")

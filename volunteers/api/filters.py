@@ -2,6 +2,7 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from casemgmt.api.filters import RegionSubtreeFilterSet
 from casemgmt.api.serializers import may_see_sensitive
@@ -23,7 +24,7 @@ class SkillFilter(django_filters.FilterSet):
 
 
 class TeamFilter(RegionSubtreeFilterSet):
-    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("name"))
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=pgettext_lazy("thing", "name"))
 
     class Meta:
         model = Team
@@ -85,7 +86,7 @@ class EnrollmentFilter(RegionSubtreeFilterSet):
 class QualificationFilter(RegionSubtreeFilterSet):
     region_path_field = "volunteer__region__path"
     expires = django_filters.DateFromToRangeFilter(field_name="expires_on", label=_("expiring between"))
-    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("name"))
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=pgettext_lazy("thing", "name"))
 
     class Meta:
         model = Qualification
