@@ -17,3 +17,6 @@ class SecurityConfig(AppConfig):
         # login form asks for the TOTP code and whose permission check needs a verified session.
         # Swapping the class keeps every registration and the site titles set on the instance.
         admin.site.__class__ = OTPAdminSite
+        from .forms import AuditedOTPAdminAuthenticationForm
+
+        admin.site.login_form = AuditedOTPAdminAuthenticationForm

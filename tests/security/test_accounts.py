@@ -53,7 +53,7 @@ def test_password_and_current_code_open_the_admin_and_the_login_is_audited(peopl
     assert event.ip == "10.1.1.1"
 
 
-def test_a_replayed_code_is_refused(people):
+def test_a_replayed_code_is_refused_and_audited(people):
     device = totp_device_create(user=people["manager"])
     token = totp_token(device)
     first = Client()
@@ -62,6 +62,8 @@ def test_a_replayed_code_is_refused(people):
     response = admin_login(thief, "manager", token, ip="10.9.9.9")
     assert response.status_code == 200
     assert thief.get(ADMIN_INDEX).status_code == 302
+    event = AuditEvent.objects.get(event="auth.otp_failed")
+    assert event.actor == people["manager"] and event.ip == "10.9.9.9"
 
 
 def test_a_wrong_code_is_refused(people):
@@ -70,6 +72,8 @@ def test_a_wrong_code_is_refused(people):
     client = Client()
     assert admin_login(client, "manager", wrong).status_code == 200
     assert client.get(ADMIN_INDEX).status_code == 302
+    assert AuditEvent.objects.filter(event="auth.otp_failed", actor=people["manager"]).count() == 1
+    assert not AuditEvent.objects.filter(event="auth.login", actor=people["manager"]).exists()
 
 
 @pytest.fixture
