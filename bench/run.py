@@ -471,6 +471,7 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
     client = redis.Redis.from_url(broker)
     client.flushdb()  # db 5 is the benchmark's own
     procs = []
+    connection = None
     for i, log in enumerate(logs):
         log.parent.mkdir(exist_ok=True)
         log.unlink(missing_ok=True)
@@ -481,13 +482,15 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
     try:
         from celery import current_app
 
-        current_app.conf.broker_url = broker
+        # Publish on an explicit connection: Celery prefers a CELERY_BROKER_URL variable (set by
+        # make test and CI) to any broker_url set here, and would send the sweep elsewhere.
+        connection = current_app.connection_for_write(broker)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not all(
                 log.exists() and "ready." in log.read_text() for log in logs):
             time.sleep(0.5)
         started = time.perf_counter()
-        current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()})
+        current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()}, connection=connection)
         last, stable = -1, 0
         while stable < 4:
             time.sleep(1)
@@ -498,7 +501,7 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
         seconds = time.perf_counter() - started - 4
         total, distinct = sweep_count()
         # A second sweep of the same day, while both workers run: the dedup keys make it write nothing.
-        current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()})
+        current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()}, connection=connection)
         time.sleep(3)
         stable = 0
         while stable < 4:
@@ -507,6 +510,8 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
             stable = stable + 1 if (again == total and client.llen("celery") == 0) else 0
         again, again_distinct = sweep_count()
     finally:
+        if connection is not None:
+            connection.release()
         for proc in procs:
             os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
