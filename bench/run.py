@@ -492,7 +492,10 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
         started = time.perf_counter()
         current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()}, connection=connection)
         last, stable = -1, 0
+        deadline = time.monotonic() + 600
         while stable < 4:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the shared sweep did not settle within 10 minutes; see the worker logs")
             time.sleep(1)
             total, distinct = sweep_count()
             busy = client.llen("celery")
@@ -504,7 +507,10 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
         current_app.send_task("families.checkin_sweep", kwargs={"day": day.isoformat()}, connection=connection)
         time.sleep(3)
         stable = 0
+        deadline = time.monotonic() + 600
         while stable < 4:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the second sweep did not settle within 10 minutes; see the worker logs")
             time.sleep(1)
             again, _ = sweep_count()
             stable = stable + 1 if (again == total and client.llen("celery") == 0) else 0
