@@ -1,10 +1,8 @@
 import datetime
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.utils import timezone
 
 from casemgmt.core.errors import OutOfReachError
@@ -20,6 +18,7 @@ from services.models import (
     InsurancePolicy,
     InsuredPerson,
 )
+from tests.concurrency import race
 from tests.conftest import add_family
 from volunteers.models import Volunteer
 
@@ -220,33 +219,13 @@ def test_disbursement_is_recorded_within_reach_and_never_negative(regions, peopl
 
 # --- concurrency on PostgreSQL ------------------------------------------------------------------
 
-def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what happened
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
 
 @pytest.mark.django_db(transaction=True)
 def test_two_checkins_for_the_last_seat_admit_one(regions, people, families):
     activity = make_activity(regions["zhangpu"], capacity=1)
     a, b = families["own"].members.order_by("id")
     coordinator = people["coordinator"]
-    results = _race(
+    results = race(
         lambda: services.activity_checkin(actor=coordinator, activity=activity, member=a),
         lambda: services.activity_checkin(actor=coordinator, activity=activity, member=b),
     )
@@ -258,7 +237,7 @@ def test_two_checkins_for_the_last_seat_admit_one(regions, people, families):
 @pytest.mark.django_db(transaction=True)
 def test_two_renewals_at_once_make_one_draft(regions, people, families):
     policy = make_policy(regions["zhangpu"], members=list(families["own"].members.all()))
-    results = _race(
+    results = race(
         lambda: services.policy_renew(actor=people["manager"], policy=policy),
         lambda: services.policy_renew(actor=people["city_admin"], policy=policy),
     )
@@ -272,7 +251,7 @@ def test_concurrent_nursing_claims_do_not_exceed_max_days(regions, people, famil
     mother = families["own"].members.order_by("id").first()
     policy = make_policy(regions["zhangpu"], kind=P.ProductKind.NURSING_ALLOWANCE, members=[mother],
                          daily_allowance=Decimal("100"), max_days=90)
-    results = _race(*[
+    results = race(*[
         (lambda: services.claim_file(actor=people["alice"], policy=policy, member=mother,
                                      incident_date=D(2026, 4, 1), hospital_days=60))
         for _ in range(2)

@@ -1,5 +1,4 @@
 import datetime
-import threading
 from decimal import Decimal
 
 import pytest
@@ -10,6 +9,7 @@ from django.utils import timezone
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import AuditEvent, Notification
 from families.models import Family
+from tests.concurrency import race
 from volunteers import services
 from volunteers.models import Enrollment, Pairing, Qualification, ServiceHours, TrainingCourse, TrainingSession
 
@@ -265,27 +265,6 @@ def test_hours_are_validated(regions, people, volunteers, families):
 
 # --- concurrency on PostgreSQL ------------------------------------------------------------------
 
-def _race(*calls):
-    """Run the calls at the same moment in their own threads (own connections); return results."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what happened
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("attempt", range(3))
@@ -293,7 +272,7 @@ def test_two_enrolments_for_the_last_place_give_one_place_and_one_waitlist(regio
     assert connection.vendor == "postgresql"
     session = make_session(regions["zhangpu"], capacity=1)
     coordinator = people["coordinator"]
-    results = _race(
+    results = race(
         lambda: services.enrollment_create(actor=coordinator, session=session, volunteer=volunteers["own"]),
         lambda: services.enrollment_create(actor=coordinator, session=session, volunteer=volunteers["second"]),
     )
@@ -306,7 +285,7 @@ def test_concurrent_bookings_of_overlapping_sessions_keep_one(regions, people, v
     first = make_session(regions["zhangpu"], capacity=5)
     second = make_session(regions["zhangpu"], capacity=5)
     coordinator, volunteer = people["coordinator"], volunteers["own"]
-    results = _race(
+    results = race(
         lambda: services.enrollment_create(actor=coordinator, session=first, volunteer=volunteer),
         lambda: services.enrollment_create(actor=coordinator, session=second, volunteer=volunteer),
     )
@@ -319,7 +298,7 @@ def test_concurrent_bookings_of_overlapping_sessions_keep_one(regions, people, v
 def test_concurrent_reviews_decide_once(regions, people, volunteers):
     entry = services.service_hours_log(actor=None, volunteer=volunteers["second"], date=timezone.localdate(),
                                        hours=2, description="入户关怀")
-    results = _race(
+    results = race(
         lambda: services.service_hours_review(actor=people["coordinator"], hours=entry, approve=True),
         lambda: services.service_hours_review(actor=people["manager"], hours=entry, approve=False),
     )
