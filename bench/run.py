@@ -29,12 +29,13 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from bench.dataset import dataset_amplify, dataset_sizes  # noqa: E402
+from bench.dataset import dataset_load, dataset_sizes  # noqa: E402
 from casemgmt.api.models import ApiToken  # noqa: E402
 from casemgmt.core.models import Region, Role, User  # noqa: E402
 from families.models import ContactAssignment, Family, FamilyMember  # noqa: E402
 
 PYTHON = sys.executable
+LOAD_RECORD = ROOT / "var" / "bench-load.json"  # how long `bench load` took, for the results
 TARGET_P95_MS = 50
 
 
@@ -421,6 +422,12 @@ def write_results(path, *, machine_info, sizes, web, web_info, sweep, stats, imp
     lines += [f"- {k}: {v}" for k, v in machine_info.items()]
     lines += ["", "## Dataset", ""] + [f"- {k}: {v:,}" if isinstance(v, int) else f"- {k}: {v}" for k, v in sizes.items()]
     lines += [f"- {k}: {v}" for k, v in web_info.items()]
+    record = json.loads(LOAD_RECORD.read_text()) if LOAD_RECORD.exists() else {}
+    if record.get("database") == connection.settings_dict["NAME"]:
+        minutes = record["seconds"] / 60
+        lines += [f"- written by `seed_demo --families {record['families']:,}` in {record['seconds']:,} s "
+                  f"({minutes:.1f} min; target of issue 2: < 15 min → {'yes' if minutes < 15 else 'NO'}), "
+                  f"load average when it finished {' / '.join(f'{x:.1f}' for x in record['load'])}"]
     if web:
         lines += ["", "## Web requests (gunicorn, 2 sync workers, one client; real endpoint vs bare SQL view)", "",
                   f"| request | n | median | p95 | bare median | bare p95 | p95 ratio | p95 < {TARGET_P95_MS} ms and ≤ 2× |",
@@ -545,9 +552,8 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    load = sub.add_parser("load", help="generate the dataset (seed_demo base, then set-based copies)")
+    load = sub.add_parser("load", help="generate the dataset with seed_demo (skipped when families exist)")
     load.add_argument("--families", type=int, default=1_000_000)
-    load.add_argument("--base", type=int, default=20_000, help="families written by seed_demo before copying")
     load.add_argument("--today", default="2025-06-30")
     run = sub.add_parser("run", help="run the benchmarks and write the results")
     run.add_argument("--requests", type=int, default=200)
@@ -565,15 +571,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     if args.command == "load":
-        from django.core.management import call_command
-
         if not Family.objects.exists():
-            started = time.monotonic()
-            call_command("seed_demo", families=args.base, today=datetime.date.fromisoformat(args.today))
-            print(f"seed_demo {args.base} families: {time.monotonic() - started:.0f} s", flush=True)
-        if args.families > Family.objects.count():
-            seconds = dataset_amplify(families=args.families, log=lambda m: print(m, flush=True))
-            print(f"copied up to {args.families} families in {seconds:.0f} s", flush=True)
+            seconds = dataset_load(families=args.families, today=datetime.date.fromisoformat(args.today),
+                                   log=lambda m: print(m, flush=True))
+            LOAD_RECORD.parent.mkdir(exist_ok=True)
+            LOAD_RECORD.write_text(json.dumps({"database": connection.settings_dict["NAME"], "families": args.families,
+                                               "seconds": round(seconds), "load": os.getloadavg()}))
         print(json.dumps(dataset_sizes()))
     elif args.command == "scaleout":
         print(json.dumps(scaleout(dataset_today(), args.workers, args.broker, args.out), indent=1))

@@ -132,3 +132,75 @@ def test_parallel_workers_write_the_same_data_as_one_process(monkeypatch):
     seed_demo(seed=5, families=110, today=TODAY, workers=2)
     assert key_values() == single
     assert len(single["families"]) == 110
+
+
+def test_demo_people_never_share_an_id_number():
+    # Births and sequence numbers of 400,000 families (1,600 groups of every slot), with either
+    # sex for the child: all distinct, so the unique index on living people's numbers holds at
+    # any size (a son of slot s once took the sequence of a daughter of slot s + 1).
+    seen = set()
+    for index in range(400_000):
+        (father, f_seq), (mother, m_seq), (child, c_seq) = demo._people_dates(index)
+        seen.update(((father, f_seq), (mother, m_seq), (child, c_seq), (child, c_seq + 1)))
+        assert f_seq < 500 and m_seq < 500 and 500 <= c_seq < c_seq + 1 <= 999
+    assert len(seen) == 4 * 400_000
+
+
+def _schema():
+    tables = [table.model._meta.db_table for table in demo._tables().values()]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                       "WHERE indrelid = ANY(%s::regclass[])", [tables])
+        indexes = set(cursor.fetchall())
+        cursor.execute("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated "
+                       "FROM pg_constraint WHERE conrelid = ANY(%s::regclass[])", [tables])
+        constraints = set(cursor.fetchall())
+    return indexes, constraints
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_bulk_load_builds_every_index_and_constraint_again(monkeypatch):
+    seed_demo(seed=8, families=20, today=TODAY)
+    before = _schema()
+    assert len(before[0]) > 60 and any("FOREIGN KEY" in c[2] for c in before[1])
+    monkeypatch.setattr(demo, "BULK_FAMILIES", 40)
+    monkeypatch.setattr(demo, "CHUNK", 20)
+    dropped = []
+    real_copy_in = demo.copy_in
+
+    def copy_in(data):
+        dropped.append(_schema())
+        real_copy_in(data)
+
+    monkeypatch.setattr(demo, "copy_in", copy_in)
+    seed_demo(seed=8, families=60, today=TODAY, workers=2)
+    assert len(dropped) == 3
+    # During the load only primary keys and checks remain; afterwards the schema is the same, validated.
+    assert all(definition.startswith("CREATE UNIQUE INDEX") and name.endswith("_pkey") for name, definition in dropped[0][0])
+    assert not any("FOREIGN KEY" in c[2] or c[2].startswith("UNIQUE") for c in dropped[0][1])
+    assert _schema() == before
+    assert Family.objects.count() == 80
+    assert FamilyMember.objects.filter(is_deceased=False).values("id_number_index").distinct().count() == \
+        FamilyMember.objects.filter(is_deceased=False).count()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_interrupted_bulk_load_leaves_schema_and_data_as_they_were(monkeypatch):
+    seed_demo(seed=9, families=10, today=TODAY)
+    before, counts = _schema(), (Family.objects.count(), CheckIn.objects.count())
+    monkeypatch.setattr(demo, "BULK_FAMILIES", 20)
+    monkeypatch.setattr(demo, "CHUNK", 10)
+    calls = []
+    real_copy_in = demo.copy_in
+
+    def copy_in(data):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C in the middle of the load
+        real_copy_in(data)
+
+    monkeypatch.setattr(demo, "copy_in", copy_in)
+    with pytest.raises(KeyboardInterrupt):
+        seed_demo(seed=9, families=30, today=TODAY, workers=1)
+    assert _schema() == before
+    assert (Family.objects.count(), CheckIn.objects.count()) == counts
