@@ -80,6 +80,7 @@ VILLAGE_SUFFIXES = "头 尾 坑 厝 洋 埔 林 寮 美 山 溪 田 坂 墩 后 
 HEALTH = ["高血压", "糖尿病", "冠心病", "慢性胃炎", "关节炎", "失眠", "抑郁情绪", "白内障", "慢阻肺", "骨质疏松"]
 DOCTORS = ["陈医生", "林医生", "黄医生", "郑医生", "吴医生", "张医生", "蔡医生", "杨医生"]
 BANKS = ["中国农业银行", "中国工商银行", "中国建设银行", "中国银行", "漳州农商银行", "中国邮政储蓄银行"]
+PREMIUMS = {"critical_illness": Decimal("85.00"), "nursing_allowance": Decimal("60.00")}  # per insured person a year
 INSURERS = {"critical_illness": "中国人寿保险漳州分公司", "nursing_allowance": "中国人民财产保险漳州分公司"}
 NEEDS = ["希望多来看看", "想参加集体活动", "需要陪同就医", "咨询特扶金发放", "希望办理养老优先", "", "", ""]
 HELP = ["电话问候", "上门陪聊", "代购生活用品", "协助预约体检", "讲解政策", "陪同就医", "", ""]
@@ -228,6 +229,14 @@ def _dt(ctx, date, rng, hours=(8, 18)):
     return datetime.datetime.combine(date, datetime.time(rng.randint(*hours), rng.choice((0, 10, 20, 30, 40, 50))), ctx.tz)
 
 
+@functools.cache
+def _age_gaps(slot):
+    """Mother's age gap to the father and child's to the mother: fixed per slot."""
+    gap_rng = random.Random(slot)
+    return (datetime.timedelta(days=gap_rng.randint(-4 * 365, 3 * 365)),
+            datetime.timedelta(days=gap_rng.randint(21 * 365, 30 * 365)))
+
+
 def _people_dates(index):
     """Birth dates and sequence numbers of father, mother and child of family ``index``.
 
@@ -241,9 +250,9 @@ def _people_dates(index):
         raise ValueError("too many demo families for unique ID numbers")
     t = (g * 7919 + s * 104729) % n_days
     father = datetime.date(1948, 1, 1) + datetime.timedelta(days=t)
-    gap_rng = random.Random(s)
-    mother = father + datetime.timedelta(days=gap_rng.randint(-4 * 365, 3 * 365))
-    child = mother + datetime.timedelta(days=gap_rng.randint(21 * 365, 30 * 365))
+    mother_gap, child_gap = _age_gaps(s)
+    mother = father + mother_gap
+    child = mother + child_gap
     return (father, 2 * s + 1), (mother, 2 * s), (child, 500 + 2 * s)
 
 
@@ -598,14 +607,14 @@ def _family(ctx, rng, index, t):
     for mid, _name, _dead, _b, _d in living_parents:
         for key in ((today.year, "critical_illness"), (today.year, "nursing_allowance"), (today.year - 1, "critical_illness")):
             if key in policies:
-                t["insured"].add(policies[key], mid, Decimal("85.00") if key[1] == "critical_illness" else Decimal("60.00"),
+                t["insured"].add(policies[key], mid, PREMIUMS[key[1]],
                                  datetime.date(key[0], 1, 1))
         if rng.random() < 0.03 and (today.year - 1, "nursing_allowance") in policies:
             days = rng.randint(3, 40)
             incident = datetime.date(today.year - 1, rng.randint(1, 12), rng.randint(1, 28))
             settled = incident + datetime.timedelta(days=days + rng.randint(10, 40))
             policy = policies[(today.year - 1, "nursing_allowance")]
-            t["insured"].add(policy, mid, Decimal("60.00"), datetime.date(today.year - 1, 1, 1))
+            t["insured"].add(policy, mid, PREMIUMS["nursing_allowance"], datetime.date(today.year - 1, 1, 1))
             t["claim"].add(*stamps, policy, mid, incident, days, Decimal(100 * min(days, 90)),
                            Decimal(100 * min(days, 90)) if settled <= today else None,
                            "settled" if settled <= today else "under_review", incident + datetime.timedelta(days=days + 3),

@@ -50,7 +50,7 @@ def validate_id_number(value):
 
 def make_id_number(address_code, birth_date, sequence):
     """Build a valid ID number; used by demo data and tests."""
-    first17 = f"{address_code}{birth_date:%Y%m%d}{sequence:03d}"
+    first17 = f"{address_code}{birth_date.year:04d}{birth_date.month:02d}{birth_date.day:02d}{sequence:03d}"
     return first17 + check_char(first17)
 
 
