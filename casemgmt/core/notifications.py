@@ -14,13 +14,13 @@ import logging
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
 from . import channels
-from .models import Delivery, Notification, User
+from .models import Delivery, Notification, NotificationPreference, User
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 CLAIM_LEASE = datetime.timedelta(minutes=10)
 MAX_SEND_ATTEMPTS = 5
 BATCH = 2000
+# Quiet hours of a user without a preference row (the model's defaults).
+DEFAULT_QUIET_START, DEFAULT_QUIET_END = datetime.time(21, 0), datetime.time(8, 0)
 
 
 def digest_time():
@@ -73,7 +75,6 @@ def _plan(rows, *, due_at):
             "notification_preference__quiet_start", "notification_preference__quiet_end",
         )
     }
-    quiet_start, quiet_end = datetime.time(21, 0), datetime.time(8, 0)
     deliveries = []
     for notification_id, recipient_id in rows:
         user = users.get(recipient_id)
@@ -84,8 +85,8 @@ def _plan(rows, *, due_at):
                                        channel=Delivery.Channel.EMAIL, due_at=due_at))
         if user["phone"] and user["notification_preference__sms"] is not False:
             sms_due = after_quiet_hours(
-                due_at, user["notification_preference__quiet_start"] or quiet_start,
-                user["notification_preference__quiet_end"] or quiet_end,
+                due_at, user["notification_preference__quiet_start"] or DEFAULT_QUIET_START,
+                user["notification_preference__quiet_end"] or DEFAULT_QUIET_END,
             )
             deliveries.append(Delivery(notification_id=notification_id, recipient_id=recipient_id,
                                        channel=Delivery.Channel.SMS, due_at=sms_due))
@@ -145,6 +146,102 @@ def notify_many(items, *, digest=True, now=None):
             due_now |= _plan(rows, due_at=digest_due(now) if digest else now)
         _send_after_commit(due_now)
     return created
+
+
+NOTIFICATION_COLUMNS = ("recipient_id", "family_id", "kind", "level", "title", "dedup_key")
+
+# The outbox rows of the notifications one call stored (ids after ``%(after)s`` with its stamp), per
+# channel as ``_plan`` chooses them: active users with an address, unless their preference says no;
+# for SMS the due time moved past the recipient's quiet hours, looked up in ``{quiet}``, a VALUES
+# list of (start, end, SMS due time) per quiet-hours pair computed by ``after_quiet_hours``.
+# MATERIALIZED: the new rows are found by their id range, never through a user's whole inbox.
+PLAN_SQL = """
+WITH fresh AS MATERIALIZED (
+    SELECT id, recipient_id FROM core_notification WHERE id > %(after)s AND created_at = %(stamp)s
+), channel AS (
+    SELECT u.id AS user_id, %(email)s AS channel, %(due_at)s AS due_at
+    FROM core_user u LEFT JOIN core_notificationpreference p ON p.user_id = u.id
+    WHERE u.is_active AND u.email <> '' AND COALESCE(p.email, TRUE)
+    UNION ALL
+    SELECT u.id, %(sms)s, quiet.column3
+    FROM core_user u LEFT JOIN core_notificationpreference p ON p.user_id = u.id
+    JOIN ({quiet}) quiet ON quiet.column1 = COALESCE(p.quiet_start, %(quiet_start)s)
+                       AND quiet.column2 = COALESCE(p.quiet_end, %(quiet_end)s)
+    WHERE u.is_active AND u.phone <> '' AND COALESCE(p.sms, TRUE)
+)
+INSERT INTO core_delivery (notification_id, recipient_id, channel, status, due_at, attempts, claim_token, error)
+SELECT fresh.id, fresh.recipient_id, channel.channel, %(pending)s, channel.due_at, 0, '', ''
+FROM fresh JOIN channel ON channel.user_id = fresh.recipient_id
+WHERE TRUE
+ON CONFLICT (notification_id, channel) DO NOTHING
+"""
+
+DUE_NOW_SQL = """
+WITH fresh AS MATERIALIZED (
+    SELECT id FROM core_notification WHERE id > %(after)s AND created_at = %(stamp)s
+)
+SELECT DISTINCT d.recipient_id FROM fresh JOIN core_delivery d ON d.notification_id = fresh.id WHERE d.due_at <= %(now)s
+"""
+
+
+def notify_select(selects, *, digest=True, now=None):
+    """Store the notifications that SQL SELECTs yield, without loading them into Python.
+
+    ``selects`` are ``(sql, params)`` pairs (``%(name)s`` parameters) of SELECTs with columns named
+    as ``NOTIFICATION_COLUMNS``. Each becomes one ``INSERT ... SELECT ... ON CONFLICT
+    (dedup_key) DO NOTHING``, and one more statement writes the outbox rows of everything new, so the
+    number of statements does not depend on the rows and a rerun adds nothing: the unique index
+    decides. Returns how many notifications were new; sending is queued after commit as in
+    ``notify_many``.
+    """
+    now = now or timezone.now()
+    due_at = digest_due(now) if digest else now
+    ops = connection.ops
+    stamp = ops.adapt_datetimefield_value(now)
+    columns = ", ".join(NOTIFICATION_COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Rows of this call: ids after the largest one now (the sequence only grows) carrying its stamp.
+        cursor.execute("SELECT COALESCE(MAX(id), 0) FROM core_notification")
+        after = cursor.fetchone()[0]
+        created = 0
+        for sql, params in selects:
+            cursor.execute(
+                f"INSERT INTO core_notification ({columns}, body, link, created_at) "
+                f"SELECT {columns}, '', '', %(notified_at)s FROM ({sql}) selected WHERE TRUE "
+                "ON CONFLICT (dedup_key) DO NOTHING",
+                {**params, "notified_at": stamp},
+            )
+            created += cursor.rowcount
+        if not created:
+            return 0
+        quiet_sql, quiet_params = _quiet_hours_values(due_at)
+        cursor.execute(PLAN_SQL.replace("{quiet}", quiet_sql), {
+            **quiet_params, "after": after, "stamp": stamp, "due_at": ops.adapt_datetimefield_value(due_at),
+            "email": Delivery.Channel.EMAIL, "sms": Delivery.Channel.SMS, "pending": Delivery.Status.PENDING,
+        })
+        due_now = set()
+        checked_at = timezone.now()
+        if due_at <= checked_at:  # moving past quiet hours only delays: before due_at nothing is due
+            cursor.execute(DUE_NOW_SQL, {"after": after, "stamp": stamp,
+                                         "now": ops.adapt_datetimefield_value(checked_at)})
+            due_now = {recipient_id for (recipient_id,) in cursor.fetchall()}
+        _send_after_commit(due_now)
+    return created
+
+
+def _quiet_hours_values(due_at):
+    """A VALUES list of (quiet start, quiet end, SMS due time) for every quiet-hours pair in use,
+    the defaults included, so that the SQL applies ``after_quiet_hours`` without repeating it."""
+    ops = connection.ops
+    pairs = set(NotificationPreference.objects.values_list("quiet_start", "quiet_end").distinct())
+    pairs.add((DEFAULT_QUIET_START, DEFAULT_QUIET_END))
+    rows, params = [], {"quiet_start": ops.adapt_timefield_value(DEFAULT_QUIET_START),
+                        "quiet_end": ops.adapt_timefield_value(DEFAULT_QUIET_END)}
+    for i, (start, end) in enumerate(sorted(pairs)):
+        rows.append(f"(%(qs{i})s, %(qe{i})s, %(qd{i})s)")
+        params.update({f"qs{i}": ops.adapt_timefield_value(start), f"qe{i}": ops.adapt_timefield_value(end),
+                       f"qd{i}": ops.adapt_datetimefield_value(after_quiet_hours(due_at, start, end))})
+    return "VALUES " + ", ".join(rows), params
 
 
 def _render(deliveries, language):

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from casemgmt.core.models import Delivery, Notification, NotificationPreference
-from casemgmt.core.notifications import deliveries_dispatch, deliveries_send, notify, notify_many
+from casemgmt.core.notifications import deliveries_dispatch, deliveries_send, notify, notify_many, notify_select
 
 
 def local(day, hour, minute=0):
@@ -121,3 +121,55 @@ def test_two_senders_at_once_send_once(alice, sms):
     assert Delivery.objects.filter(channel="sms", status="sent").count() == 20
     texts = "\n".join(s["text"] for s in sms)
     assert all(texts.count(f"N{i}\n") + texts.endswith(f"N{i}") == 1 for i in range(20))
+
+
+def _select(rows):
+    """``notify_select``'s SQL for literal (recipient, kind, title, dedup key) rows."""
+    params, parts = {}, []
+    for i, (recipient, kind, title, key) in enumerate(rows):
+        params.update({f"r{i}": recipient.pk, f"k{i}": kind, f"t{i}": title, f"d{i}": key})
+        parts.append(f"SELECT %(r{i})s AS recipient_id, CAST(NULL AS bigint) AS family_id, %(k{i})s AS kind, "
+                     f"'reminder' AS level, %(t{i})s AS title, %(d{i})s AS dedup_key")
+    return " UNION ALL ".join(parts), params
+
+
+@pytest.mark.django_db
+def test_notify_select_plans_the_outbox_as_notify_many_does(alice, people):
+    """Channels, preferences, quiet hours and the digest time: the SQL path writes what the row path writes."""
+    bob, carol = people["bob"], people["carol"]
+    bob.email = "bob@example.org"
+    bob.save()
+    carol.email, carol.phone = "carol@example.org", "13900000003"
+    carol.save()
+    NotificationPreference.objects.create(user=carol, sms=True, email=False)  # default quiet hours 21:00-08:00
+    NotificationPreference.objects.filter(user=alice).update(quiet_start=datetime.time(22), quiet_end=datetime.time(7, 30))
+    day = timezone.localdate() + datetime.timedelta(days=3)
+    for now in (local(day, 6, 0), local(day, 23, 15)):
+        for digest in (True, False):
+            tag = f"{now:%H%M}:{digest}"
+            rows = [(user, "x", f"For {user.username}", f"{tag}:{user.username}") for user in (alice, bob, carol)]
+            assert notify_many([Notification(recipient=r, kind=k, title=t, dedup_key=f"many:{d}") for r, k, t, d in rows],
+                               digest=digest, now=now) == 3
+            sql, params = _select([(r, k, t, f"select:{d}") for r, k, t, d in rows])
+            assert notify_select([(sql, params)], digest=digest, now=now) == 3
+            assert notify_select([(sql, params)], digest=digest, now=now + datetime.timedelta(seconds=1)) == 0
+
+    def outbox(prefix):
+        return sorted(
+            (d.notification.dedup_key.removeprefix(prefix), d.notification.title, d.notification.created_at,
+             d.recipient_id, d.channel, d.status, d.due_at)
+            for d in Delivery.objects.filter(notification__dedup_key__startswith=prefix).select_related("notification")
+        )
+
+    assert outbox("select:") == outbox("many:")
+    assert len(outbox("select:")) == 4 * (2 + 1 + 1)  # alice: email and SMS, bob: email, carol: SMS
+
+
+@pytest.mark.django_db
+def test_notify_select_sends_what_is_due_after_commit(alice, sms, eager, django_capture_on_commit_callbacks):
+    sql, params = _select([(alice, "x", "Due now", "now:1")])
+    with django_capture_on_commit_callbacks(execute=True):
+        assert notify_select([(sql, params)], digest=False) == 1
+        assert mail.outbox == [] and sms == []
+    assert [m.subject for m in mail.outbox] == ["Due now"] and [s["text"] for s in sms] == ["Due now"]
+    assert set(Delivery.objects.values_list("channel", "status")) == {("email", "sent"), ("sms", "sent")}
