@@ -3,18 +3,20 @@
 Each sweep reads all due families of a region partition in a few queries and writes its reminders
 with ``bulk_create(ignore_conflicts=True)`` on unique keys, so a rerun (two beats, a redelivered
 message after a killed worker) adds nothing and the query count does not grow with the families.
+The daily check-in sweep, which meets most families, does not bring them into Python at all: its
+reminders are INSERT ... SELECT statements (``notify_select``) and the unique index turns a rerun away.
 """
 import datetime
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from casemgmt.core.models import Notification, Role, User
-from casemgmt.core.notifications import notify_many
+from casemgmt.core.notifications import notify_many, notify_select
 
 from . import calendar
 from .models import AnnualReview, AssistanceEnrollment, CareTask, ContactAssignment, Family, FamilyMember
@@ -80,50 +82,120 @@ def _open_families(region_path):
     return qs.filter(region_path__startswith=region_path) if region_path else qs
 
 
+# The contacts of every family due within a few days or overdue: one row per open assignment of an
+# active user (a user holding two assignments of one family gets one row: same dedup key).
+CHECKIN_REMINDERS_SQL = """
+SELECT a.user_id AS recipient_id, f.id AS family_id,
+       CASE WHEN f.next_checkin_due < %(today)s THEN 'checkin.overdue' ELSE 'checkin.due' END AS kind,
+       CASE WHEN f.next_checkin_due < %(today)s THEN %(warning)s ELSE %(reminder)s END AS level,
+       {title} AS title,
+       'checkin:' || CASE WHEN f.next_checkin_due < %(today)s THEN 'overdue' ELSE 'due' END
+         || ':' || f.id || ':' || {due} || ':' || a.user_id AS dedup_key
+FROM families_family f
+{assignments}
+JOIN core_user u ON u.id = a.user_id
+WHERE f.status IN ({open}) AND f.next_checkin_due <= %(horizon)s {in_region} AND u.is_active
+"""
+
+# Families long overdue, to the active region managers (and, later, administrators) of the deepest
+# region containing the family that has any; those without a region (country-wide) when none has.
+CHECKIN_ESCALATIONS_SQL = """
+WITH staff AS (
+    SELECT u.id, u.language, u.role, COALESCE(r.path, '') AS path
+    FROM core_user u LEFT JOIN core_region r ON r.id = u.region_id
+    WHERE u.is_active AND u.role IN (%(manager)s, %(admin)s)
+), late AS (
+    SELECT f.id, f.file_number, f.next_checkin_due, f.region_path, step.column1 AS step, step.column2 AS role
+    FROM families_family f
+    JOIN (VALUES ('manager', %(manager)s, %(to_manager)s), ('admin', %(admin)s, %(to_admin)s)) step
+      ON f.next_checkin_due <= step.column3
+    WHERE f.status IN ({open}) {in_region}
+), deepest AS (
+    SELECT place.region_path, place.role, substr(place.region_path, 1, max(depth.column1)) AS path
+    FROM (SELECT DISTINCT region_path, role FROM late) place
+    JOIN (VALUES {depths}) depth ON length(place.region_path) >= depth.column1
+    JOIN staff ON staff.role = place.role AND staff.path = substr(place.region_path, 1, depth.column1)
+    GROUP BY place.region_path, place.role
+)
+SELECT u.id AS recipient_id, f.id AS family_id, 'checkin.escalated.' || f.step AS kind, %(escalation)s AS level,
+       {title} AS title,
+       'checkin:escalated:' || f.step || ':' || f.id || ':' || {due} || ':' || u.id AS dedup_key
+FROM late f
+JOIN deepest ON deepest.region_path = f.region_path AND deepest.role = f.role
+JOIN staff u ON u.role = deepest.role AND u.path = deepest.path
+"""
+
+
+def _open_assignments_sql():
+    """The open assignments ``a`` of each family ``f``."""
+    if connection.vendor == "postgresql":
+        # One index probe per due family (OFFSET 0 keeps the subquery apart): left to itself the
+        # planner hashes every open assignment of the country for each county's sweep, five times slower.
+        return ("CROSS JOIN LATERAL (SELECT a.user_id FROM families_contactassignment a "
+                "WHERE a.family_id = f.id AND a.ended_on IS NULL OFFSET 0) a")
+    return "JOIN families_contactassignment a ON a.family_id = f.id AND a.ended_on IS NULL"
+
+
+def _date_sql(column):
+    """SQL of a date as ``str(date)`` writes it (SQLite stores dates that way)."""
+    return f"to_char({column}, 'YYYY-MM-DD')" if connection.vendor == "postgresql" else column
+
+
+def _title_sql(params, name, message, *, language, file, due):
+    """SQL of ``message`` (a ``_Text`` with %(file)s and %(due)s) in the language held in the column
+    ``language``: the translations are made here, the values put in by ``replace``. A language
+    without a catalogue gets LANGUAGE_CODE's text, as gettext's fallback gives it."""
+    arms = []
+    for i, code in enumerate([code for code, _name in settings.LANGUAGES]):
+        params[f"{name}_language_{i}"] = code
+        params[f"{name}_{i}"] = message(code, file="{file}", due="{due}")
+        arms.append(f"WHEN %({name}_language_{i})s THEN %({name}_{i})s")
+    params[f"{name}_default"] = message(settings.LANGUAGE_CODE, file="{file}", due="{due}")
+    params.update(file_mark="{file}", due_mark="{due}")
+    text = f"CASE {language} {' '.join(arms)} ELSE %({name}_default)s END"
+    # The date first: a file number could hold "{due}", a date cannot hold "{file}".
+    return f"replace(replace({text}, %(due_mark)s, {due}), %(file_mark)s, {file})"
+
+
 def checkin_sweep(*, today=None, region_path="", now=None):
     """Remind contacts of families due within a few days or overdue; escalate long-overdue ones.
 
     Keys carry the due date, so each due date is reminded once and a recorded check-in (which moves
-    the due date) starts a fresh cycle. Returns the number of new notifications.
+    the due date) starts a fresh cycle. Set-based: two INSERT ... SELECT statements write the
+    reminders and the escalations, one more their outbox rows, whatever the number of families; on a
+    rerun the unique dedup key turns every row away. Returns the number of new notifications.
     """
     today = today or timezone.localdate()
-    ahead = _setting("CHECKIN_REMIND_DAYS_AHEAD", 3)
-    to_manager = _setting("CHECKIN_ESCALATE_MANAGER_DAYS", 7)
-    to_admin = _setting("CHECKIN_ESCALATE_ADMIN_DAYS", 21)
-    horizon = today + datetime.timedelta(days=ahead)
-    items = []
-    due_contacts = ContactAssignment.objects.filter(
-        ended_on__isnull=True, user__is_active=True, family__status__in=OPEN_STATUSES,
-        family__next_checkin_due__lte=horizon,
-    )
+    ops = connection.ops
+    params = {
+        "today": ops.adapt_datefield_value(today),
+        "horizon": ops.adapt_datefield_value(today + datetime.timedelta(days=_setting("CHECKIN_REMIND_DAYS_AHEAD", 3))),
+        "to_manager": ops.adapt_datefield_value(
+            today - datetime.timedelta(days=_setting("CHECKIN_ESCALATE_MANAGER_DAYS", 7))),
+        "to_admin": ops.adapt_datefield_value(today - datetime.timedelta(days=_setting("CHECKIN_ESCALATE_ADMIN_DAYS", 21))),
+        **{f"open_{i}": status for i, status in enumerate(OPEN_STATUSES)},
+        "manager": Role.REGION_MANAGER, "admin": Role.ADMIN,
+        "reminder": Notification.Level.REMINDER, "warning": Notification.Level.WARNING,
+        "escalation": Notification.Level.ESCALATION,
+    }
+    sql = {"open": ", ".join(f"%(open_{i})s" for i in range(len(OPEN_STATUSES))), "in_region": "",
+           "due": _date_sql("f.next_checkin_due")}
     if region_path:
-        due_contacts = due_contacts.filter(family__region_path__startswith=region_path)
-    for family_id, file_number, due, user_id, language in due_contacts.values_list(
-        "family_id", "family__file_number", "family__next_checkin_due", "user_id", "user__language"
-    ).iterator(chunk_size=2000):
-        overdue = due < today
-        text, state = (OVERDUE, "overdue") if overdue else (DUE_SOON, "due")
-        items.append(Notification(
-            recipient_id=user_id, family_id=family_id, kind="checkin.overdue" if overdue else "checkin.due",
-            level=Notification.Level.WARNING if overdue else Notification.Level.REMINDER,
-            title=text(language, file=file_number, due=due), dedup_key=f"checkin:{state}:{family_id}:{due}:{user_id}",
-        ))
-    late = _open_families(region_path).filter(next_checkin_due__lte=today - datetime.timedelta(days=to_manager))
-    late = list(late.values_list("id", "file_number", "next_checkin_due", "region_path"))
-    if late:
-        managers, admins = _staff_by_path(Role.REGION_MANAGER), _staff_by_path(Role.ADMIN)
-        for family_id, file_number, due, path in late:
-            levels = [("manager", deepest(managers, path))]
-            if due <= today - datetime.timedelta(days=to_admin):
-                levels.append(("admin", deepest(admins, path)))
-            for step, staff in levels:
-                for user_id, language in staff:
-                    items.append(Notification(
-                        recipient_id=user_id, family_id=family_id, kind=f"checkin.escalated.{step}",
-                        level=Notification.Level.ESCALATION, title=ESCALATED(language, file=file_number, due=due),
-                        dedup_key=f"checkin:escalated:{step}:{family_id}:{due}:{user_id}",
-                    ))
-    return notify_many(items, now=now)
+        params["region_like"] = ops.prep_for_like_query(region_path) + "%"
+        sql["in_region"] = "AND f.region_path LIKE %(region_like)s"
+
+    def title(message, name):
+        return _title_sql(params, name, message, language="u.language", file="f.file_number", due=sql["due"])
+
+    reminders = CHECKIN_REMINDERS_SQL.format(
+        **sql, assignments=_open_assignments_sql(),
+        title=f"CASE WHEN f.next_checkin_due < %(today)s THEN {title(OVERDUE, 'overdue')} ELSE {title(DUE_SOON, 'due')} END",
+    )
+    escalations = CHECKIN_ESCALATIONS_SQL.format(
+        **sql, title=title(ESCALATED, "escalated"),
+        depths=", ".join(f"({n})" for n in (*PREFIX_LENGTHS, 0)),  # 0: staff without a region, country-wide
+    )
+    return notify_select([(reminders, params), (escalations, params)], now=now)
 
 
 def _contacts_of(family_ids):
