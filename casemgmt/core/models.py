@@ -210,6 +210,7 @@ class Notification(models.Model):
         verbose_name=_("recipient"),
         on_delete=models.CASCADE,
         related_name="notifications",
+        db_index=False,  # notification_inbox leads with the recipient
     )
     kind = models.CharField(_("kind"), max_length=64)
     level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
@@ -224,7 +225,7 @@ class Notification(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
-    dedup_key = models.CharField(_("deduplication key"), max_length=200, unique=True)
+    dedup_key = models.CharField(_("deduplication key"), max_length=200)  # unique: notification_once
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
@@ -233,6 +234,9 @@ class Notification(models.Model):
         verbose_name_plural = _("notifications")
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["recipient", "read_at", "-created_at"], name="notification_inbox")]
+        # A constraint rather than unique=True: the same index for ON CONFLICT, without the pattern
+        # index unique=True adds on PostgreSQL, which nothing uses and every sweep pays to write.
+        constraints = [models.UniqueConstraint(fields=["dedup_key"], name="notification_once")]
 
     def __str__(self):
         return self.title
@@ -274,11 +278,14 @@ class Delivery(models.Model):
         SENT = "sent", _("sent")
         FAILED = "failed", _("failed")
 
+    # Both keys lead an index below (delivery_once_per_channel, delivery_recipient): no index of their own.
     notification = models.ForeignKey(
-        Notification, verbose_name=_("notification"), on_delete=models.CASCADE, related_name="deliveries"
+        Notification, verbose_name=_("notification"), on_delete=models.CASCADE, related_name="deliveries",
+        db_index=False,
     )
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="+"
+        settings.AUTH_USER_MODEL, verbose_name=_("recipient"), on_delete=models.CASCADE, related_name="+",
+        db_index=False,
     )
     channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
