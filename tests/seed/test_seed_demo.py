@@ -158,8 +158,7 @@ def _schema():
     return indexes, constraints
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_bulk_load_builds_every_index_and_constraint_again(monkeypatch):
+def test_bulk_load_builds_every_index_and_constraint_again(db, monkeypatch):
     seed_demo(seed=8, families=20, today=TODAY)
     before = _schema()
     assert len(before[0]) > 60 and any("FOREIGN KEY" in c[2] for c in before[1])
@@ -173,7 +172,7 @@ def test_bulk_load_builds_every_index_and_constraint_again(monkeypatch):
         real_copy_in(data)
 
     monkeypatch.setattr(demo, "copy_in", copy_in)
-    seed_demo(seed=8, families=60, today=TODAY, workers=2)
+    seed_demo(seed=8, families=60, today=TODAY)  # (forked workers: test_parallel_workers_...)
     assert len(dropped) == 3
     # During the load only primary keys and checks remain; afterwards the schema is the same, validated.
     assert all(definition.startswith("CREATE UNIQUE INDEX") and name.endswith("_pkey") for name, definition in dropped[0][0])
@@ -184,8 +183,7 @@ def test_bulk_load_builds_every_index_and_constraint_again(monkeypatch):
         FamilyMember.objects.filter(is_deceased=False).count()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_an_interrupted_bulk_load_leaves_schema_and_data_as_they_were(monkeypatch):
+def test_an_interrupted_bulk_load_leaves_schema_and_data_as_they_were(db, monkeypatch):
     seed_demo(seed=9, families=10, today=TODAY)
     before, counts = _schema(), (Family.objects.count(), CheckIn.objects.count())
     monkeypatch.setattr(demo, "BULK_FAMILIES", 20)
