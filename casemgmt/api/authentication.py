@@ -1,8 +1,11 @@
 """Personal API tokens: ``Authorization: Bearer cmt_…`` (or ``Token cmt_…``)."""
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
+
+from casemgmt.core import reach
 
 from .models import ApiToken, hash_token
 
@@ -20,10 +23,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode()
         except UnicodeError:
             raise exceptions.AuthenticationFailed(_("Invalid token header.")) from None
-        token = ApiToken.objects.select_related("user", "user__region").filter(key_hash=hash_token(raw)).first()
+        # Whether the user holds a break-the-glass grant comes with the token, for reach.restrict.
+        token = (ApiToken.objects.select_related("user", "user__region")
+                 .annotate(holds_grant=Exists(reach.live_grants_of(OuterRef("user_id"))))
+                 .filter(key_hash=hash_token(raw)).first())
         if token is None or not token.is_active or not token.user.is_active:
             # One message for unknown, expired and revoked tokens: nothing to learn by probing.
             raise exceptions.AuthenticationFailed(_("The token is invalid, expired or revoked."))
+        reach.remember_live_grant(token.user, token.holds_grant)
         now = timezone.now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -83,20 +83,24 @@ class ScopedViewSetMixin:
             self._for_update = False
 
     def filter_queryset(self, queryset):
-        queryset = super().filter_queryset(queryset)
+        # List filters and ordering mean nothing for one row by its id (reach is in get_queryset);
+        # building the filter set for every detail read cost more than the query itself.
+        if not getattr(self, "detail", False):
+            queryset = super().filter_queryset(queryset)
         if getattr(self, "_for_update", False):
             queryset = queryset.select_for_update(of=("self",))
         return queryset
 
     # ---- request envelope ------------------------------------------------------------------------
     def dispatch(self, request, *args, **kwargs):
-        if request.method in permissions.SAFE_METHODS:
-            return super().dispatch(request, *args, **kwargs)
-        with transaction.atomic():
-            response = super().dispatch(request, *args, **kwargs)
-            if response.status_code >= 400:
-                transaction.set_rollback(True)
-        return response
+        with reach.grants_remembered():
+            if request.method in permissions.SAFE_METHODS:
+                return super().dispatch(request, *args, **kwargs)
+            with transaction.atomic():
+                response = super().dispatch(request, *args, **kwargs)
+                if response.status_code >= 400:
+                    transaction.set_rollback(True)
+            return response
 
     def initial(self, request, *args, **kwargs):
         length = request.META.get("CONTENT_LENGTH") or 0

@@ -61,3 +61,54 @@ def test_region_within_reach_for_writes(people, regions):
     assert not region_within_reach(people["manager"], regions["yx_village"].path)
     assert not region_within_reach(people["manager"], "")
     assert region_within_reach(people["root"], "")
+
+
+# ---- break-the-glass grants in the condition ------------------------------------------------------
+
+REASON = "老人深夜来电称想轻生，需查看紧急联系人"
+
+
+def test_the_grant_subquery_is_there_only_for_a_user_holding_a_live_grant(people, families):
+    from casemgmt.security.services import breakglass_open, breakglass_revoke
+    from families.models import FamilyMember
+
+    carol = people["carol"]
+    # Without a grant the condition is the plain region / caseload one an index answers.
+    for model in (Family, FamilyMember):
+        assert "security_breakglassgrant" not in str(restrict(model.objects.all(), carol).query)
+    assert _visible(carol) == {"YX-0001"}
+    grant = breakglass_open(actor=carol, family=families["own"], reason=REASON)
+    assert "security_breakglassgrant" in str(restrict(Family.objects.all(), carol).query)
+    assert _visible(carol) == {"YX-0001", "ZP-0001"}
+    members = restrict(FamilyMember.objects.all(), carol).values_list("family__file_number", flat=True)
+    assert set(members) == {"YX-0001", "ZP-0001"}
+    breakglass_revoke(actor=people["manager"], grant=grant)
+    assert _visible(carol) == {"YX-0001"}
+    assert "security_breakglassgrant" not in str(restrict(Family.objects.all(), carol).query)
+
+
+def test_within_a_request_the_grant_is_looked_up_once_and_a_revocation_still_closes_at_once(
+        people, families, django_assert_num_queries):
+    from casemgmt.core.reach import grants_remembered, holds_live_grant
+    from casemgmt.security.services import breakglass_open, breakglass_revoke
+
+    carol = people["carol"]
+    grant = breakglass_open(actor=carol, family=families["own"], reason=REASON)
+    with grants_remembered():
+        with django_assert_num_queries(1):
+            assert holds_live_grant(carol) and holds_live_grant(carol)
+        assert _visible(carol) == {"YX-0001", "ZP-0001"}
+        breakglass_revoke(actor=people["manager"], grant=grant)
+        # Remembered as holding one, but the grant subquery reads which grants are live.
+        assert _visible(carol) == {"YX-0001"}
+    with django_assert_num_queries(2):  # outside a request every call looks again
+        assert not holds_live_grant(carol) and not holds_live_grant(carol)
+
+
+def test_a_caseload_still_needs_the_region(people, families):
+    """The region condition of a caseload role is kept (only hidden from the planner's estimate):
+    a family of alice's caseload that lies outside her county is not hers to see."""
+    from families.models import ContactAssignment
+
+    ContactAssignment.objects.create(family=families["outside"], user=people["alice"], kind="village_contact")
+    assert _visible(people["alice"]) == {"ZP-0001"}
