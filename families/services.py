@@ -222,7 +222,8 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
     if occurred_at > timezone.now() + datetime.timedelta(minutes=5):
         raise ValidationError({"occurred_at": _("A check-in cannot be in the future.")})
     checkin = CheckIn(family=family, recorded_by=actor, channel=channel, occurred_at=occurred_at, **details)
-    checkin.full_clean()
+    # The family and the actor are rows already in hand: no query to check that they exist.
+    checkin.full_clean(exclude=["family", "recorded_by"])
     with transaction.atomic():
         locked = Family.objects.select_for_update().get(pk=family.pk)
         checkin.save()
@@ -247,7 +248,9 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
                 reason=_("first contact recorded"),
                 changed_by=actor,
             )
-        Family.objects.filter(pk=family.pk).update(**changes, version=F("version") + 1, updated_at=timezone.now())
+        now = timezone.now()
+        Family.objects.filter(pk=family.pk).update(**changes, version=F("version") + 1, updated_at=now)
+        changes.update(version=locked.version + 1, updated_at=now)
         audit_log(
             actor=actor,
             event="families.checkin.recorded",
@@ -256,7 +259,10 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
             region_path=family.region_path,
             after={"channel": channel, "occurred_at": occurred_at, "next_checkin_due": next_due, "day": day},
         )
-    family.refresh_from_db()
+    # The caller's family as the row now is (what refresh_from_db() would read, without the query:
+    # the row was locked from the read to the update).
+    for field in Family._meta.concrete_fields:
+        setattr(family, field.attname, changes.get(field.attname, getattr(locked, field.attname)))
     return checkin
 
 

@@ -1,8 +1,250 @@
-"""Page-number pagination with a client-chosen page size up to 200."""
-from rest_framework.pagination import PageNumberPagination
+"""Pagination of the API lists.
+
+``StandardPagination``: page numbers with a total ``count``, a client-chosen page size up to 200 —
+the default, for lists of a few thousand rows at most.
+
+``KeysetPagination``: for the lists that reach a million rows (families). It never counts and never
+skips rows with OFFSET: a page is "the next rows after the last one seen" in the list's own
+ordering, a condition on the ordering columns that an index answers directly, so page 400 of a
+caseload costs what page 1 costs. The ordering (the ``ordering`` parameter, else the view's
+default) always ends with the primary key, so every row has exactly one place and no row is
+skipped or repeated when the list changes between two pages (a check-in moving a family's due
+date moves it to its new place in the list).
+"""
+import base64
+import binascii
+import datetime
+import decimal
+import json
+from collections import namedtuple
+
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models import BooleanField, Expression, F, Q, Value
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination, _positive_int
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 
 class StandardPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+# One column of the ordering: its field name, whether it sorts descending, whether it may be NULL.
+Key = namedtuple("Key", "name descending nullable")
+Cursor = namedtuple("Cursor", "reverse values")
+
+
+def _after(keys, values):
+    """Rows strictly after ``values`` in the order of ``keys``, NULL sorting above every value (as
+    PostgreSQL sorts: ASC NULLS LAST, DESC NULLS FIRST)."""
+    condition = Q(pk__in=[])
+    equal = Q()
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            beyond = Q(**{f"{key.name}__isnull": False}) if key.descending else Q(pk__in=[])
+            same = Q(**{f"{key.name}__isnull": True})
+        else:
+            beyond = Q(**{f"{key.name}__{'lt' if key.descending else 'gt'}": value})
+            if key.nullable and not key.descending:
+                beyond |= Q(**{f"{key.name}__isnull": True})
+            same = Q(**{key.name: value})
+        condition |= equal & beyond
+        equal &= same
+    return condition
+
+
+class _RowBeyond(Expression):
+    """``(a, b, …) > (x, y, …)`` (``<`` when descending): a row comparison, which an index on
+    (a, b, …) answers by starting its scan right after the cursor, ties on ``a`` included."""
+
+    output_field = BooleanField()
+
+    def __init__(self, keys, values):
+        super().__init__()
+        self.descending = keys[0].descending
+        self.operands = [F(key.name) for key in keys] + [Value(value) for value in values]
+
+    def get_source_expressions(self):
+        return self.operands
+
+    def set_source_expressions(self, exprs):
+        self.operands = list(exprs)
+
+    def as_sql(self, compiler, connection):
+        half = len(self.operands) // 2
+        compiled = [compiler.compile(operand) for operand in self.operands]
+        columns, values = compiled[:half], compiled[half:]
+        sql = "({}) {} ({})".format(", ".join(c for c, _ in columns), "<" if self.descending else ">",
+                                     ", ".join(v for v, _ in values))
+        return sql, tuple(p for _, params in compiled for p in params)
+
+
+def _stretches(keys, values):
+    """``_after`` as one or two conditions to read in turn, each a range of an index on the first
+    column (an OR of ranges is not): the rest of the cursor's stretch of that column (its NULLs or
+    its values) and, when the other stretch sorts after it, the whole of that one."""
+    lead, value, rest = keys[0], values[0], _after(keys[1:], values[1:])
+    if value is None:
+        stretches = [Q(**{f"{lead.name}__isnull": True}) & rest]
+        if lead.descending:  # NULLs first, then every value
+            stretches.append(Q(**{f"{lead.name}__isnull": False}))
+        return stretches
+    if all(key.descending == lead.descending and not key.nullable for key in keys[1:]):
+        # NULLs of the lead fail a row comparison, as they must (they have their own stretch).
+        stretches = [Q(_RowBeyond(keys, values))]
+    else:
+        bound, beyond = ("lte", "lt") if lead.descending else ("gte", "gt")
+        stretches = [Q(**{f"{lead.name}__{bound}": value})
+                     & (Q(**{f"{lead.name}__{beyond}": value}) | (Q(**{lead.name: value}) & rest))]
+    if lead.nullable and not lead.descending:  # every value, then the NULLs
+        stretches.append(Q(**{f"{lead.name}__isnull": True}))
+    return stretches
+
+
+def _plain(value):
+    # Full precision (DjangoJSONEncoder cuts microseconds), read back by the field's to_python().
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be a cursor position")
+
+
+class KeysetPagination(BasePagination):
+    """``?cursor=`` pages of ``page_size`` rows (default 50, at most 200) with ``next`` and
+    ``previous`` links and no total count; see the module docstring."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    cursor_query_param = "cursor"
+    # DRF's own message, translated by DRF's catalogue.
+    invalid_cursor_message = CursorPagination.invalid_cursor_message
+    template = "rest_framework/pagination/previous_and_next.html"
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        forward = self.ordering_keys(queryset)
+        cursor = self.decode_cursor(request, forward, queryset.model)
+        reverse = bool(cursor and cursor.reverse)
+        keys = [key._replace(descending=key.descending != reverse) for key in forward]
+        queryset = queryset.order_by(*[self._order(key) for key in keys])
+        rows = []
+        # One query; a second only when the page runs past the end of the cursor's stretch (_stretches).
+        for condition in _stretches(keys, cursor.values) if cursor else [Q()]:
+            rows += queryset.filter(condition)[: self.page_size + 1 - len(rows)]
+            if len(rows) > self.page_size:
+                break
+        more, page = len(rows) > self.page_size, rows[: self.page_size]
+        if reverse:
+            page.reverse()
+            self.has_previous, self.has_next = more, True
+        else:
+            self.has_previous, self.has_next = cursor is not None, more
+        self.keys, self.page = forward, page
+        self.display_page_controls = self.has_previous or self.has_next
+        return page
+
+    def get_page_size(self, request):
+        try:
+            return _positive_int(request.query_params[self.page_size_query_param], strict=True,
+                                 cutoff=self.max_page_size)
+        except (KeyError, ValueError):
+            return self.page_size
+
+    # ---- the ordering --------------------------------------------------------------------------
+    def ordering_keys(self, queryset):
+        """The queryset's ordering (plain fields of the model), up to the first unique field; the
+        primary key ends it when there is none."""
+        meta = queryset.model._meta
+        keys = []
+        for item in queryset.query.order_by or meta.ordering:
+            if not isinstance(item, str) or item == "?":
+                raise TypeError(f"KeysetPagination orders by field names only, not {item!r}.")
+            name = item.lstrip("-")
+            field = meta.pk if name == "pk" else meta.get_field(name)
+            keys.append(Key(field.attname, item.startswith("-"), field.null))
+            if field.primary_key or (field.unique and not field.null):
+                return keys
+        # In the direction of the last column, so that an index on (column, id) serves both ways.
+        return [*keys, Key(meta.pk.attname, bool(keys) and keys[-1].descending, False)]
+
+    @staticmethod
+    def _order(key):
+        expression = F(key.name)
+        if key.descending:
+            return expression.desc(nulls_first=True) if key.nullable else expression.desc()
+        return expression.asc(nulls_last=True) if key.nullable else expression.asc()
+
+    # ---- cursors -------------------------------------------------------------------------------
+    def decode_cursor(self, request, keys, model):
+        encoded = request.query_params.get(self.cursor_query_param)
+        if not encoded:
+            return None
+        try:
+            data = json.loads(base64.urlsafe_b64decode(encoded.encode("ascii")))
+            names, values = data["k"], data["v"]
+            if names != [key.name for key in keys] or len(values) != len(keys):
+                raise ValueError("the cursor belongs to another ordering")
+            values = [None if value is None else model._meta.get_field(key.name).to_python(value)
+                      for key, value in zip(keys, values, strict=True)]
+            return Cursor(bool(data.get("r")), values)
+        except (TypeError, ValueError, KeyError, UnicodeError, binascii.Error, FieldDoesNotExist, ValidationError):
+            raise NotFound(self.invalid_cursor_message) from None
+
+    def encode_cursor(self, row, reverse):
+        values = [getattr(row, key.name) for key in self.keys]
+        data = {"k": [key.name for key in self.keys], "v": values}
+        if reverse:
+            data["r"] = 1
+        raw = json.dumps(data, default=_plain, separators=(",", ":")).encode()
+        return replace_query_param(self.base_url, self.cursor_query_param, base64.urlsafe_b64encode(raw).decode("ascii"))
+
+    def get_next_link(self):
+        if not self.has_next:
+            return None
+        if not self.page:  # stepped back past the start: the list from its first row
+            return remove_query_param(self.base_url, self.cursor_query_param)
+        return self.encode_cursor(self.page[-1], reverse=False)
+
+    def get_previous_link(self):
+        if not self.has_previous:
+            return None
+        if not self.page:
+            return remove_query_param(self.base_url, self.cursor_query_param)
+        return self.encode_cursor(self.page[0], reverse=True)
+
+    # ---- response and schema -------------------------------------------------------------------
+    def get_paginated_response(self, data):
+        return Response({"next": self.get_next_link(), "previous": self.get_previous_link(), "results": data})
+
+    def get_paginated_response_schema(self, schema):
+        link = {"type": "string", "nullable": True, "format": "uri"}
+        return {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "next": {**link, "example": f"http://api.example.org/accounts/?{self.cursor_query_param}=eyJr"},
+                "previous": link,
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": self.cursor_query_param, "required": False, "in": "query",
+             "description": str(CursorPagination.cursor_query_description), "schema": {"type": "string"}},
+            {"name": self.page_size_query_param, "required": False, "in": "query",
+             "description": str(PageNumberPagination.page_size_query_description), "schema": {"type": "integer"}},
+        ]
+
+    def get_html_context(self):
+        return {"previous_url": self.get_previous_link(), "next_url": self.get_next_link()}
+
+    def get_results(self, data):
+        return data["results"]

@@ -31,12 +31,16 @@ MEMBER_MASKED = {"id_number": "id_number", "phone": "phone", "health_conditions"
 
 
 class UserBriefSerializer(serializers.ModelSerializer):
-    name = serializers.CharField(source="__str__", read_only=True)
+    name = serializers.SerializerMethodField()
 
     class Meta:
         model = User
         fields = ["id", "username", "name", "role"]
         read_only_fields = fields
+
+    def get_name(self, user) -> str:
+        # A method, not source="__str__": DRF inspects the signature of a callable source on every row.
+        return str(user)
 
 
 class MemberBriefSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):

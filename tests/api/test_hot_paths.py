@@ -1,0 +1,147 @@
+"""The hot paths of issue 8 — a contact's caseload list, a family's page, every kind of search and
+recording a check-in — cost a fixed number of queries however large the caseload or the city (the
+benchmark runs them at a million families, bench/README.md). Token authentication, as the phone
+client and the benchmark use it."""
+import datetime
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from casemgmt.api.models import ApiToken
+from casemgmt.security.services import breakglass_open
+from families.models import Family, FamilyMember
+from tests.conftest import add_family
+
+# token (with the break-the-glass flag), the page, its members, its contacts, the audit row
+READ_QUERIES = 5
+# token, the role's permissions (user, groups), the family in reach; in the service: the family
+# locked, the check-in, the cadence rule, the family's due dates, the audit row; four savepoint
+# statements (the request's transaction and the service's, nested in the test's own)
+CHECKIN_QUERIES = 13
+
+
+@pytest.fixture
+def token_client(world):
+    def make(role):
+        _, raw = ApiToken.issue(user=world.people[role], name="phone",
+                                expires_at=timezone.now() + datetime.timedelta(hours=1))
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.get("/api/v1/users/me/")  # the first use stamps last_used_at (then once a minute)
+        return client
+    return make
+
+
+def _grow(world, n, start=0):
+    for i in range(start, start + n):
+        add_family(world.regions["village"], f"H-{i:03d}", owner=world.people["alice"],
+                   mother_seq=40 + 2 * i, father_seq=41 + 2 * i)
+
+
+def _queries(client, method, url, data=None):
+    with CaptureQueriesContext(connection) as ctx:
+        if method == "post":
+            response = client.post(url, data, format="json")
+        else:
+            response = client.get(url, data)
+    assert response.status_code in (200, 201), response.content[:300]
+    return [q["sql"] for q in ctx.captured_queries], response.json()
+
+
+def _searches(world):
+    mother = world.families["own"].members.get(relation="mother")
+    return {"name": "王秀英", "name prefix": "王秀", "pinyin": "wangxiuying", "initials": "wxy",
+            "ID number": mother.id_number, "phone": "13800000001", "file number": "zp-000"}
+
+
+def test_caseload_list_detail_and_searches_cost_the_same_for_3_or_60_families(world, token_client):
+    alice, manager = token_client("alice"), token_client("manager")
+    family = world.families["own"]
+    caseload = ("/api/v1/families/", {"ordering": "next_checkin_due"})
+
+    def measure():
+        counts = {"caseload": len(_queries(alice, "get", *caseload)[0]),
+                  "detail": len(_queries(alice, "get", f"/api/v1/families/{family.pk}/")[0])}
+        for kind, q in _searches(world).items():
+            counts[f"search by {kind}"] = len(_queries(manager, "get", "/api/v1/families/", {"q": q})[0])
+        return counts
+
+    small = measure()
+    _grow(world, 57)
+    large = measure()
+    assert large == small == dict.fromkeys(small, READ_QUERIES)
+    # Any later page costs the same as the first; the last one also looks for families without a due
+    # date (they come after every date, and no index range holds both).
+    first = _queries(alice, "get", caseload[0], {**caseload[1], "page_size": 20})[1]
+    sql, second = _queries(alice, "get", first["next"])
+    assert len(second["results"]) == 20 and len(sql) == READ_QUERIES
+    sql, last = _queries(alice, "get", second["next"])
+    assert len(last["results"]) == 18 and not last["next"] and len(sql) == READ_QUERIES + 1
+
+
+def test_no_list_or_search_counts_its_rows(world, token_client):
+    _grow(world, 3)
+    manager = token_client("manager")
+    for q in [None, *_searches(world).values()]:
+        sql, body = _queries(manager, "get", "/api/v1/families/", {"q": q} if q else None)
+        assert body["results"] and "count" not in body
+        assert not [s for s in sql if "COUNT(" in s.upper()], q
+
+
+def test_every_search_is_an_index_lookup_of_the_matches(world, token_client):
+    """Exact or prefix matches on indexed columns, gathered first (``= ANY(ARRAY(...))``), never a
+    substring (``LIKE '%…'``) that reads every member."""
+    manager = token_client("manager")
+    gathered = r"= ANY\(ARRAY\(\(?SELECT" if connection.vendor == "postgresql" else r"IN \(\(?SELECT"
+    for kind, q in _searches(world).items():
+        sql, body = _queries(manager, "get", "/api/v1/families/", {"q": q})
+        page = next(s for s in sql if 'FROM "families_family" INNER JOIN' in s)
+        assert re.search(gathered, page) and "LIKE '%" not in page, kind
+        assert world.families["own"].pk in {row["id"] for row in body["results"]}, kind
+        assert world.families["outside"].pk not in {row["id"] for row in body["results"]}, kind
+
+
+def test_search_kinds_match_what_they_say(world, client_for):
+    own, colleague = world.families["own"], world.families["colleague"]
+    FamilyMember.objects.create(family=colleague, name="赵丽华", relation="mother", phone="13912345678")
+    client = client_for("manager")
+
+    def found(q):
+        response = client.get("/api/v1/families/", {"q": q})
+        assert response.status_code == 200
+        return {row["id"] for row in response.json()["results"]}
+
+    assert found("赵丽华") == found("赵丽") == found("zhaoli") == found("ZLH") == found("zl") == {colleague.pk}
+    assert found("丽华") == found("lihua") == set()  # beginnings only, not any part of a name
+    assert found("zp-0001") == found("ZP-0001") == {own.pk}
+    assert found("13912345678") == {colleague.pk}
+    assert found("ZP-0") == {own.pk, colleague.pk}
+
+
+def test_recording_a_check_in_costs_the_same_for_3_or_60_families(world, token_client):
+    alice = token_client("alice")
+    family = world.families["own"]
+    body = {"family": family.pk, "channel": "phone", "physical_state": "fair", "mental_state": "stable"}
+    _queries(alice, "post", "/api/v1/checkins/", body)  # the first contact also makes the case active
+    small, created = _queries(alice, "post", "/api/v1/checkins/", body)
+    _grow(world, 57)
+    large, _ = _queries(alice, "post", "/api/v1/checkins/", body)
+    assert len(small) == len(large) == CHECKIN_QUERIES, small
+    family.refresh_from_db()
+    assert created["family"] == family.pk and family.version == 4 and family.status == "active"
+
+
+def test_a_break_the_glass_grant_read_with_the_token_still_opens_its_family(world, token_client, people):
+    carol = token_client("carol")
+    url = f"/api/v1/families/{world.families['own'].pk}/"
+    assert carol.get(url).status_code == 404
+    breakglass_open(actor=people["carol"], family=world.families["own"], reason="老人深夜来电，需查看紧急联系人")
+    sql, body = _queries(carol, "get", url)
+    assert body["id"] == world.families["own"].pk and len(sql) == READ_QUERIES
+    listed = {row["id"] for row in carol.get("/api/v1/families/").json()["results"]}
+    assert listed == {world.families["own"].pk, world.families["outside"].pk}
+    assert Family.objects.count() == 3
