@@ -872,7 +872,10 @@ def _staff(rng, counties, townships, now):
     unusable = make_password(None)
     new = [
         User(username=username, role=role, region=region, is_staff=True, password=unusable, date_joined=now,
-             display_name=_name(rng), organisation=f"{region.name}计生协")
+             display_name=_name(rng), organisation=f"{region.name}计生协",
+             # Most staff can be reached by SMS and many by email, so reminders have deliveries to plan.
+             phone=_phone(rng) if rng.random() < 0.9 else "",
+             email=f"{username}@demo.invalid" if rng.random() < 0.8 else "")
         for username, role, region, _kind in wanted if username not in existing
     ]
     User.objects.bulk_create(new, batch_size=1000)
