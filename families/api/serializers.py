@@ -3,7 +3,7 @@ change only through the workflow actions (services), never through a writable fi
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from casemgmt.api.serializers import ScopedRelatedField, SensitiveFieldsMixin
+from casemgmt.api.serializers import ColumnReadMixin, ScopedRelatedField, SensitiveFieldsMixin
 from casemgmt.core.models import Region, User
 
 from ..models import (
@@ -30,7 +30,7 @@ MEMBER_MASKED = {"id_number": "id_number", "phone": "phone", "health_conditions"
                  "disability_certificate_number": "account"}
 
 
-class UserBriefSerializer(serializers.ModelSerializer):
+class UserBriefSerializer(ColumnReadMixin, serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,7 +43,7 @@ class UserBriefSerializer(serializers.ModelSerializer):
         return str(user)
 
 
-class MemberBriefSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class MemberBriefSerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
     class Meta:
         model = FamilyMember
         fields = ["id", "name", "relation", "sex", "birth_date", "is_deceased", "id_number"]
@@ -52,7 +52,7 @@ class MemberBriefSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
         masked_fields = {"id_number": "id_number"}
 
 
-class AssignmentBriefSerializer(serializers.ModelSerializer):
+class AssignmentBriefSerializer(ColumnReadMixin, serializers.ModelSerializer):
     user = UserBriefSerializer(read_only=True)
 
     class Meta:
@@ -61,7 +61,7 @@ class AssignmentBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FamilySerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class FamilySerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
     region = ScopedRelatedField(queryset=Region.objects.all())
     region_code = serializers.CharField(source="region.code", read_only=True)
     region_name = serializers.CharField(source="region.full_name", read_only=True)
@@ -131,7 +131,7 @@ class AssignRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class CheckInSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class CheckInSerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
     family = ScopedRelatedField(queryset=Family.objects.all())
     recorded_by = UserBriefSerializer(read_only=True)
 
