@@ -6,6 +6,7 @@ ENUM_NAME_OVERRIDES = {
     "RegionLevelEnum": "casemgmt.core.models.Region.Level",
     "UserRoleEnum": "casemgmt.core.models.Role",
     "RiskLevelEnum": "families.models.RiskLevel",
+    "FamilyCategoryEnum": "families.models.Category",
     "FamilyStatusEnum": "families.models.Family.Status",
     "CarePlanStatusEnum": "families.models.CarePlan.Status",
     "CarePlanGoalStatusEnum": "families.models.CarePlanGoal.Status",

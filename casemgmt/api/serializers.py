@@ -7,6 +7,7 @@
   use the audited ``reveal`` action (``RevealMixin`` in viewsets.py) to read the plaintext.
 - ``ColumnReadMixin``: the same output as DRF's, read faster, for serializers on hot lists.
 """
+import copy
 import operator
 
 from django.core.exceptions import FieldDoesNotExist
@@ -92,7 +93,19 @@ class ColumnReadMixin:
     read a model column (``get_attribute`` checks each step for a mapping and a callable, ~4 µs a
     field: a page of 50 families with members and contacts has ~3,500 of them). The value still
     goes through the field's own ``to_representation``; every other field is read DRF's way, and
-    so is a column whose object is missing. tests/api/test_hot_paths.py compares both outputs."""
+    so is a column whose object is missing. tests/api/test_hot_paths.py compares both outputs.
+
+    The fields ModelSerializer builds from the model (the same for every request: it reads only
+    the class) are built once per class and copied, a third of the cost, as DRF copies declared
+    fields; ``get_fields`` of subclasses and mixins still adjusts them per request."""
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = super().get_fields()
+            cls._built_fields = built
+        return copy.deepcopy(built)
 
     def _read_plan(self):
         plan = self.__dict__.get("_column_plan")

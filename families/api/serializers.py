@@ -384,5 +384,13 @@ class TransferDecisionSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+class FamilyListSerializer(FamilySerializer):
+    """A family in a list (a caseload, a search): its members, not its contacts, which repeat the
+    same few staff on every row of a caseload; the family's own page (detail) has them."""
+
+    class Meta(FamilySerializer.Meta):
+        fields = [name for name in FamilySerializer.Meta.fields if name != "contacts"]
+
+
 def family_serializer_for(user):
     return FamilySerializer

@@ -74,20 +74,26 @@ class FamilyViewSet(ScopedModelViewSet):
     """Special families in the caller's reach. Status, risk and region change only through actions.
 
     The list is paged with ``cursor`` (follow ``next``), never counted: a caseload runs to 20,000
-    families and a city to a million; ``?ordering=next_checkin_due`` gives a contact's worklist."""
+    families and a city to a million; ``?ordering=next_checkin_due`` gives a contact's worklist.
+    List rows carry the members; a family's contacts are on its own page."""
 
     queryset = Family.objects.all()
-    selector = staticmethod(lambda user: selectors.family_list(
-        user=user, member_fields=s.MemberBriefSerializer.Meta.fields, contacts=True))
     pagination_class = KeysetPagination
     filterset_class = FamilyFilter
     ordering_fields = ["file_number", "next_checkin_due", "risk_level", "registered_on", "updated_at", "status"]
     ordering = ["file_number"]
     audit_family_field = "pk"
 
+    def get_queryset(self):
+        # A list leaves the contacts out (FamilyListSerializer): no query and no rows for them.
+        return selectors.family_list(user=self.request.user, member_fields=s.MemberBriefSerializer.Meta.fields,
+                                     contacts=self.action != "list")
+
     def get_serializer_class(self):
         if self.action in ("reassess_risk",):
             return s.ReassessRiskSerializer
+        if self.action == "list":
+            return s.FamilyListSerializer
         return s.family_serializer_for(self.request.user)
 
     def perform_create(self, serializer):
