@@ -6,6 +6,11 @@ rows of exactly the same record set, so a figure can always be traced to the rec
 
 Every record set passes through ``reach.restrict`` first: a user's figures never include rows they
 could not open one by one (a social worker's family figures are their caseload's).
+
+The figures over the largest record sets (families, families contacted, disbursements, free
+check-ups) are read from tallies kept exact by the database (``reports.aggregates``) when the
+tallies can answer: a reader who sees whole region subtrees, and a period of whole months (families
+contacted: a calendar month, quarter or year). Otherwise they are counted from the records.
 """
 import calendar
 import datetime
@@ -24,6 +29,8 @@ from casemgmt.core.models import Region, Role
 from families.models import Category, CheckIn, Family, RiskLevel
 from services.models import Activity, ActivityAttendance, Disbursement, HealthCheckup, InsurancePolicy, InsuredPerson, ServiceSite
 from volunteers.models import Enrollment, Volunteer
+
+from . import aggregates
 
 # Roles that read reports at all; the others (volunteers, auditors) have no figures to see.
 REPORT_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER, Role.CONTACT_PERSON,
@@ -225,17 +232,48 @@ def _money(value):
     return (value or ZERO).quantize(Decimal("0.01"))
 
 
+def _disbursed(scope, tallied):
+    """Consolation and volunteer-support payments of the period: counts and amounts."""
+    if tallied is None or tallied.disbursements is None:
+        return scope._in(scope._disbursements(), "where_path").filter(
+            paid_on__range=(scope.period.start, scope.period.end)).aggregate(
+            consolation_count=Count("pk", filter=Q(kind__in=CONSOLATION_KINDS)),
+            consolation_amount=Sum("amount", filter=Q(kind__in=CONSOLATION_KINDS)),
+            support_count=Count("pk", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
+            support_amount=Sum("amount", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
+        )
+    consolation = [row for row in tallied.disbursements if row["kind"] in CONSOLATION_KINDS]
+    support = [row for row in tallied.disbursements if row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT]
+    return {"consolation_count": sum(row["n"] for row in consolation),
+            "consolation_amount": sum((row["amount"] for row in consolation), ZERO),
+            "support_count": sum(row["n"] for row in support),
+            "support_amount": sum((row["amount"] for row in support), ZERO)}
+
+
+def _family_figures(scope, tallied):
+    """Families by (category, risk level, status), and how many active ones were contacted in the period."""
+    if tallied is None:
+        coverage = scope.families_active().aggregate(
+            active=Count("pk"), contacted=Count("pk", filter=Q(scope._contacted())))
+        family_rows = list(scope.families().order_by().values("category", "risk_level", "status").annotate(n=Count("pk")))
+        return family_rows, coverage
+    active = sum(row["n"] for row in tallied.families if row["status"] == Family.Status.ACTIVE)
+    if tallied.contacted is not None:
+        contacted = sum(tallied.contacted.values())
+    else:  # not a calendar period
+        contacted = scope.families_contacted().count()
+    return tallied.families, {"active": active, "contacted": contacted}
+
+
 def statistics_compute(scope):
-    """All figures of the bulletin for ``scope``: one aggregate query per record set."""
+    """All figures of the bulletin for ``scope``: one aggregate query per record set, or the tallies."""
+    tallied = aggregates.tallies(scope)
     sites = dict(scope.sites().order_by().values_list("kind").annotate(n=Count("pk")))
-    disbursed = scope._in(scope._disbursements(), "where_path").filter(
-        paid_on__range=(scope.period.start, scope.period.end)).aggregate(
-        consolation_count=Count("pk", filter=Q(kind__in=CONSOLATION_KINDS)),
-        consolation_amount=Sum("amount", filter=Q(kind__in=CONSOLATION_KINDS)),
-        support_count=Count("pk", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
-        support_amount=Sum("amount", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
-    )
-    checkups = scope.free_checkups().count()
+    disbursed = _disbursed(scope, tallied)
+    if tallied is not None and tallied.checkups is not None:
+        checkups = sum(row["n"] for row in tallied.checkups)
+    else:
+        checkups = scope.free_checkups().count()
     policies = {row["product_kind"]: row for row in scope.insurance_policies().order_by().values("product_kind").annotate(
         n=Count("pk"), premium=Sum("premium"))}
     covered = scope.insured_people().aggregate(n=Count("member_id", distinct=True))["n"]
@@ -243,9 +281,7 @@ def statistics_compute(scope):
     attendance = {row["activity__category"]: row["n"] for row in
                   scope.participants().order_by().values("activity__category").annotate(n=Count("pk"))}
     trained = scope.trained_enrollments().aggregate(n=Count("volunteer_id", distinct=True))["n"]
-    coverage = scope.families_active().aggregate(
-        active=Count("pk"), contacted=Count("pk", filter=Q(scope._contacted())))
-    family_rows = list(scope.families().order_by().values("category", "risk_level", "status").annotate(n=Count("pk")))
+    family_rows, coverage = _family_figures(scope, tallied)
 
     def tally(field):
         counts = {}
@@ -301,14 +337,64 @@ def _monthly(queryset, date_field, **aggregates):
     return result
 
 
+def _tallied_series(tallied):
+    """The month and sub-region series of ``trends_compute`` that the tallies give (absent: count the records)."""
+    series = {}
+    if tallied.disbursements is not None:
+        consolation, support, consolation_sub = {}, {}, {}
+        for row in tallied.disbursements:
+            if row["kind"] in CONSOLATION_KINDS:
+                for key, into in ((row["month"], consolation), (row["sub"], consolation_sub)):
+                    totals = into.setdefault(key, {"n": 0, "amount": ZERO})
+                    totals["n"] += row["n"]
+                    totals["amount"] += row["amount"]
+            elif row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT:
+                support.setdefault(row["month"], {"amount": ZERO})["amount"] += row["amount"]
+        checkups, checkups_sub = {}, {}
+        for row in tallied.checkups:
+            checkups.setdefault(row["month"], {"n": 0})["n"] += row["n"]
+            checkups_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
+        series.update(consolation=consolation, support=support, consolation_sub=consolation_sub, checkups=checkups,
+                      checkups_sub=checkups_sub,
+                      contacted={month: {"n": n} for month, n in tallied.contacted_by_month.items()})
+    families = {}
+    for row in tallied.families:
+        totals = families.setdefault(row["sub"], {"total": 0, "active": 0, "contacted": 0})
+        totals["total"] += row["n"]
+        if row["status"] == Family.Status.ACTIVE:
+            totals["active"] += row["n"]
+    if tallied.contacted is not None:
+        for sub, n in tallied.contacted.items():
+            if sub in families:
+                families[sub]["contacted"] = n
+        series["families"] = families
+    else:
+        series["families_without_contacts"] = families
+    return series
+
+
 def trends_compute(scope):
-    """Month by month and sub-region by sub-region series of the main figures (one query per series)."""
+    """Month by month and sub-region by sub-region series of the main figures (one query per series
+    counted from the records; one for all the series the tallies give)."""
     months = list(scope.period.months())
-    consolation = _monthly(scope.consolation(), "paid_on", n=Count("pk"), amount=Sum("amount"))
-    checkups = _monthly(scope.free_checkups(), "date", n=Count("pk"))
+    length = child_path_length(scope.region)
+    tallied = aggregates.tallies(scope, length, by_month=True)
+    series = _tallied_series(tallied) if tallied is not None else {}
+
+    def by_prefix(queryset, path_field, **sums):
+        rows = queryset.order_by().annotate(sub=Substr(path_field, 1, length)).values("sub").annotate(**sums)
+        return {row.pop("sub"): row for row in rows}
+
+    def tallied_or(name, count):
+        return series[name] if name in series else count()
+
+    consolation = tallied_or("consolation", lambda: _monthly(scope.consolation(), "paid_on", n=Count("pk"),
+                                                             amount=Sum("amount")))
+    checkups = tallied_or("checkups", lambda: _monthly(scope.free_checkups(), "date", n=Count("pk")))
     attendance = _monthly(scope.participants(), "activity__starts_at", n=Count("pk"))
-    contacted = _monthly(scope.checkins(), "occurred_at", n=Count("family_id", distinct=True))
-    support = _monthly(scope.volunteer_support(), "paid_on", amount=Sum("amount"))
+    contacted = tallied_or("contacted", lambda: _monthly(scope.checkins(), "occurred_at",
+                                                         n=Count("family_id", distinct=True)))
+    support = tallied_or("support", lambda: _monthly(scope.volunteer_support(), "paid_on", amount=Sum("amount")))
     by_month = [
         {
             "month": f"{month:%Y-%m}",
@@ -322,17 +408,19 @@ def trends_compute(scope):
         for month in months
     ]
 
-    length = child_path_length(scope.region)
-
-    def by_prefix(queryset, path_field, **aggregates):
-        rows = queryset.order_by().annotate(sub=Substr(path_field, 1, length)).values("sub").annotate(**aggregates)
-        return {row.pop("sub"): row for row in rows}
-
-    families = by_prefix(scope.families(), "region_path", total=Count("pk"),
-                         active=Count("pk", filter=Q(status=Family.Status.ACTIVE)),
-                         contacted=Count("pk", filter=Q(status=Family.Status.ACTIVE) & Q(scope._contacted())))
-    consolation_sub = by_prefix(scope.consolation(), "where_path", n=Count("pk"), amount=Sum("amount"))
-    checkups_sub = by_prefix(scope.free_checkups(), "member__family__region_path", n=Count("pk"))
+    if "families_without_contacts" in series:  # tallied, but not a calendar period
+        families = series["families_without_contacts"]
+        reached = by_prefix(scope.families_contacted(), "region_path", n=Count("pk"))
+        for sub, row in families.items():
+            row["contacted"] = reached.get(sub, {}).get("n", 0)
+    else:
+        families = tallied_or("families", lambda: by_prefix(
+            scope.families(), "region_path", total=Count("pk"), active=Count("pk", filter=Q(status=Family.Status.ACTIVE)),
+            contacted=Count("pk", filter=Q(status=Family.Status.ACTIVE) & Q(scope._contacted()))))
+    consolation_sub = tallied_or("consolation_sub", lambda: by_prefix(scope.consolation(), "where_path", n=Count("pk"),
+                                                                      amount=Sum("amount")))
+    checkups_sub = tallied_or("checkups_sub", lambda: by_prefix(scope.free_checkups(), "member__family__region_path",
+                                                                n=Count("pk")))
     participants_sub = by_prefix(scope.participants(), "activity__region__path", n=Count("pk"))
     paths = sorted(set(families) | set(consolation_sub) | set(checkups_sub) | set(participants_sub))
     names = dict(Region.objects.filter(path__in=paths).exclude(path="").values_list("path", "name")

@@ -32,6 +32,10 @@ SCHEDULE = {
         "crontab": {"minute": "0", "hour": "8", "day_of_month": "2", "month_of_year": "1"},
         "description": "January: the eligibility-review worklist per township.",
     },
+    "Report tallies": {
+        "task": "reports.aggregates_rebuild", "crontab": {"minute": "30", "hour": "3"},
+        "description": "Recompute the report tallies from the records; exact again after bulk loads, drift logged.",
+    },
     "Send due notifications": {
         "task": "core.dispatch_deliveries", "crontab": {"minute": "*/5"},
         "description": "Send digests and SMS deferred past quiet hours; catch up after a broker outage.",
