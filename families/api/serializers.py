@@ -384,9 +384,23 @@ class TransferDecisionSerializer(serializers.Serializer):
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
+class MemberListSerializer(MemberBriefSerializer):
+    """A member in a list row: no ID number, not even masked (masking needs the plaintext, one
+    decryption a member); the family's own page shows it."""
+
+    class Meta(MemberBriefSerializer.Meta):
+        fields = [name for name in MemberBriefSerializer.Meta.fields if name != "id_number"]
+        read_only_fields = fields
+        sensitive_fields = []
+        masked_fields = {}
+
+
 class FamilyListSerializer(FamilySerializer):
-    """A family in a list (a caseload, a search): its members, not its contacts, which repeat the
-    same few staff on every row of a caseload; the family's own page (detail) has them."""
+    """A family in a list (a caseload, a search): its members by name, not their ID numbers, and
+    not its contacts, the same few staff on every row of a caseload; the family's own page
+    (detail) has both."""
+
+    members = MemberListSerializer(many=True, read_only=True)
 
     class Meta(FamilySerializer.Meta):
         fields = [name for name in FamilySerializer.Meta.fields if name != "contacts"]

@@ -75,7 +75,8 @@ class FamilyViewSet(ScopedModelViewSet):
 
     The list is paged with ``cursor`` (follow ``next``), never counted: a caseload runs to 20,000
     families and a city to a million; ``?ordering=next_checkin_due`` gives a contact's worklist.
-    List rows carry the members; a family's contacts are on its own page."""
+    List rows carry the members by name; their ID numbers (masked) and the family's contacts are
+    on the family's own page."""
 
     queryset = Family.objects.all()
     pagination_class = KeysetPagination
@@ -85,9 +86,11 @@ class FamilyViewSet(ScopedModelViewSet):
     audit_family_field = "pk"
 
     def get_queryset(self):
-        # A list leaves the contacts out (FamilyListSerializer): no query and no rows for them.
-        return selectors.family_list(user=self.request.user, member_fields=s.MemberBriefSerializer.Meta.fields,
-                                     contacts=self.action != "list")
+        # A list leaves out the contacts and the members' ID numbers (FamilyListSerializer): no query
+        # for the one, no decryption for the other.
+        listing = self.action == "list"
+        members = s.MemberListSerializer if listing else s.MemberBriefSerializer
+        return selectors.family_list(user=self.request.user, member_fields=members.Meta.fields, contacts=not listing)
 
     def get_serializer_class(self):
         if self.action in ("reassess_risk",):
