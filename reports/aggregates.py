@@ -25,7 +25,8 @@ updates of due dates and notes cost nothing. A statement that writes more than
 deleted out of order, foreign keys being checked at commit), a change of region paths or a
 ``TRUNCATE`` marks the tallies stale instead: figures are then counted from the records until
 ``rebuild`` (nightly, ``manage.py rebuild_aggregates``, the end of ``seed_demo``) recomputes
-everything in a few set-based statements.
+everything in a few set-based statements. A bulk loader can also switch the triggers off for the
+load (``deferred``).
 
 Tallies are read only for users whose reach is a whole region subtree (superusers, administrators
 and region managers); a caseload's figures are counted from its records.
@@ -34,6 +35,7 @@ import calendar
 import datetime
 import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -653,6 +655,42 @@ def rebuild(using=None):
     if drift:
         logger.error("Report tallies had drifted from the records (%s rows); rebuilt.", drift)
     return RebuildResult(rows, drift if maintained else None, round(time.monotonic() - started, 3))
+
+
+# Tables that bulk loads fill (``seed_demo``).
+BULK_TABLES = ("families_family", "families_checkin", "services_disbursement", "services_healthcheckup")
+
+
+@contextmanager
+def deferred(using=None):
+    """For a bulk load: inside the block the tally triggers of ``BULK_TABLES`` are off, so PostgreSQL
+    keeps no transition tables for them (at a million families, gigabytes of check-ins), and the
+    tallies count as stale; at the end the triggers are back and ``rebuild`` recomputes everything.
+
+    One transaction: switching triggers locks those tables against other writers until it ends.
+    """
+    using = using or connection
+    if not installed(using):
+        yield
+        return
+    names = [(name, table) for name, _event, table, *_rest in TRIGGERS if table in BULK_TABLES]
+
+    def switch(action):
+        with using.cursor() as cursor:
+            # Foreign keys are checked at commit, and a table with checks pending cannot be altered:
+            # check the pending ones now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for name, table in names:
+                cursor.execute(f"ALTER TABLE {table} {action} TRIGGER {name}")
+
+    with transaction.atomic(using=using.alias):
+        with using.cursor() as cursor:
+            cursor.execute("SELECT reports_tally_stale()")
+        switch("DISABLE")
+        yield
+        switch("ENABLE")
+        rebuild(using)
 
 
 def _zeros(values):

@@ -238,6 +238,17 @@ def test_a_bulk_statement_makes_the_tallies_stale_until_a_rebuild(report_data, p
     assert_exact(people)
 
 
+def test_a_bulk_load_with_the_triggers_deferred_is_counted_by_the_rebuild_at_its_end(report_data, people, families):
+    with aggregates.deferred():
+        assert aggregates.tallies(year_scope(people["manager"])) is None
+        CheckIn.objects.bulk_create([CheckIn(family=families["colleague"], recorded_by=people["bob"], channel="phone",
+                                             occurred_at=at(month, 2)) for month in (4, 5, 5)])
+        Family.objects.filter(pk=families["colleague"].pk).update(risk_level="yellow")
+    assert AggregateState.objects.get().stale_since is None
+    assert statistics_compute(year_scope(people["manager"]))["checkin_coverage"]["contacted"] == 2
+    assert_exact(people, users=("manager",))
+
+
 def test_writes_the_triggers_cannot_follow_make_the_tallies_stale(report_data, people, families, regions):
     Region.objects.filter(pk=regions["village2"].pk).update(path="350623100299")
     assert AggregateState.objects.get().stale_since is not None
