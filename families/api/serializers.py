@@ -65,7 +65,8 @@ class FamilySerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelS
     region = ScopedRelatedField(queryset=Region.objects.all())
     region_code = serializers.CharField(source="region.code", read_only=True)
     region_name = serializers.CharField(source="region.full_name", read_only=True)
-    members = MemberBriefSerializer(many=True, read_only=True)
+    # Loaded by selectors.family_cards; a family just registered has none yet.
+    members = MemberBriefSerializer(source="member_cards", many=True, read_only=True, default=list)
     contacts = AssignmentBriefSerializer(source="active_assignments", many=True, read_only=True, default=list)
 
     class Meta:
@@ -400,7 +401,7 @@ class FamilyListSerializer(FamilySerializer):
     not its contacts, the same few staff on every row of a caseload; the family's own page
     (detail) has both."""
 
-    members = MemberListSerializer(many=True, read_only=True)
+    members = MemberListSerializer(source="member_cards", many=True, read_only=True, default=list)
 
     class Meta(FamilySerializer.Meta):
         fields = [name for name in FamilySerializer.Meta.fields if name != "contacts"]

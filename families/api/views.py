@@ -90,7 +90,7 @@ class FamilyViewSet(ScopedModelViewSet):
         # for the one, no decryption for the other.
         listing = self.action == "list"
         members = s.MemberListSerializer if listing else s.MemberBriefSerializer
-        return selectors.family_list(user=self.request.user, member_fields=members.Meta.fields, contacts=not listing)
+        return selectors.family_cards(user=self.request.user, member_fields=members.Meta.fields, contacts=not listing)
 
     def get_serializer_class(self):
         if self.action in ("reassess_risk",):

@@ -170,7 +170,7 @@ def test_column_reads_give_what_drf_gives(world, monkeypatch):
         outputs = []
         for user in (alice, world.people["manager"], world.people["coordinator"]):
             request.user = user
-            rows = selectors.family_list(user=user, member_fields=s.MemberBriefSerializer.Meta.fields, contacts=True)
+            rows = selectors.family_cards(user=user, member_fields=s.MemberBriefSerializer.Meta.fields, contacts=True)
             outputs.append(s.FamilySerializer(rows, many=True, context={"request": request}).data)
             outputs.append(s.FamilyListSerializer(rows, many=True, context={"request": request}).data)
         outputs.append(s.CheckInSerializer(checkin, context={"request": request}).data)
