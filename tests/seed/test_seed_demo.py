@@ -125,7 +125,7 @@ def test_if_empty_does_nothing_when_families_exist(db):
     assert Family.objects.count() == 3
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)  # forked workers need committed data and their own connections
 def test_parallel_workers_write_the_same_data_as_one_process(monkeypatch):
     monkeypatch.setattr(demo, "CHUNK", 40)  # three chunks over two processes
     single = seeded_values(seed=5, families=110, workers=1)
