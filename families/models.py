@@ -179,7 +179,7 @@ class FamilyMember(TrackedModel):
     name_initials = models.CharField(_("pinyin initials"), max_length=50, editable=False, db_index=True)
     relation = models.CharField(_("relation"), max_length=16, choices=Relation.choices)
     id_number = EncryptedTextField(_("ID number"), blank=True)
-    id_number_index = models.CharField(_("ID number index"), max_length=64, blank=True, editable=False, db_index=True)
+    id_number_index = models.CharField(_("ID number index"), max_length=64, blank=True, editable=False)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birthday_calendar = models.CharField(
@@ -192,7 +192,7 @@ class FamilyMember(TrackedModel):
         _("lunar birth day"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(30)]
     )
     phone = EncryptedTextField(_("phone"), blank=True)
-    phone_index = models.CharField(_("phone index"), max_length=64, blank=True, editable=False, db_index=True)
+    phone_index = models.CharField(_("phone index"), max_length=64, blank=True, editable=False)
     is_deceased = models.BooleanField(_("deceased"), default=False)
     death_date = models.DateField(_("date of death"), null=True, blank=True)
     disability_grade = models.PositiveSmallIntegerField(
@@ -226,6 +226,10 @@ class FamilyMember(TrackedModel):
         indexes = [
             models.Index(fields=["name"], name="member_name"),
             models.Index(fields=["birth_date"], name="member_birth_date"),
+            # Blind indexes are only ever compared for equality: a plain b-tree each, not the extra
+            # pattern (LIKE) index db_index=True adds to a CharField on PostgreSQL.
+            models.Index(fields=["id_number_index"], name="member_id_number_index"),
+            models.Index(fields=["phone_index"], name="member_phone_index"),
         ]
 
     def __str__(self):
@@ -330,7 +334,8 @@ class CheckIn(TrackedModel):
         DEPRESSED = "depressed", _("depressed")
         CRISIS = "crisis", _("in crisis")
 
-    family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="checkins")
+    family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="checkins",
+                               db_index=False)  # checkin_family_time leads with the family
     occurred_at = models.DateTimeField(_("when"), default=timezone.now)
     recorded_by = models.ForeignKey(USER, verbose_name=_("recorded by"), on_delete=models.PROTECT, related_name="checkins")
     channel = models.CharField(_("channel"), max_length=16, choices=Channel.choices)
