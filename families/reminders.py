@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from casemgmt.core.models import Notification, Role, User
 from casemgmt.core.notifications import notify_many, notify_select
@@ -43,12 +44,24 @@ class _Text:
         return self.cache[language] % params
 
 
+class _PluralText(_Text):
+    """A message with singular and plural forms (``ngettext_lazy(..., "count")``): the form depends
+    on the count, so it is chosen at each call."""
+
+    def __call__(self, language, **params):
+        with translation.override(language):
+            return self.message % params
+
+
 DUE_SOON = _Text(_("Check-in with family %(file)s is due on %(due)s."))
 OVERDUE = _Text(_("Check-in with family %(file)s is overdue since %(due)s."))
 ESCALATED = _Text(_("Escalation: family %(file)s has had no check-in since it was due on %(due)s."))
 CARE_VISIT = _Text(_("Care visit for family %(file)s: %(what)s on %(date)s."))
-REVIEW_WORKLIST = _Text(_("Annual review %(year)s: %(count)s enrolments in your area; apply by %(apply)s, "
-                          "village review by %(village)s, county confirmation by %(county)s."))
+REVIEW_WORKLIST = _PluralText(ngettext_lazy(
+    "Annual review %(year)s: %(count)s enrolment in your area; apply by %(apply)s, "
+    "village review by %(village)s, county confirmation by %(county)s.",
+    "Annual review %(year)s: %(count)s enrolments in your area; apply by %(apply)s, "
+    "village review by %(village)s, county confirmation by %(county)s.", "count"))
 TURNING_49 = _Text(_("Family %(file)s: %(name)s turns 49 in %(year)s and may apply for special assistance."))
 WHAT = {
     "anniversary": _("anniversary of the child's death"),

@@ -2,6 +2,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from casemgmt.core.admin_reach import CountyFilter, ReachModelAdmin, ReachTabularInline
 from casemgmt.core.errors import OutOfReachError
@@ -106,11 +107,13 @@ class InsurancePolicyAdmin(ReachModelAdmin):
 
     @admin.action(description=_("Renew the selected policies for another year"), permissions=["add"])
     def renew_policy(self, request, queryset):
-        self._run(request, queryset, "policy_renew", _("%(count)d policies renewed as drafts."))
+        self._run(request, queryset, "policy_renew", ngettext_lazy("%(count)d policy renewed as a draft.",
+                                                                      "%(count)d policies renewed as drafts.", "count"))
 
     @admin.action(description=_("Activate the selected draft policies"), permissions=["change"])
     def activate_policy(self, request, queryset):
-        self._run(request, queryset, "policy_activate", _("%(count)d policies activated."))
+        self._run(request, queryset, "policy_activate", ngettext_lazy("%(count)d policy activated.",
+                                                                         "%(count)d policies activated.", "count"))
 
 
 @admin.register(InsuredPerson)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
@@ -66,7 +67,17 @@ def birthday_celebration_create(*, actor, site, month, year=None):
         raise ValidationError({"month": _("Nobody near this site has a birthday in that month.")})
     # The middle of the month by default; the coordinator moves it when the date is agreed.
     starts_at = timezone.make_aware(datetime.datetime(year, month, 15, 9, 30))
+    month_start = timezone.make_aware(datetime.datetime(year, month, 1))
+    month_end = timezone.make_aware(datetime.datetime(*_next_month(datetime.date(year, month, 1)), 1))
     with transaction.atomic():
+        # One celebration per site and month: two coordinators pressing the button at once queue on the site row.
+        ServiceSite.objects.select_for_update().filter(pk=site.pk).first()
+        planned = Activity.objects.filter(
+            site=site, category=Activity.Category.BIRTHDAY, starts_at__gte=month_start, starts_at__lt=month_end,
+        ).exclude(status=Activity.Status.CANCELLED).first()
+        if planned:
+            raise ValidationError({"month": _("%(title)s is already planned for this site and month.")
+                                   % {"title": planned.title}})
         activity = Activity.objects.create(
             title=_("Group birthday celebration %(year)s-%(month)02d, %(site)s") % {"year": year, "month": month,
                                                                                     "site": site.name},
@@ -91,7 +102,8 @@ def birthday_lists_send(*, today=None, now=None):
         members = birthday_members(site=site, year=year, month=month)
         coordinator = site.coordinator
         with translation.override(coordinator.language):
-            title = _("%(count)s birthdays next month near %(site)s") % {"count": len(members), "site": site.name}
+            title = ngettext("%(count)s birthday next month near %(site)s", "%(count)s birthdays next month near %(site)s",
+                             len(members)) % {"count": len(members), "site": site.name}
         items.append(Notification(
             recipient=coordinator, kind="birthdays.monthly_list", level=Notification.Level.INFO, title=title[:200],
             body="\n".join(f"{day:%m-%d} {member.name} ({member.family.file_number})" for member, day in members),

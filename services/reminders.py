@@ -11,11 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from casemgmt.core.models import Notification, Role
 from casemgmt.core.notifications import notify_many
 from families.models import Family, FamilyMember
-from families.reminders import _staff_by_path, _Text, deepest
+from families.reminders import _PluralText, _staff_by_path, _Text, deepest
 
 from .models import InsurancePolicy, InsuredPerson
 
@@ -24,7 +25,9 @@ logger = logging.getLogger(__name__)
 RENEWAL_THRESHOLDS = (7, 30, 60)  # days before the end; each is reminded once
 ENDING = _Text(_("Insurance policy %(policy)s ends on %(end)s (in %(days)s days); a draft renewal is ready to review."))
 LAPSED = _Text(_("Insurance policy %(policy)s ended on %(end)s and has not been renewed."))
-UNCOVERED = _Text(_("%(count)s eligible family members in %(region)s are covered by no active insurance policy."))
+UNCOVERED = _PluralText(ngettext_lazy(
+    "%(count)s eligible family member in %(region)s is covered by no active insurance policy.",
+    "%(count)s eligible family members in %(region)s are covered by no active insurance policy.", "count"))
 
 
 def _policy_label(insurer, number):

@@ -2,6 +2,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from casemgmt.core.admin_reach import CountyFilter, ReachModelAdmin, ReachTabularInline
 from casemgmt.core.idcard import mask_phone
@@ -127,7 +128,8 @@ class ServiceHoursAdmin(ReachModelAdmin):
             except (ValidationError, PermissionError) as exc:
                 messages.error(request, f"{hours}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
         if done:
-            self.message_user(request, _("%(count)d entries reviewed.") % {"count": done}, messages.SUCCESS)
+            reviewed = ngettext("%(count)d entry reviewed.", "%(count)d entries reviewed.", done) % {"count": done}
+            self.message_user(request, reviewed, messages.SUCCESS)
 
     @admin.action(description=_("Approve the selected hours"), permissions=["change"])
     def approve(self, request, queryset):

@@ -3,6 +3,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from casemgmt.core.beat import SCHEDULE, sync_beat_schedule
@@ -121,6 +122,13 @@ def test_birthday_list_and_celebration_in_one_step(regions, people, families):
     activity = birthday_celebration_create(actor=people["coordinator"], site=site, month=3, year=2027)
     assert activity.category == Activity.Category.BIRTHDAY and activity.status == "planned"
     assert activity.description.count("\n") == 2 and activity.site == site
+    # The same month twice is refused, naming the celebration already planned; once cancelled, it can be planned again.
+    with pytest.raises(ValidationError) as refused:
+        birthday_celebration_create(actor=people["coordinator"], site=site, month=3, year=2027)
+    assert activity.title in refused.value.message_dict["month"][0]
+    assert Activity.objects.filter(site=site, category=Activity.Category.BIRTHDAY).count() == 1
+    Activity.objects.filter(pk=activity.pk).update(status=Activity.Status.CANCELLED)
+    assert birthday_celebration_create(actor=people["coordinator"], site=site, month=3, year=2027).pk != activity.pk
 
 
 @pytest.mark.django_db
