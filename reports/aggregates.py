@@ -9,6 +9,11 @@ What is additive and what is not:
 - families by (region path, category, risk level, status) are a snapshot (``FamilyTally``);
   disbursements (count and amount) and free check-ups per (month, region path, …) are sums
   (``DisbursementTally``, ``CheckupTally``): a subtree's figure for whole months is the sum of its rows;
+- activity participants per (month, activity region path, category) are sums (``AttendanceTally``);
+- people insured in a period (distinct members on the rosters of bought policies running in it) are
+  tallied per calendar month, quarter and year and per region subtree (``InsuredTally``): a roster
+  row changes a tally only when it is the member's first (or, deleted, last) among that subtree's
+  policies touching the period; a policy changing status, dates or region moves its roster along;
 - families contacted in a period are distinct families, not a sum of months, so each calendar
   month, quarter and year is tallied on its own (``ContactTally``): a check-in changes a tally only
   when it is the family's first (or, deleted, its last) of that period, which the trigger decides by
@@ -47,7 +52,7 @@ from django.utils import timezone
 
 from casemgmt.core import reach
 from families.models import CheckIn, Family
-from services.models import Disbursement, HealthCheckup
+from services.models import ActivityAttendance, Disbursement, HealthCheckup
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +103,26 @@ FROM ({matched}) AS d
 JOIN services_fund fu ON fu.id = d.fund_id
 JOIN core_region fr ON fr.id = fu.region_id
 CROSS JOIN LATERAL (VALUES (d.old_path, -1), (d.new_path, 1)) AS s(path, sign)"""
+
+# Policies that were bought (reports.statistics.SPENT_POLICY_STATUSES), as SQL.
+SPENT_POLICIES = "('active', 'expired')"
+# The calendar periods a policy running from {starts} to {ends} (dates) touches, as (period, first day) rows.
+POLICY_PERIODS = """(SELECT 'm', g::date FROM generate_series(date_trunc('month', {starts}), {ends}, interval '1 month') g
+  UNION ALL SELECT 'q', g::date FROM generate_series(date_trunc('quarter', {starts}), {ends}, interval '3 months') g
+  UNION ALL SELECT 'y', g::date FROM generate_series(date_trunc('year', {starts}), {ends}, interval '1 year') g)"""
+# The region subtrees a path lies in: its prefixes at every level's path length, "" for all regions.
+PREFIX_LENGTHS = "ARRAY[0, 2, 4, 6, 9, 12]"
+PREFIXES = f"(SELECT substr({{path}}, 1, l) FROM unnest({PREFIX_LENGTHS}) AS l WHERE l <= length({{path}}))"
+
+# Where and when an attendance row counts: its activity's month, region path and category (none
+# when the activity was cancelled); ``lost`` when its activity is missing.
+ATTENDANCE_KEYS = """
+SELECT date_trunc('month', a.starts_at AT TIME ZONE zone)::date AS month, r.path::text AS region_path,
+       a.category::text AS category, a.id IS NULL AS lost
+FROM {rows} x
+LEFT JOIN services_activity a ON a.id = x.activity_id
+LEFT JOIN core_region r ON r.id = a.region_id
+WHERE a.status IS DISTINCT FROM 'cancelled'"""
 
 FUNCTIONS = f"""
 -- The time zone to cut months in, or NULL when the tallies are not maintained (no state row, or
@@ -469,6 +494,198 @@ BEGIN
     END IF;
 END $$;
 
+-- ---- people insured: distinct members per (calendar period, region subtree) ----
+-- Roster entries (a member on a bought policy of region ``path`` running from ``starts`` to ``ends``)
+-- added (+1) or removed (-1): a member changes a period's tally of a subtree only when it is their
+-- first (added) or last (removed) roster row among that subtree's policies touching the period; the
+-- count of what remains is taken after the statement, on the roster's member index.
+CREATE OR REPLACE FUNCTION reports_tally_insured(members bigint[], paths text[], starts date[], ends date[],
+                                                 signs int[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    WITH delta AS (
+        SELECT u.m, k.period, k.starts_on, x.prefix, sum(u.g) AS change
+        FROM unnest(members, paths, starts, ends, signs) AS u(m, p, s, e, g)
+        CROSS JOIN LATERAL {POLICY_PERIODS.format(starts="u.s", ends="u.e")} AS k(period, starts_on)
+        CROSS JOIN LATERAL {PREFIXES.format(path="u.p")} AS x(prefix)
+        GROUP BY 1, 2, 3, 4 HAVING sum(u.g) <> 0
+    ), rosters AS (
+        SELECT r.member_id, g.path::text AS path, p.starts_on, p.ends_on
+        FROM services_insuredperson r
+        JOIN services_insurancepolicy p ON p.id = r.policy_id
+        JOIN core_region g ON g.id = p.region_id
+        WHERE r.member_id IN (SELECT DISTINCT m FROM delta) AND p.status IN {SPENT_POLICIES}
+    ), counted AS (
+        SELECT d.m, d.period, d.starts_on, d.prefix, d.change, count(r.member_id) AS remaining
+        FROM delta d
+        LEFT JOIN rosters r ON r.member_id = d.m AND left(r.path, length(d.prefix)) = d.prefix
+             AND r.ends_on >= d.starts_on
+             AND r.starts_on < (d.starts_on + CASE d.period WHEN 'm' THEN interval '1 month'
+                                WHEN 'q' THEN interval '3 months' ELSE interval '1 year' END)
+        GROUP BY 1, 2, 3, 4, 5
+    )
+    INSERT INTO reports_insuredtally AS t (period, starts_on, region_prefix, people)
+    SELECT c.period, c.starts_on, c.prefix, sum(CASE WHEN c.remaining > 0 THEN 1 ELSE -1 END)
+    FROM counted c
+    WHERE (c.remaining > 0) <> (c.remaining - c.change > 0)
+    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (period, starts_on, region_prefix) DO UPDATE SET people = t.people + excluded.people;
+END $$;
+
+-- Roster rows (member, policy) added (+1) or removed (-1), with the policies as they are now.
+CREATE OR REPLACE FUNCTION reports_insured_apply(members bigint[], policies bigint[], signs int[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF members IS NULL OR reports_tally_gives_up(cardinality(members), false) THEN
+        RETURN;
+    END IF;
+    -- Serialise with changes of these policies (their status, dates, region) and with every other
+    -- writer of these members' roster rows, so the counts see committed rows.
+    PERFORM 1 FROM services_insurancepolicy WHERE id = ANY(policies) ORDER BY id FOR SHARE;
+    PERFORM 1 FROM families_familymember WHERE id = ANY(members) ORDER BY id FOR NO KEY UPDATE;
+    IF reports_tally_gives_up(0, EXISTS (SELECT 1 FROM unnest(policies) AS u(p)
+                                         WHERE NOT EXISTS (SELECT 1 FROM services_insurancepolicy WHERE id = u.p))) THEN
+        RETURN;
+    END IF;
+    PERFORM reports_tally_insured(array_agg(u.m), array_agg(g.path::text), array_agg(p.starts_on),
+                                  array_agg(p.ends_on), array_agg(u.g))
+    FROM unnest(members, policies, signs) AS u(m, pol, g)
+    JOIN services_insurancepolicy p ON p.id = u.pol
+    JOIN core_region g ON g.id = p.region_id
+    WHERE p.status IN {SPENT_POLICIES}
+    HAVING count(*) > 0;
+END $$;
+
+CREATE OR REPLACE FUNCTION reports_roster_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF reports_tally_zone() IS NOT NULL THEN
+        PERFORM reports_insured_apply(array_agg(member_id), array_agg(policy_id), array_agg(1)) FROM new_rows;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION reports_roster_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF reports_tally_zone() IS NOT NULL THEN
+        PERFORM reports_insured_apply(array_agg(member_id), array_agg(policy_id), array_agg(-1)) FROM old_rows;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION reports_roster_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF reports_tally_zone() IS NOT NULL THEN
+        PERFORM reports_insured_apply(array_agg(m.member_id), array_agg(m.policy_id), array_agg(m.sign))
+        FROM old_rows o JOIN new_rows n ON n.id = o.id
+        CROSS JOIN LATERAL (VALUES (o.member_id, o.policy_id, -1), (n.member_id, n.policy_id, 1))
+            AS m(member_id, policy_id, sign)
+        WHERE (o.member_id, o.policy_id) IS DISTINCT FROM (n.member_id, n.policy_id);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- A policy bought, cancelled, re-dated or moved to another region: its whole roster leaves the old
+-- (period, subtree) keys and enters the new ones.
+CREATE OR REPLACE FUNCTION reports_policy_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    members bigint[];
+    old_path text;
+    new_path text;
+    was_spent boolean := OLD.status IN {SPENT_POLICIES};
+    is_spent boolean := NEW.status IN {SPENT_POLICIES};
+BEGIN
+    IF reports_tally_zone() IS NULL OR NOT (was_spent OR is_spent)
+       OR (was_spent AND is_spent AND (OLD.region_id, OLD.starts_on, OLD.ends_on)
+                                      IS NOT DISTINCT FROM (NEW.region_id, NEW.starts_on, NEW.ends_on)) THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(member_id ORDER BY member_id) INTO members FROM services_insuredperson WHERE policy_id = NEW.id;
+    IF members IS NULL OR reports_tally_gives_up(cardinality(members), false) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM 1 FROM families_familymember WHERE id = ANY(members) ORDER BY id FOR NO KEY UPDATE;
+    SELECT path INTO old_path FROM core_region WHERE id = OLD.region_id;
+    SELECT path INTO new_path FROM core_region WHERE id = NEW.region_id;
+    PERFORM reports_tally_insured(array_agg(c.m), array_agg(c.p), array_agg(c.s), array_agg(c.e), array_agg(c.g))
+    FROM unnest(members) AS u(m)
+    CROSS JOIN LATERAL (SELECT u.m, old_path, OLD.starts_on, OLD.ends_on, -1 WHERE was_spent
+                        UNION ALL SELECT u.m, new_path, NEW.starts_on, NEW.ends_on, 1 WHERE is_spent) AS c(m, p, s, e, g);
+    RETURN NULL;
+END $$;
+
+-- ---- activity participants: additive by (month, region path, category) ----
+CREATE OR REPLACE FUNCTION reports_tally_attendance(months date[], paths text[], categories text[], signs int[],
+                                                    lost boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF months IS NULL OR reports_tally_gives_up(cardinality(months), lost) THEN
+        RETURN;
+    END IF;
+    INSERT INTO reports_attendancetally AS t (month, region_path, category, participants)
+    SELECT u.m, u.p, u.c, sum(u.g) FROM unnest(months, paths, categories, signs) AS u(m, p, c, g)
+    GROUP BY 1, 2, 3 HAVING sum(u.g) <> 0 ORDER BY 1, 2, 3
+    ON CONFLICT (month, region_path, category) DO UPDATE SET participants = t.participants + excluded.participants;
+END $$;
+
+CREATE OR REPLACE FUNCTION reports_attendance_written() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    zone text := reports_tally_zone();
+BEGIN
+    IF zone IS NULL THEN
+        RETURN NULL;
+    END IF;
+    -- Serialise with changes of these activities (reports_activity_changed counts their attendance).
+    IF TG_OP = 'INSERT' THEN  -- (updates: reports_attendance_moved, row by row)
+        PERFORM 1 FROM services_activity WHERE id IN (SELECT activity_id FROM new_rows) ORDER BY id FOR SHARE;
+        PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.region_path), array_agg(k.category),
+                                         array_agg(1), bool_or(k.lost))
+        FROM ({ATTENDANCE_KEYS.format(rows="new_rows")}) AS k;
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM 1 FROM services_activity WHERE id IN (SELECT activity_id FROM old_rows) ORDER BY id FOR SHARE;
+        PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.region_path), array_agg(k.category),
+                                         array_agg(-1), bool_or(k.lost))
+        FROM ({ATTENDANCE_KEYS.format(rows="old_rows")}) AS k;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION reports_attendance_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    zone text := reports_tally_zone();
+BEGIN
+    IF zone IS NOT NULL THEN
+        PERFORM 1 FROM services_activity WHERE id IN (OLD.activity_id, NEW.activity_id) ORDER BY id FOR SHARE;
+        PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.region_path), array_agg(k.category),
+                                         array_agg(k.sign), bool_or(k.lost))
+        FROM (SELECT *, -1 AS sign FROM ({ATTENDANCE_KEYS.format(rows="(SELECT OLD.activity_id AS activity_id)")}) AS g
+              UNION ALL
+              SELECT *, 1 FROM ({ATTENDANCE_KEYS.format(rows="(SELECT NEW.activity_id AS activity_id)")}) AS a) AS k;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- An activity re-dated, re-categorised, moved or (un)cancelled takes its participants along.
+CREATE OR REPLACE FUNCTION reports_activity_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    zone text := reports_tally_zone();
+    n int;
+BEGIN
+    IF zone IS NULL THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*) INTO n FROM services_activityattendance WHERE activity_id = NEW.id;
+    IF n > 0 THEN
+        PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.path), array_agg(k.category),
+                                         array_agg(k.sign), false)
+        FROM (SELECT date_trunc('month', OLD.starts_at AT TIME ZONE zone)::date,
+                     (SELECT path::text FROM core_region WHERE id = OLD.region_id), OLD.category::text, -n
+              WHERE OLD.status <> 'cancelled'
+              UNION ALL
+              SELECT date_trunc('month', NEW.starts_at AT TIME ZONE zone)::date,
+                     (SELECT path::text FROM core_region WHERE id = NEW.region_id), NEW.category::text, n
+              WHERE NEW.status <> 'cancelled') AS k(month, path, category, sign);
+    END IF;
+    RETURN NULL;
+END $$;
+
 -- ---- what the triggers cannot follow: re-coded regions, truncated tables ----
 CREATE OR REPLACE FUNCTION reports_region_recoded() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -511,10 +728,22 @@ TRIGGERS = [
     ("reports_checkups_inserted", "INSERT", "services_healthcheckup", NEW, "reports_checkups_written"),
     ("reports_checkups_deleted", "DELETE", "services_healthcheckup", OLD, "reports_checkups_written"),
     ("reports_checkup_changed", "UPDATE", "services_healthcheckup", "FOR EACH ROW " + _changed(CHECKUP_COLUMNS)),
+    ("reports_roster_inserted", "INSERT", "services_insuredperson", NEW),
+    ("reports_roster_deleted", "DELETE", "services_insuredperson", OLD),
+    ("reports_roster_updated", "UPDATE", "services_insuredperson", BOTH),
+    ("reports_policy_changed", "UPDATE", "services_insurancepolicy",
+     "FOR EACH ROW " + _changed(("status", "region_id", "starts_on", "ends_on"))),
+    ("reports_attendance_inserted", "INSERT", "services_activityattendance", NEW, "reports_attendance_written"),
+    ("reports_attendance_deleted", "DELETE", "services_activityattendance", OLD, "reports_attendance_written"),
+    ("reports_attendance_moved", "UPDATE", "services_activityattendance", "FOR EACH ROW " + _changed(("activity_id",))),
+    ("reports_activity_changed", "UPDATE", "services_activity",
+     "FOR EACH ROW " + _changed(("status", "region_id", "starts_at", "category"))),
 ] + [
     (f"reports_{table}_truncated", "TRUNCATE", table, "FOR EACH STATEMENT", "reports_tables_truncated")
     for table in ("families_checkin", "families_family", "families_familymember", "services_disbursement",
-                  "services_healthcheckup", "services_fund", "volunteers_volunteer", "core_region")
+                  "services_healthcheckup", "services_fund", "volunteers_volunteer", "core_region",
+                  "services_insuredperson", "services_insurancepolicy", "services_activityattendance",
+                  "services_activity")
 ]
 
 
@@ -528,6 +757,11 @@ FUNCTION_SIGNATURES = (
     "reports_volunteer_moved()", "reports_fund_moved()", "reports_region_recoded()", "reports_disbursements_written()",
     "reports_disbursement_changed()", "reports_checkups_written()", "reports_checkup_changed()",
     "reports_tables_truncated()",
+    "reports_roster_inserted()", "reports_roster_deleted()", "reports_roster_updated()", "reports_policy_changed()",
+    "reports_attendance_written()", "reports_attendance_moved()", "reports_activity_changed()",
+    "reports_insured_apply(bigint[], bigint[], int[])",
+    "reports_tally_insured(bigint[], text[], date[], date[], int[])",
+    "reports_tally_attendance(date[], text[], text[], int[], boolean)",
     "reports_move_family_records(bigint[], text[], text[])", "reports_move_member_records(bigint[], text[], text[])",
     "reports_move_volunteer_records(bigint[], text[], text[])", "reports_move_fund_records(bigint[], text[], text[])",
     "reports_disbursements_apply(date[], text[], text[], text[], int[], numeric[], boolean)",
@@ -569,6 +803,11 @@ def uninstall(using=None):
 
 # ---- rebuilding ------------------------------------------------------------------------------------
 
+# The calendar periods of a year as (period, months after January, bits of a 12-bit month mask).
+MONTH_BITS = """(VALUES ('y', 0, 4095), ('q', 0, 7), ('q', 3, 56), ('q', 6, 448), ('q', 9, 3584),
+    ('m', 0, 1), ('m', 1, 2), ('m', 2, 4), ('m', 3, 8), ('m', 4, 16), ('m', 5, 32), ('m', 6, 64),
+    ('m', 7, 128), ('m', 8, 256), ('m', 9, 512), ('m', 10, 1024), ('m', 11, 2048))"""
+
 TALLIES = {
     # table: (key columns, value columns, the recomputation)
     "reports_familytally": (
@@ -578,7 +817,7 @@ TALLIES = {
         # One pass over the check-ins: each family's months with a check-in, as a 12-bit mask per
         # year; families sharing a (year, mask, status, path) are counted together; each mask then
         # counts towards the year, the quarters and the months whose bits it has.
-        "period, starts_on, status, region_path", "families", """
+        "period, starts_on, status, region_path", "families", f"""
         WITH masks AS (
             SELECT family_id, date_trunc('year', local)::date AS year,
                    bit_or(1 << (extract(month FROM local)::int - 1)) AS months
@@ -589,10 +828,7 @@ TALLIES = {
             FROM masks m JOIN families_family f ON f.id = m.family_id GROUP BY 1, 2, 3, 4
         )
         SELECT p.period, (t.year + p.months_in * interval '1 month')::date, t.status, t.region_path, sum(t.families)
-        FROM patterns t JOIN (VALUES ('y', 0, 4095), ('q', 0, 7), ('q', 3, 56), ('q', 6, 448), ('q', 9, 3584),
-            ('m', 0, 1), ('m', 1, 2), ('m', 2, 4), ('m', 3, 8), ('m', 4, 16), ('m', 5, 32), ('m', 6, 64),
-            ('m', 7, 128), ('m', 8, 256), ('m', 9, 512), ('m', 10, 1024), ('m', 11, 2048)) AS p(period, months_in, bits)
-          ON t.months & p.bits <> 0
+        FROM patterns t JOIN {MONTH_BITS} AS p(period, months_in, bits) ON t.months & p.bits <> 0
         GROUP BY 1, 2, 3, 4"""),
     "reports_disbursementtally": (
         "month, kind, region_path, fund_region_path", "disbursements, amount",
@@ -602,10 +838,43 @@ TALLIES = {
         "month, region_path", "checkups",
         f"SELECT month, region_path, count(*) FROM ({CHECKUP_KEYS.format(rows='services_healthcheckup')}) AS k "
         f"GROUP BY 1, 2"),
+    "reports_insuredtally": (
+        # Like the contacts: each member's months on a bought policy, as a 12-bit mask per year and
+        # subtree; members sharing a (year, subtree, mask) are counted together, then each mask
+        # counts towards the year, the quarters and the months whose bits it has.
+        "period, starts_on, region_prefix", "people", f"""
+        WITH spans AS (
+            SELECT r.member_id, g.path::text AS path, y.year::date AS year,
+                   (1 << CASE WHEN p.ends_on >= y.year + interval '1 year' THEN 12
+                              ELSE extract(month FROM p.ends_on)::int END)
+                   - (1 << CASE WHEN p.starts_on < y.year THEN 0 ELSE extract(month FROM p.starts_on)::int - 1 END)
+                   AS months
+            FROM services_insuredperson r
+            JOIN services_insurancepolicy p ON p.id = r.policy_id
+            JOIN core_region g ON g.id = p.region_id
+            CROSS JOIN LATERAL generate_series(date_trunc('year', p.starts_on), p.ends_on, interval '1 year') AS y(year)
+            WHERE p.status IN {SPENT_POLICIES}
+        ), by_path AS (
+            SELECT member_id, year, path, bit_or(months) AS months FROM spans GROUP BY 1, 2, 3
+        ), masks AS (
+            SELECT b.member_id, b.year, x.prefix, bit_or(b.months) AS months
+            FROM by_path b CROSS JOIN LATERAL {PREFIXES.format(path="b.path")} AS x(prefix) GROUP BY 1, 2, 3
+        ), patterns AS (
+            SELECT year, prefix, months, count(*) AS people FROM masks GROUP BY 1, 2, 3
+        )
+        SELECT p.period, (t.year + p.months_in * interval '1 month')::date, t.prefix, sum(t.people)
+        FROM patterns t JOIN {MONTH_BITS} AS p(period, months_in, bits) ON t.months & p.bits <> 0
+        GROUP BY 1, 2, 3"""),
+    "reports_attendancetally": (
+        "month, region_path, category", "participants",
+        f"SELECT month, region_path, category, count(*) "
+        f"FROM ({ATTENDANCE_KEYS.format(rows='services_activityattendance').replace('zone', '%(zone)s')}) AS k "
+        f"GROUP BY 1, 2, 3"),
 }
 # Locked while rebuilding: everything a tally is computed from.
 SOURCES = ("families_family", "families_checkin", "families_familymember", "services_disbursement",
-           "services_healthcheckup", "services_fund", "volunteers_volunteer", "core_region")
+           "services_healthcheckup", "services_fund", "volunteers_volunteer", "core_region", "services_insuredperson",
+           "services_insurancepolicy", "services_activityattendance", "services_activity")
 
 
 @dataclass(frozen=True)
@@ -635,6 +904,9 @@ def rebuild(using=None):
         cursor.execute("SELECT time_zone FROM reports_aggregatestate WHERE id = 1 AND stale_since IS NULL")
         maintained = (cursor.fetchone() or (None,))[0] == zone
         for table, (keys, values, recompute) in TALLIES.items():
+            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [table])
+            if not cursor.fetchone()[0]:  # a migration earlier than the table's own
+                continue
             fresh = f"{table}_fresh"
             cursor.execute(f"DROP TABLE IF EXISTS {fresh}")
             cursor.execute(f"CREATE TEMP TABLE {fresh} ON COMMIT DROP AS {recompute}", {"zone": zone})
@@ -658,7 +930,8 @@ def rebuild(using=None):
 
 
 # Tables that bulk loads fill (``seed_demo``).
-BULK_TABLES = ("families_family", "families_checkin", "services_disbursement", "services_healthcheckup")
+BULK_TABLES = ("families_family", "families_checkin", "services_disbursement", "services_healthcheckup",
+               "services_insuredperson", "services_insurancepolicy", "services_activityattendance", "services_activity")
 
 
 @contextmanager
@@ -708,11 +981,18 @@ def sees_whole_subtree(user, path):
     (see ``_granted_disbursements``). Caseload roles see their caseload only, which tallies by
     region cannot answer.
     """
-    if not all(reach.can_use(user, model) for model in (Family, CheckIn, HealthCheckup, Disbursement)):
+    if not all(reach.can_use(user, model) for model in (Family, CheckIn, HealthCheckup, Disbursement, ActivityAttendance)):
         return False
     if user.is_superuser:
         return True
     return user.role in reach.REGION_ROLES and path.startswith(user.reach_path)
+
+
+def sees_every_roster(user):
+    """Whether ``reach.restrict`` leaves insured people unnarrowed for ``user`` (a superuser, a national
+    administrator): a regional reader sees the roster rows of members living in their reach, which
+    the tally by the policy's region cannot tell apart, so their people covered are counted."""
+    return user.is_superuser or (user.role in reach.REGION_ROLES and not user.reach_path)
 
 
 def calendar_period(period):
@@ -743,6 +1023,8 @@ class Tallies:
     contacted_by_month: dict | None = None  # month -> families contacted (any status); None: not whole months
     disbursements: list | None = None  # {"kind", "month", "sub", "n", "amount"}; None: not whole months
     checkups: list | None = None  # {"month", "sub", "n"}; None: not whole months
+    attendance: list | None = None  # {"month", "sub", "category", "n"}; None: not whole months
+    insured: int | None = None  # people covered in the whole scope; None: not a calendar period, or a narrowed reader
 
 
 def tallies(scope, length=0, by_month=False):
@@ -761,8 +1043,12 @@ def tallies(scope, length=0, by_month=False):
          "NULL FROM reports_familytally WHERE region_path LIKE %(prefix)s GROUP BY 2, 3, 4, 5 HAVING sum(families) <> 0"),
     ]
     key = calendar_period(period)
+    insured = key and sees_every_roster(user)
     if key:
-        params.update(period=key[0], starts_on=key[1])
+        params.update(period=key[0], starts_on=key[1], path=scope.path)
+        if insured:
+            parts.append("SELECT 'insured', NULL, NULL, NULL, NULL, NULL::date, sum(people), NULL FROM reports_insuredtally "
+                         "WHERE period = %(period)s AND starts_on = %(starts_on)s AND region_prefix = %(path)s")
         parts.append("SELECT 'contacted', substr(region_path, 1, %(length)s), NULL, NULL, NULL, NULL::date, "
                      "sum(families), NULL FROM reports_contacttally WHERE period = %(period)s "
                      "AND starts_on = %(starts_on)s AND status = %(active)s AND region_path LIKE %(prefix)s GROUP BY 2")
@@ -783,6 +1069,9 @@ def tallies(scope, length=0, by_month=False):
             ("SELECT 'checkup', substr(region_path, 1, %(length)s), NULL, NULL, NULL, month, sum(checkups), NULL "
              "FROM reports_checkuptally WHERE month BETWEEN %(first)s AND %(last)s AND region_path LIKE %(prefix)s "
              "GROUP BY 2, 6 HAVING sum(checkups) <> 0"),
+            ("SELECT 'attendance', substr(region_path, 1, %(length)s), category, NULL, NULL, month, sum(participants), "
+             "NULL FROM reports_attendancetally WHERE month BETWEEN %(first)s AND %(last)s AND region_path LIKE %(prefix)s "
+             "GROUP BY 2, 3, 6 HAVING sum(participants) <> 0"),
         ]
     with connection.cursor() as cursor:
         # One statement: the state and the tallies are read in one snapshot.
@@ -797,6 +1086,8 @@ def tallies(scope, length=0, by_month=False):
                       for kind, sub, a, b, c, _day, n, _amount in rows if kind == "family"]
     if key:
         found.contacted = {sub: n for kind, sub, *_rest, n, _amount in rows if kind == "contacted"}
+    if insured:
+        found.insured = next((n for kind, *_rest, n, _amount in rows if kind == "insured"), None) or 0
     if months:
         if by_month:
             found.contacted_by_month = {day: n for kind, *_rest, day, n, _amount in rows if kind == "month"}
@@ -804,6 +1095,8 @@ def tallies(scope, length=0, by_month=False):
                                for kind, sub, a, _b, _c, day, n, amount in rows if kind == "disbursement"]
         found.checkups = [{"month": day, "sub": sub, "n": n}
                           for kind, sub, _a, _b, _c, day, n, _amount in rows if kind == "checkup"]
+        found.attendance = [{"month": day, "sub": sub, "category": a, "n": n}
+                            for kind, sub, a, _b, _c, day, n, _amount in rows if kind == "attendance"]
         if not unrestricted:
             found.disbursements += _granted_disbursements(scope, length)
     return found

@@ -1,16 +1,17 @@
 """Pre-computed tallies behind the bulletin's largest figures, kept exact by the database (``reports.aggregates``).
 
 A figure of a region subtree is a sum over the rows whose path starts with the subtree's path.
-Families, disbursements and free check-ups are additive; families contacted in a period are not
-(a family contacted in January and March is one family of the quarter), so they are counted per
-calendar month, quarter and year, each period on its own. No table grows with the families or
-their records: their size is bounded by regions × months × keys.
+Families, disbursements, free check-ups and activity participants are additive; families contacted
+in a period are not (a family contacted in January and March is one family of the quarter), so they
+are counted per calendar month, quarter and year, each period on its own; people insured neither
+(one person on a county's and a city's policy), so they are counted per period and per subtree.
+No table grows with the families or their records: their size is bounded by regions × months × keys.
 """
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from families.models import Category, Family, RiskLevel
-from services.models import MONEY, Disbursement
+from services.models import MONEY, Activity, Disbursement
 
 
 class FamilyTally(models.Model):
@@ -92,6 +93,47 @@ class CheckupTally(models.Model):
 
     def __str__(self):
         return f"{self.month:%Y-%m} {self.region_path}: {self.checkups}"
+
+
+class InsuredTally(models.Model):
+    """Distinct members on the roster of a bought policy (active or expired) that runs during some part of a
+    calendar period, among the policies of one region subtree (``region_prefix``: a region's path, "" for all).
+
+    A member is insured by two or three policies a year, often of different regions (a county's and a
+    city's), so distinct members add up neither over months nor over regions: each period and each
+    subtree is counted on its own, and a subtree's figure is one row.
+    """
+
+    pk = models.CompositePrimaryKey("period", "starts_on", "region_prefix", verbose_name=_("tally key"))
+    period = models.CharField(_("calendar period"), max_length=1, choices=ContactTally.Period.choices)
+    starts_on = models.DateField(_("starts on"))
+    region_prefix = models.CharField(_("region path"), max_length=12, blank=True)
+    people = models.IntegerField(_("number of people"))
+
+    class Meta:
+        verbose_name = _("insured people tally")
+        verbose_name_plural = _("insured people tallies")
+
+    def __str__(self):
+        return f"{self.period}{self.starts_on:%Y-%m} {self.region_prefix or '*'}: {self.people}"
+
+
+class AttendanceTally(models.Model):
+    """Participants (attendance rows) of the activities of one category and region path that started in a
+    month, cancelled ones left out."""
+
+    pk = models.CompositePrimaryKey("month", "region_path", "category", verbose_name=_("tally key"))
+    month = models.DateField(_("month"))
+    region_path = models.CharField(_("region path"), max_length=12)
+    category = models.CharField(_("category"), max_length=16, choices=Activity.Category.choices)
+    participants = models.IntegerField(_("number of participants"))
+
+    class Meta:
+        verbose_name = _("attendance tally")
+        verbose_name_plural = _("attendance tallies")
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.region_path} {self.category}: {self.participants}"
 
 
 class AggregateState(models.Model):

@@ -8,9 +8,11 @@ Every record set passes through ``reach.restrict`` first: a user's figures never
 could not open one by one (a social worker's family figures are their caseload's).
 
 The figures over the largest record sets (families, families contacted, disbursements, free
-check-ups) are read from tallies kept exact by the database (``reports.aggregates``) when the
-tallies can answer: a reader who sees whole region subtrees, and a period of whole months (families
-contacted: a calendar month, quarter or year). Otherwise they are counted from the records.
+check-ups, activity participants, people insured) are read from tallies kept exact by the database
+(``reports.aggregates``) when the tallies can answer: a reader who sees whole region subtrees (people
+insured: every roster, i.e. a superuser or national administrator), and a period of whole months
+(families contacted and people insured: a calendar month, quarter or year). Otherwise they are
+counted from the records.
 """
 import calendar
 import datetime
@@ -276,10 +278,18 @@ def statistics_compute(scope):
         checkups = scope.free_checkups().count()
     policies = {row["product_kind"]: row for row in scope.insurance_policies().order_by().values("product_kind").annotate(
         n=Count("pk"), premium=Sum("premium"))}
-    covered = scope.insured_people().aggregate(n=Count("member_id", distinct=True))["n"]
+    if tallied is not None and tallied.insured is not None:
+        covered = tallied.insured
+    else:
+        covered = scope.insured_people().aggregate(n=Count("member_id", distinct=True))["n"]
     activities = {row["category"]: row["n"] for row in scope.activities().order_by().values("category").annotate(n=Count("pk"))}
-    attendance = {row["activity__category"]: row["n"] for row in
-                  scope.participants().order_by().values("activity__category").annotate(n=Count("pk"))}
+    if tallied is not None and tallied.attendance is not None:
+        attendance = {}
+        for row in tallied.attendance:
+            attendance[row["category"]] = attendance.get(row["category"], 0) + row["n"]
+    else:
+        attendance = {row["activity__category"]: row["n"] for row in
+                      scope.participants().order_by().values("activity__category").annotate(n=Count("pk"))}
     trained = scope.trained_enrollments().aggregate(n=Count("volunteer_id", distinct=True))["n"]
     family_rows, coverage = _family_figures(scope, tallied)
 
@@ -354,8 +364,12 @@ def _tallied_series(tallied):
         for row in tallied.checkups:
             checkups.setdefault(row["month"], {"n": 0})["n"] += row["n"]
             checkups_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
+        attendance, attendance_sub = {}, {}
+        for row in tallied.attendance:
+            attendance.setdefault(row["month"], {"n": 0})["n"] += row["n"]
+            attendance_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
         series.update(consolation=consolation, support=support, consolation_sub=consolation_sub, checkups=checkups,
-                      checkups_sub=checkups_sub,
+                      checkups_sub=checkups_sub, attendance=attendance, participants_sub=attendance_sub,
                       contacted={month: {"n": n} for month, n in tallied.contacted_by_month.items()})
     families = {}
     for row in tallied.families:
@@ -391,7 +405,7 @@ def trends_compute(scope):
     consolation = tallied_or("consolation", lambda: _monthly(scope.consolation(), "paid_on", n=Count("pk"),
                                                              amount=Sum("amount")))
     checkups = tallied_or("checkups", lambda: _monthly(scope.free_checkups(), "date", n=Count("pk")))
-    attendance = _monthly(scope.participants(), "activity__starts_at", n=Count("pk"))
+    attendance = tallied_or("attendance", lambda: _monthly(scope.participants(), "activity__starts_at", n=Count("pk")))
     contacted = tallied_or("contacted", lambda: _monthly(scope.checkins(), "occurred_at",
                                                          n=Count("family_id", distinct=True)))
     support = tallied_or("support", lambda: _monthly(scope.volunteer_support(), "paid_on", amount=Sum("amount")))
@@ -421,7 +435,8 @@ def trends_compute(scope):
                                                                       amount=Sum("amount")))
     checkups_sub = tallied_or("checkups_sub", lambda: by_prefix(scope.free_checkups(), "member__family__region_path",
                                                                 n=Count("pk")))
-    participants_sub = by_prefix(scope.participants(), "activity__region__path", n=Count("pk"))
+    participants_sub = tallied_or("participants_sub", lambda: by_prefix(scope.participants(), "activity__region__path",
+                                                                        n=Count("pk")))
     paths = sorted(set(families) | set(consolation_sub) | set(checkups_sub) | set(participants_sub))
     names = dict(Region.objects.filter(path__in=paths).exclude(path="").values_list("path", "name")
                  .order_by("path", "level"))

@@ -1,7 +1,8 @@
 """The tallies behind the statistics stay exactly equal to counting the records.
 
 After every kind of write (check-ins recorded, edited, moved, deleted; families changing status,
-risk or region; disbursements, check-ups, members, volunteers and funds changing) the figures read
+risk or region; disbursements, check-ups, members, volunteers and funds changing; roster rows, policies,
+attendance and activities changing) the figures read
 from the tallies equal the figures counted from the records, and a rebuild finds nothing to correct
 (``drift == 0``). Bulk statements and writes the triggers cannot follow make the tallies stale, and
 the figures are then counted from the records until a rebuild.
@@ -21,10 +22,10 @@ from casemgmt.security.models import BreakGlassGrant
 from families import services as family_services
 from families.models import CheckIn, Family, FamilyMember
 from reports import aggregates
-from reports.models import AggregateState, ContactTally
+from reports.models import AggregateState, ContactTally, InsuredTally
 from reports.statistics import Period, ReportScope, statistics_compute, trends_compute
 from reports.tasks import aggregates_rebuild
-from services.models import Disbursement, Fund, HealthCheckup
+from services.models import Activity, ActivityAttendance, Disbursement, Fund, HealthCheckup, InsurancePolicy, InsuredPerson
 from tests.reports.conftest import YEAR, at
 from volunteers.models import Volunteer
 
@@ -95,15 +96,19 @@ def test_tallies_answer_regional_readers_and_caseloads_count_records(report_data
 
 def test_statistics_from_the_tallies_take_a_fixed_number_of_queries(report_data, people, django_assert_num_queries):
     scope = year_scope(people["root"], Region.objects.get(level=Region.Level.PROVINCE))
-    # One for the tallies, six for the small record sets (sites, policies, people covered,
-    # activities, participants, volunteers trained): the families and check-ins are never read.
-    with django_assert_num_queries(7):
+    # One for the tallies, four for the small record sets (sites, policies, activities, volunteers
+    # trained): the families, check-ins, rosters and attendance are never read.
+    with django_assert_num_queries(5):
         figures = statistics_compute(scope)
-    with django_assert_num_queries(4):  # the tallies; attendance by month and by sub-region; region names
+    with django_assert_num_queries(2):  # the tallies; region names
         trends_compute(scope)
-    with CaptureQueriesContext(connection) as queries:
-        statistics_compute(scope)
-    assert not any("families_checkin" in q["sql"] or "families_family" in q["sql"] for q in queries.captured_queries)
+    for compute in (statistics_compute, trends_compute):
+        with CaptureQueriesContext(connection) as queries:
+            compute(scope)
+        assert not any(table in q["sql"] for q in queries.captured_queries for table in (
+            "families_checkin", "families_family", "services_insuredperson", "services_activityattendance"))
+    assert figures["insurance"]["people_covered"] == 4
+    assert figures["activities"]["participants"] == 8
     assert figures["checkin_coverage"] == {"contacted": 2, "active": 3, "rate": 0.6667}
     assert figures["consolation"] == {"person_visits": 4, "amount": Decimal("2501.00")}
 
@@ -299,3 +304,97 @@ def test_rebuild_command_task_and_nightly_schedule(report_data, people):
     result = aggregates_rebuild.apply().get()
     assert result["drift"] == 0 and result["rows"]["reports_familytally"] >= 3
     assert SCHEDULE["Report tallies"]["task"] == aggregates_rebuild.name
+
+
+def test_insured_people_follow_rosters_and_policies(report_data, people, families, regions):
+    """A member counts once per period and subtree however many policies hold them, and only while one does."""
+    root = people["root"]
+    province = Region.objects.get(level=Region.Level.PROVINCE)
+    own, outside = families["own"], families["outside"]
+    mother, father = own.members.get(relation="mother"), own.members.get(relation="father")
+    zp_policy, zp_renewal = report_data["zhangpu"]["policies"]
+    # A city-level policy covering a member already on the county's: one person in the city and the province.
+    city_policy = InsurancePolicy.objects.create(
+        insurer="平安", product_kind="accident", region=regions["zhangpu"].parent, starts_on=datetime.date(YEAR, 3, 1),
+        ends_on=datetime.date(YEAR, 5, 31), premium=Decimal("50"), status="active", policy_number="PC1")
+    InsuredPerson.objects.create(policy=city_policy, member=mother)
+    assert_no_drift()
+    before = statistics_compute(year_scope(root, province))["insurance"]["people_covered"]
+    # Another county's member on the city policy, insured there already: no one more in the province.
+    stranger = outside.members.get(relation="father")
+    row = InsuredPerson.objects.create(policy=city_policy, member=stranger)
+    assert statistics_compute(year_scope(root, province))["insurance"]["people_covered"] == before
+    assert_no_drift()
+    # Moved to another member, then to another policy (a draft: not bought).
+    InsuredPerson.objects.filter(pk=row.pk).update(member=father)
+    draft = InsurancePolicy.objects.get(policy_number="", region=regions["zhangpu"], status="draft")
+    InsuredPerson.objects.filter(pk=row.pk).update(policy=draft)
+    assert_no_drift()
+    # The draft is bought, re-dated into the next year, moved to the other county, cancelled.
+    InsurancePolicy.objects.filter(pk=draft.pk).update(status="active")
+    assert_no_drift()
+    InsurancePolicy.objects.filter(pk=draft.pk).update(starts_on=datetime.date(YEAR + 1, 2, 1),
+                                                       ends_on=datetime.date(YEAR + 1, 8, 31))
+    InsurancePolicy.objects.filter(pk=draft.pk).update(region=regions["yunxiao"])
+    assert_no_drift()
+    draft.refresh_from_db()
+    draft.status = "cancelled"
+    draft.save()
+    # The county's policies change period: the renewal starts a month later; one statement expiring both.
+    InsurancePolicy.objects.filter(pk=zp_renewal.pk).update(starts_on=datetime.date(YEAR, 8, 1))
+    InsurancePolicy.objects.filter(pk__in=[zp_policy.pk, zp_renewal.pk]).update(status="expired")
+    assert_no_drift()
+    # Rows deleted: the last roster row of a member un-counts them; a policy deleted with its roster.
+    InsuredPerson.objects.filter(policy=zp_policy).delete()
+    assert_no_drift()
+    city_policy.delete()
+    assert_exact(people)
+    assert InsuredTally.objects.filter(period="y", starts_on=datetime.date(YEAR, 1, 1), region_prefix="").get().people == (
+        InsuredPerson.objects.filter(policy__status__in=("active", "expired"), policy__starts_on__lte=datetime.date(YEAR, 12, 31),
+                                     policy__ends_on__gte=datetime.date(YEAR, 1, 1)).values("member").distinct().count())
+
+
+def test_participants_follow_attendance_and_activities(report_data, people, families, regions):
+    birthday, lecture = report_data["zhangpu"]["activities"]
+    father = families["own"].members.get(relation="father")
+    row = ActivityAttendance.objects.create(activity=lecture, member=father)
+    assert_no_drift()
+    ActivityAttendance.objects.filter(pk=row.pk).update(activity=report_data["yunxiao"]["activities"][1])
+    assert_no_drift()
+    # The activity moves to another month (late at night, local time), category and county, is cancelled and reopened.
+    Activity.objects.filter(pk=birthday.pk).update(starts_at=at(11, 30, 23), ends_at=at(12, 1, 1))
+    Activity.objects.filter(pk=birthday.pk).update(category="gathering", region=regions["yunxiao"])
+    assert_no_drift()
+    Activity.objects.filter(pk=lecture.pk).update(status="cancelled")
+    assert statistics_compute(year_scope(people["manager"]))["activities"]["participants"] == 0
+    Activity.objects.filter(pk=lecture.pk).update(status="completed")
+    assert_no_drift()
+    # Deleted: a row, then an activity with its attendance.
+    ActivityAttendance.objects.filter(pk=row.pk).delete()
+    birthday.delete()
+    assert_exact(people)
+
+
+@pytest.mark.parametrize("trigger, table, write", [
+    ("reports_roster_inserted", "services_insuredperson",
+     lambda data, families: InsuredPerson.objects.create(policy=data["yunxiao"]["policies"][1],
+                                                         member=families["colleague"].members.first())),
+    ("reports_policy_changed", "services_insurancepolicy",
+     lambda data, families: InsurancePolicy.objects.filter(status="draft").update(status="active")),
+    ("reports_attendance_inserted", "services_activityattendance",
+     lambda data, families: ActivityAttendance.objects.create(activity=data["zhangpu"]["activities"][1],
+                                                              member=families["colleague"].members.first())),
+    ("reports_activity_changed", "services_activity",
+     lambda data, families: Activity.objects.filter(pk=data["zhangpu"]["activities"][0].pk).update(category="local",
+                                                                                               local_name="庙会")),
+])
+def test_without_a_new_trigger_the_figures_drift(report_data, people, families, trigger, table, write):
+    """The tests above would notice a missing trigger: without it, the same write leaves a drift."""
+    InsuredPerson.objects.create(policy=InsurancePolicy.objects.filter(status="draft").first(),
+                                 member=families["colleague"].members.first())
+    assert_no_drift()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER {trigger} ON {table}")
+    write(report_data, families)
+    assert aggregates.rebuild().drift > 0  # (the rebuild puts the trigger back)
+    assert_no_drift()
