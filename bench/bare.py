@@ -25,6 +25,10 @@ CASELOAD = f"""SELECT coalesce(json_agg(page.j ORDER BY page.due, page.id), '[]'
     WHERE f.id IN (SELECT a.family_id FROM families_contactassignment a WHERE a.user_id = %s AND a.ended_on IS NULL)
     ORDER BY f.next_checkin_due, f.id LIMIT 50) page"""
 
+# A later page: the rows after the last one of the previous page, as a keyset cursor asks for them.
+CASELOAD_AFTER = CASELOAD.replace(
+    "AND a.ended_on IS NULL)", "AND a.ended_on IS NULL)\n    AND (f.next_checkin_due, f.id) > (%s, %s)")
+
 DETAIL = f"""SELECT {FAMILY[:-1]}, 'contacts', (SELECT coalesce(json_agg(json_build_object('user', a.user_id,
     'kind', a.kind, 'since', a.started_on)), '[]') FROM families_contactassignment a
     WHERE a.family_id = f.id AND a.ended_on IS NULL)) FROM families_family f WHERE f.id = %s"""
@@ -58,6 +62,8 @@ def _dump(sql, params):
 
 
 def caseload(request):
+    if "after_id" in request.GET:
+        return _dump(CASELOAD_AFTER, [int(request.GET["user"]), request.GET["after_due"], int(request.GET["after_id"])])
     return _dump(CASELOAD, [int(request.GET["user"])])
 
 

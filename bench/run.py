@@ -191,6 +191,23 @@ def web_benchmarks(n):
         results["caseload list (page of 50, by next due date)"] = http_pair(
             session, lambda i: api(contact, "/api/v1/families/", {"ordering": "next_checkin_due,id"}),
             lambda i: bare("/bench/bare/caseload", {"user": contact.pk}), n)
+        # A deep page (page 21 at a million families) reached by following `next`: it must cost what
+        # page 1 costs. The bare limit asks for the rows after the previous page's last one.
+        depth = min(20, (caseload - 1) // 50)
+        if depth:
+            auth = {"Authorization": f"Bearer {tokens[contact.pk]}", "Accept-Language": "en"}
+            url = api(contact, "/api/v1/families/", {"ordering": "next_checkin_due,id"}).json()["next"]
+            for _ in range(depth - 1):
+                url = session.get(url, headers=auth).json()["next"]
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT next_checkin_due, id FROM families_family WHERE id IN (SELECT family_id FROM "
+                               "families_contactassignment WHERE user_id = %s AND ended_on IS NULL) "
+                               "ORDER BY next_checkin_due, id OFFSET %s LIMIT 1", [contact.pk, depth * 50 - 1])
+                after_due, after_id = cursor.fetchone()
+            results[f"caseload list, page {depth + 1} (keyset cursor)"] = http_pair(
+                session, lambda i: session.get(url, headers=auth),
+                lambda i: bare("/bench/bare/caseload", {"user": contact.pk, "after_due": after_due,
+                                                        "after_id": after_id}), n)
         results["family detail"] = http_pair(
             session, lambda i: api(contact, f"/api/v1/families/{family_ids[i]}/"),
             lambda i: bare(f"/bench/bare/family/{family_ids[i]}"), n)
