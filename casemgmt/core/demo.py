@@ -144,28 +144,26 @@ class Table:
         self.rows.append(row)
 
 
+def _columns(model, fields):
+    return [model._meta.get_field(name).column if not name.endswith("_id") else name for name in fields]
+
+
 def write_rows(table, using="default"):
+    """Rows of one table by ``executemany`` (SQLite; PostgreSQL takes the COPY path, ``copy_in``)."""
     if not table.rows:
         return
     conn = connections[using]
-    db_table = table.model._meta.db_table
     qn = conn.ops.quote_name
-    columns = [table.model._meta.get_field(name).column if not name.endswith("_id") else name for name in table.fields]
-    column_sql = ", ".join(qn(c) for c in columns)
+    columns = _columns(table.model, table.fields)
+    adapters = [_adapter(table.model, name, conn) for name in table.fields]
+    sql = (f"INSERT INTO {qn(table.model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
+           f"VALUES ({', '.join(['%s'] * len(columns))})")
     with conn.cursor() as cursor:
-        if conn.vendor == "postgresql":
-            with cursor.copy(f"COPY {qn(db_table)} ({column_sql}) FROM STDIN") as copy:
-                for row in table.rows:
-                    copy.write_row(row)
-        else:
-            adapters = [_adapter(table.model, name, conn) for name in table.fields]
-            placeholders = ", ".join(["%s"] * len(columns))
-            sql = f"INSERT INTO {qn(db_table)} ({column_sql}) VALUES ({placeholders})"
-            for start in range(0, len(table.rows), 1000):
-                batch = table.rows[start:start + 1000]
-                cursor.executemany(sql, [
-                    [a(v) if a and v is not None else v for a, v in zip(adapters, row, strict=True)] for row in batch
-                ])
+        for start in range(0, len(table.rows), 1000):
+            batch = table.rows[start:start + 1000]
+            cursor.executemany(sql, [
+                [a(v) if a and v is not None else v for a, v in zip(adapters, row, strict=True)] for row in batch
+            ])
     table.rows.clear()
 
 
@@ -706,7 +704,7 @@ def copy_in(data):
         for name in TABLE_ORDER:
             if name in data:
                 model, fields, payload = data[name]
-                columns = ", ".join(qn(model._meta.get_field(f).column if not f.endswith("_id") else f) for f in fields)
+                columns = ", ".join(qn(c) for c in _columns(model, fields))
                 with cursor.copy(f"COPY {qn(model._meta.db_table)} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
                     copy.write(payload)
 
@@ -961,8 +959,8 @@ def seed_demo(*, seed=1, families=200, today=None, workers=1, stdout=None):
         if workers > 1 and len(chunks) > 1:
             batches = generate_in_order(stack.enter_context(worker_pool(ctx, workers)), chunks, workers)
         else:
-            batches = ((count, copy_data(generate_chunk(ctx, start, count), connection.cursor().cursor))
-                       for start, count in chunks)
+            cursor = stack.enter_context(connection.cursor())  # psycopg's adapters need one; nothing is sent
+            batches = ((count, copy_data(generate_chunk(ctx, start, count), cursor.cursor)) for start, count in chunks)
         stack.enter_context(transaction.atomic())
         stack.enter_context(_tallies_rebuilt_at_end(log))
         with indexes_deferred(growing, log) if bulk else contextlib.nullcontext():
