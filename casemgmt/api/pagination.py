@@ -198,7 +198,8 @@ class KeysetPagination(BasePagination):
             raise NotFound(self.invalid_cursor_message) from None
 
     def encode_cursor(self, row, reverse):
-        values = [getattr(row, key.name) for key in self.keys]
+        # A model instance, or a dict of a ``values()`` page (the columns of the ordering included).
+        values = [row[key.name] if isinstance(row, dict) else getattr(row, key.name) for key in self.keys]
         data = {"k": [key.name for key in self.keys], "v": values}
         if reverse:
             data["r"] = 1

@@ -154,21 +154,26 @@ class ScopedViewSetMixin:
 
     # ---- audited reads ---------------------------------------------------------------------------
     def audit_read(self, kind, objects):
+        family_ids = {getattr(obj, self.audit_family_field) for obj in objects} if self.audit_family_field else set()
+        single = objects[0] if len(objects) == 1 else None
+        self.audit_read_rows(kind, [obj.pk for obj in objects], family_ids=family_ids,
+                             region_path=getattr(single, "region_path", None))
+
+    def audit_read_rows(self, kind, ids, *, family_ids=(), region_path=None):
+        """The audit row of a read that returned the rows ``ids`` (of the families ``family_ids``);
+        ``region_path``: the region of a single row read, else the reader's whole reach."""
         if not self.audit_reads:
             return
         model = self.get_queryset_model()
-        family_ids = set()
-        if self.audit_family_field:
-            family_ids = {getattr(obj, self.audit_family_field) for obj in objects}
+        family_ids = set(family_ids)
         params = {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
         # Auditors see events by region: a single row's own region, else the reader's whole reach.
-        single = objects[0] if len(objects) == 1 else None
-        region_path = getattr(single, "region_path", None) or getattr(self.request.user, "reach_path", "")
         audit_log(
             actor=self.request.user,
-            region_path=region_path,
+            region_path=(region_path if len(ids) == 1 else None) or getattr(self.request.user, "reach_path", ""),
             event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
-            objects=objects,
+            model=model,
+            ids=ids,
             family_id=family_ids.pop() if len(family_ids) == 1 else None,
             after={"query": params} if params else None,
             ip=client_ip(self.request),

@@ -1,5 +1,7 @@
 """Serializers of the families API. Status, risk, region and due dates are read-only here: they
 change only through the workflow actions (services), never through a writable field."""
+from django.db.models import F, Func, Value
+from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -30,6 +32,13 @@ MEMBER_MASKED = {"id_number": "id_number", "phone": "phone", "health_conditions"
                  "disability_certificate_number": "account"}
 
 
+def _user_name_sql():
+    """``str(user)`` in SQL (casemgmt.api.sqljson): the display name, else first and last name
+    stripped of white space at either end, else the username."""
+    full = Func(Concat(F("first_name"), Value(" "), F("last_name")), Value(" \t\n\r\x0b\x0c"), function="btrim")
+    return Coalesce(NullIf(F("display_name"), Value("")), NullIf(full, Value("")), F("username"))
+
+
 class UserBriefSerializer(ColumnReadMixin, serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
 
@@ -37,6 +46,7 @@ class UserBriefSerializer(ColumnReadMixin, serializers.ModelSerializer):
         model = User
         fields = ["id", "username", "name", "role"]
         read_only_fields = fields
+        sql_methods = {"name": _user_name_sql}
 
     def get_name(self, user) -> str:
         # A method, not source="__str__": DRF inspects the signature of a callable source on every row.
@@ -82,6 +92,13 @@ class FamilySerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelS
         sensitive_fields = ["notes", "status_reason", "status_changed_at", "risk_reason", "risk_assessed_at",
                             "registered_on", "last_checkin_at", "last_home_visit_at", "next_home_visit_due",
                             "created_at", "updated_at"]
+        # The nested lists as PostgreSQL builds them (casemgmt.api.sqljson): selectors.family_cards'
+        # prefetches, for one family.
+        sql_lists = {
+            "members": lambda family: FamilyMember.objects.filter(family=family).order_by("relation", "id"),
+            "contacts": lambda family: ContactAssignment.objects.filter(family=family, ended_on__isnull=True)
+            .order_by("kind"),
+        }
 
     def get_fields(self):
         fields = super().get_fields()

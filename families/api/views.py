@@ -1,12 +1,18 @@
 """Families API: declarative scoped viewsets; workflow steps are @actions calling families.services."""
+import json
+
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from casemgmt.api.pagination import KeysetPagination
+from casemgmt.api.serializers import may_see_sensitive
+from casemgmt.api.sqljson import projection_of
 from casemgmt.api.viewsets import (
     IDEMPOTENCY_KEY,
     RevealMixin,
@@ -91,6 +97,38 @@ class FamilyViewSet(ScopedModelViewSet):
         listing = self.action == "list"
         members = s.MemberListSerializer if listing else s.MemberBriefSerializer
         return selectors.family_cards(user=self.request.user, member_fields=members.Meta.fields, contacts=not listing)
+
+    # ---- the hot reads, built by PostgreSQL ------------------------------------------------------
+    def _projection(self):
+        """This action's cards as the database builds them (casemgmt.api.sqljson: one statement per
+        page, the same JSON as the serializer's), or None on a database that cannot (SQLite)."""
+        if connection.vendor != "postgresql":
+            return None
+        return projection_of(self.get_serializer(), may_see_sensitive(self.request.user))
+
+    def list(self, request, *args, **kwargs):
+        projection = self._projection()
+        if projection is None:
+            return super().list(request, *args, **kwargs)
+        queryset = self.filter_queryset(selectors.families_in_reach(user=request.user))
+        # The paginator reads its cursor columns from the rows; the card is everything else.
+        columns = dict.fromkeys(key.name for key in self.paginator.ordering_keys(queryset))
+        rows = self.paginate_queryset(queryset.values(*columns, card=projection.text()))
+        cards = [projection.finish(json.loads(row["card"])) for row in rows]
+        single = cards[0] if len(cards) == 1 else {}
+        self.audit_read_rows("search" if request.query_params.get("q") else "list", [card["id"] for card in cards],
+                             family_ids=[card["id"] for card in cards], region_path=single.get("region_path"))
+        return self.get_paginated_response(cards)
+
+    def retrieve(self, request, *args, **kwargs):
+        projection = self._projection()
+        if projection is None:
+            return super().retrieve(request, *args, **kwargs)
+        queryset = selectors.families_in_reach(user=request.user).values(card=projection.text())
+        row = get_object_or_404(queryset, pk=self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        card = projection.finish(json.loads(row["card"]))
+        self.audit_read_rows("retrieve", [card["id"]], family_ids=[card["id"]], region_path=card["region_path"])
+        return Response(card, headers={"ETag": f'"{card["version"]}"'})
 
     def get_serializer_class(self):
         if self.action in ("reassess_risk",):

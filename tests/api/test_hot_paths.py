@@ -16,10 +16,12 @@ from casemgmt.security.services import breakglass_open
 from families.models import Family, FamilyMember
 from tests.conftest import add_family
 
-# token (with the break-the-glass flag), the page, its members, the audit row
-LIST_QUERIES = 4
-# the same and the family's contacts
-DETAIL_QUERIES = 5
+# token (with the break-the-glass flag), the page, the audit row: on PostgreSQL the page carries its
+# members (and a family's page its contacts) as JSON built by the database (casemgmt.api.sqljson);
+# elsewhere the members, and for a family's page the contacts, are one more query each
+POSTGRESQL = connection.vendor == "postgresql"
+LIST_QUERIES = 3 if POSTGRESQL else 4
+DETAIL_QUERIES = 3 if POSTGRESQL else 5
 # token, the role's permissions (user, groups), the family in reach; in the service: the family
 # locked, the check-in, the cadence rule, the family's due dates, the audit row; four savepoint
 # statements (the request's transaction and the service's, nested in the test's own)
@@ -101,7 +103,7 @@ def test_every_search_is_an_index_lookup_of_the_matches(world, token_client):
     gathered = r"= ANY\(ARRAY\(\(?SELECT" if connection.vendor == "postgresql" else r"IN \(\(?SELECT"
     for kind, q in _searches(world).items():
         sql, body = _queries(manager, "get", "/api/v1/families/", {"q": q})
-        page = next(s for s in sql if 'FROM "families_family" INNER JOIN' in s)
+        page = next(s for s in sql if re.search(r'FROM "families_family"( INNER JOIN| WHERE)', s))
         assert re.search(gathered, page) and "LIKE '%" not in page, kind
         assert world.families["own"].pk in {row["id"] for row in body["results"]}, kind
         assert world.families["outside"].pk not in {row["id"] for row in body["results"]}, kind

@@ -1,0 +1,275 @@
+"""A serializer's output built by PostgreSQL, for the hottest reads (a caseload, a family's page,
+a search: issue 8).
+
+``Projection(serializer)`` walks the readable fields of an *instantiated* serializer — so the
+fields a role never receives are already gone — and builds one ``json_build_object(...)``
+expression that gives, row by row, what ``serializer.data`` gives: the same keys in the same
+order, the same values. The database then answers a page of cards in one statement, nested lists
+included, instead of a query per relation and a Python object per row and field.
+
+What it knows how to build (anything else raises ``Unsupported`` when the projection is built, and
+the view answers the ordinary way — never a silently different answer):
+
+- a model column reached through forward relations (``region.code``): text, choices, integers,
+  booleans, dates as PostgreSQL writes them (ISO 8601, as DRF does), date-times formatted in SQL
+  exactly as DRF formats them (``isoformat()`` in the current time zone, ``Z`` for UTC);
+- a foreign key as its id; a nested serializer over a forward relation (``null`` when absent);
+  relations are subqueries on the related row's primary key, never joins, so that the expression
+  reads only its model's own table and is compiled once (``Projection.text``);
+- a nested list (``many=True``) declared in the parent's ``Meta.sql_lists``:
+  ``{name: function(outer_ref) -> queryset of the child model, ordered}``;
+- a method field declared in ``Meta.sql_methods``: ``{name: function() -> expression}`` over the serializer's model;
+- an encrypted column: its ciphertext travels in the JSON and is decrypted (and masked, for the
+  serializer's ``Meta.masked_fields``) in Python afterwards, by ``Projection.finish``.
+
+tests/api/test_sqljson.py compares both outputs for every role on rows with every kind of value.
+"""
+import re
+import zoneinfo
+
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import Expression, F, JSONField, OuterRef, Subquery, TextField
+from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from casemgmt.core.crypto import EncryptedTextField
+
+from .serializers import MASKERS, SensitiveFieldsMixin
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The kinds of column PostgreSQL's json gives as DRF renders them (str, int, bool, ISO date).
+_PLAIN = (serializers.CharField, serializers.ChoiceField, serializers.IntegerField, serializers.BooleanField)
+
+
+class Unsupported(Exception):
+    """A field the projection cannot build; the caller answers through the serializer instead."""
+
+
+class JsonObject(Expression):
+    """``json_build_object('key', value, ...)``: keys in the serializer's order (jsonb would sort
+    them). The keys are field names, checked to be identifiers and written into the SQL."""
+
+    output_field = JSONField()
+
+    def __init__(self, items):
+        super().__init__()
+        for key, _value in items:
+            if not _KEY.match(key):
+                raise Unsupported(f"{key!r} is not a plain field name")
+        self.keys = [key for key, _value in items]
+        self.values = [value for _key, value in items]
+
+    def get_source_expressions(self):
+        return self.values
+
+    def set_source_expressions(self, exprs):
+        self.values = list(exprs)
+
+    def as_sql(self, compiler, connection):
+        parts, params = [], []
+        for key, value in zip(self.keys, self.values, strict=True):
+            sql, value_params = compiler.compile(value)
+            parts.append(f"'{key}', {sql}")
+            params.extend(value_params)
+        return f"json_build_object({', '.join(parts)})", params
+
+
+class JsonArray(Subquery):
+    """``array_to_json(ARRAY(subquery))``: the subquery's one JSON column, in its order (ARRAY()
+    keeps the order of its subquery), ``[]`` when it has no rows."""
+
+    template = "array_to_json(ARRAY(%(subquery)s))"
+    output_field = JSONField()
+
+
+class IsoDateTime(Expression):
+    """A ``timestamptz`` as DRF's DateTimeField writes it: ``datetime.isoformat()`` in ``zone``
+    (microseconds only when there are any), ``Z`` instead of ``+00:00``."""
+
+    output_field = TextField()
+
+    def __init__(self, value, zone):
+        super().__init__()
+        self.value, self.zone = value, zone
+
+    def get_source_expressions(self):
+        return [self.value]
+
+    def set_source_expressions(self, exprs):
+        (self.value,) = exprs
+
+    def as_sql(self, compiler, connection):
+        ts, params = compiler.compile(self.value)
+        if params:  # the column itself, written several times below, must need no parameters
+            raise TypeError("IsoDateTime formats a plain column")
+        local = f"({ts} AT TIME ZONE %s)"
+        offset = f"({local} - ({ts} AT TIME ZONE 'UTC'))"
+        # NULL in, NULL out: every part is NULL for a NULL time, and so is their concatenation.
+        sql = (
+            f"to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+            f" || CASE WHEN date_part('microseconds', {ts})::bigint %% 1000000 = 0 THEN '' ELSE to_char({local}, '.US') END"
+            f" || CASE WHEN {offset} = interval '0' THEN 'Z' WHEN {offset} < interval '0'"
+            f" THEN '-' || to_char(-{offset}, 'HH24:MI') ELSE '+' || to_char({offset}, 'HH24:MI') END"
+        )
+        return sql, [self.zone] * sql.count("%s")
+
+
+class Projection:
+    """The JSON of ``serializer`` (instantiated, with its context) as one SQL expression over its
+    model, and the Python steps left for encrypted values (``finish``)."""
+
+    def __init__(self, serializer):
+        self.zone = str(timezone.get_current_timezone())
+        zoneinfo.ZoneInfo(self.zone)  # a real zone name, or fail here
+        if api_settings.DATETIME_FORMAT != "iso-8601" or api_settings.DATE_FORMAT != "iso-8601":
+            raise Unsupported("only ISO 8601 dates and times are built in SQL")
+        if not api_settings.UNICODE_JSON or not api_settings.COMPACT_JSON:
+            raise Unsupported("the renderer's settings")
+        self.steps = []  # (path to a list of dicts or a dict, key, function of the value)
+        self.model = serializer.Meta.model
+        self.expression = self._object(serializer, path=())
+        self._compiled = None
+
+    # ---- building ------------------------------------------------------------------------------
+    # Everything is relative to the serializer's model; a relation is a subquery by primary key, so
+    # the expression names no join of its own and can be compiled once (``text``).
+    def _object(self, serializer, *, path):
+        model = serializer.Meta.model
+        masked = getattr(serializer.Meta, "masked_fields", {}) if isinstance(serializer, SensitiveFieldsMixin) else {}
+        return JsonObject([(field.field_name, self._value(serializer, model, field, path, masked.get(field.field_name)))
+                           for field in serializer._readable_fields])
+
+    def _value(self, serializer, model, field, path, masker):
+        name = field.field_name
+        if isinstance(field, serializers.ListSerializer):
+            build = getattr(serializer.Meta, "sql_lists", {}).get(name)
+            if build is None:
+                raise Unsupported(f"list {name} without Meta.sql_lists")
+            return JsonArray(build(OuterRef("pk")).values(json=self._object(field.child, path=(*path, name, "*"))))
+        if isinstance(field, serializers.BaseSerializer):
+            return self._through(model, field.source.split("."), lambda related: self._object(field, path=(*path, name)))
+        if isinstance(field, serializers.SerializerMethodField):
+            build = getattr(serializer.Meta, "sql_methods", {}).get(name)
+            if build is None:
+                raise Unsupported(f"method field {name} without Meta.sql_methods")
+            return build()
+        if field.source == "*":
+            raise Unsupported(f"{name} reads the whole object")
+        *relations, last = field.source.split(".")
+        return self._through(model, relations, lambda related: self._column(related, field, last, path, masker))
+
+    def _through(self, model, relations, build):
+        """``build(model)`` of the model at the end of the forward ``relations``, each a subquery on
+        the related row's primary key (``NULL`` when there is none)."""
+        if not relations:
+            return build(model)
+        first, *rest = relations
+        relation = model._meta.get_field(first)
+        if not (relation.concrete and (relation.many_to_one or relation.one_to_one)):
+            raise Unsupported(f"{first} is not a forward relation")
+        related = relation.related_model
+        inner = self._through(related, rest, build)
+        return Subquery(related._default_manager.filter(pk=OuterRef(relation.attname)).values(v=inner))
+
+    def _column(self, model, field, name, path, masker):
+        column = model._meta.get_field(name)
+        if not column.concrete:
+            raise Unsupported(f"{field.field_name} is not a column")
+        if isinstance(field, serializers.RelatedField):
+            if not isinstance(field, serializers.PrimaryKeyRelatedField) or not (column.many_to_one or column.one_to_one):
+                raise Unsupported(f"{field.field_name} is not a foreign key given by its id")
+            return F(column.attname)
+        if column.is_relation:
+            raise Unsupported(f"{field.field_name} is a relation")
+        if isinstance(column, EncryptedTextField):
+            if not isinstance(field, serializers.CharField):
+                raise Unsupported(f"{field.field_name} is encrypted but not text")
+            self.steps.append((path, field.field_name, _reveal(column, MASKERS[masker] if masker else None)))
+            return F(name)
+        if masker:
+            self.steps.append((path, field.field_name, MASKERS[masker]))
+        if isinstance(field, serializers.DateTimeField):
+            return IsoDateTime(F(name), self.zone)
+        if isinstance(field, serializers.DecimalField | serializers.FloatField):
+            raise Unsupported(f"{field.field_name} is a number DRF renders its own way")
+        if isinstance(field, (serializers.DateField, *_PLAIN)):
+            return F(name)
+        raise Unsupported(f"{field.field_name}: {type(field).__name__}")
+
+    # ---- using ---------------------------------------------------------------------------------
+    def text(self):
+        """The card as ``text``, for ``queryset.values(card=projection.text())`` on a queryset of the
+        model. Compiled once: the expression names only the model's own table (its relations are
+        subqueries), which is the base table of such a queryset, so the SQL is the same in every
+        one of them and resolving ~50 columns per request is spared."""
+        if self._compiled is None:
+            query = self.model._default_manager.values(card=_AsText(self.expression)).query
+            compiler = query.get_compiler(DEFAULT_DB_ALIAS)
+            sql, params = compiler.compile(query.annotations["card"])
+            table = connection.ops.quote_name(self.model._meta.db_table)
+            if table not in sql:
+                raise Unsupported("the card reads nothing of its own table")
+            self._compiled = (sql, tuple(params))
+        return RawSQL(*self._compiled, output_field=TextField())
+
+    def finish(self, card):
+        """Decrypt and mask what the database could not, in place; returns the card."""
+        for path, key, function in self.steps:
+            for holder in _holders(card, path):
+                value = holder.get(key)
+                if value:
+                    holder[key] = function(value)
+        return card
+
+
+class _AsText(Expression):
+    output_field = TextField()
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def get_source_expressions(self):
+        return [self.value]
+
+    def set_source_expressions(self, exprs):
+        (self.value,) = exprs
+
+    def as_sql(self, compiler, connection):
+        sql, params = compiler.compile(self.value)
+        return f"({sql})::text", params
+
+
+def _reveal(column, mask):
+    def reveal(value):
+        plain = column.from_db_value(value, None, None)
+        return mask(plain) if mask and plain else plain
+    return reveal
+
+
+def _holders(card, path):
+    holders = [card]
+    for step in path:
+        if step == "*":
+            holders = [item for holder in holders for item in holder]
+        else:
+            holders = [holder[step] for holder in holders if holder.get(step) is not None]
+    return holders
+
+
+_cache = {}
+
+
+def projection_of(serializer, *variant):
+    """The ``Projection`` of ``serializer``, built once per serializer class, time zone and
+    ``variant`` (what else decides its fields, e.g. whether the reader may see sensitive data);
+    ``None`` when a field cannot be built in SQL."""
+    key = (type(serializer), str(timezone.get_current_timezone()), *variant)
+    if key not in _cache:
+        try:
+            _cache[key] = Projection(serializer)
+        except Unsupported:
+            _cache[key] = None
+    return _cache[key]
