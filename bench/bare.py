@@ -12,16 +12,24 @@ from django.views.decorators.csrf import csrf_exempt
 
 from casemgmt.core.crypto import blind_index
 
-MEMBERS = """(SELECT coalesce(json_agg(json_build_object('id', m.id, 'name', m.name, 'relation', m.relation,
-    'birth_date', m.birth_date, 'sex', m.sex, 'is_deceased', m.is_deceased) ORDER BY m.relation, m.id), '[]')
+# The fields of the API's family card (families.api.serializers.FamilyListSerializer), written the
+# way PostgreSQL writes them: the limit gives the same answer, without masking or time zones.
+MEMBER = """'id', m.id, 'name', m.name, 'relation', m.relation, 'sex', m.sex, 'birth_date', m.birth_date,
+    'is_deceased', m.is_deceased"""
+MEMBERS = f"""(SELECT coalesce(json_agg(json_build_object({MEMBER}) ORDER BY m.relation, m.id), '[]')
     FROM families_familymember m WHERE m.family_id = f.id)"""
-FAMILY = f"""json_build_object('id', f.id, 'file_number', f.file_number, 'category', f.category,
-    'region_path', f.region_path, 'address', f.address, 'status', f.status, 'risk_level', f.risk_level,
-    'next_checkin_due', f.next_checkin_due, 'next_home_visit_due', f.next_home_visit_due,
-    'last_checkin_at', f.last_checkin_at, 'members', {MEMBERS})"""
+CARD = """'id', f.id, 'file_number', f.file_number, 'category', f.category, 'region', f.region_id,
+    'region_code', r.code, 'region_name', r.full_name, 'region_path', f.region_path, 'address', f.address,
+    'residence', f.residence, 'status', f.status, 'status_reason', f.status_reason,
+    'status_changed_at', f.status_changed_at, 'risk_level', f.risk_level, 'risk_reason', f.risk_reason,
+    'risk_assessed_at', f.risk_assessed_at, 'registered_on', f.registered_on, 'last_checkin_at', f.last_checkin_at,
+    'next_checkin_due', f.next_checkin_due, 'last_home_visit_at', f.last_home_visit_at,
+    'next_home_visit_due', f.next_home_visit_due, 'notes', f.notes, 'version', f.version"""
+FAMILY = f"""json_build_object({CARD}, 'members', {MEMBERS}, 'created_at', f.created_at, 'updated_at', f.updated_at)"""
+REGION = "JOIN core_region r ON r.id = f.region_id"
 
 CASELOAD = f"""SELECT coalesce(json_agg(page.j ORDER BY page.due, page.id), '[]') FROM (
-    SELECT f.id, f.next_checkin_due AS due, {FAMILY} AS j FROM families_family f
+    SELECT f.id, f.next_checkin_due AS due, {FAMILY} AS j FROM families_family f {REGION}
     WHERE f.id IN (SELECT a.family_id FROM families_contactassignment a WHERE a.user_id = %s AND a.ended_on IS NULL)
     ORDER BY f.next_checkin_due, f.id LIMIT 50) page"""
 
@@ -29,9 +37,18 @@ CASELOAD = f"""SELECT coalesce(json_agg(page.j ORDER BY page.due, page.id), '[]'
 CASELOAD_AFTER = CASELOAD.replace(
     "AND a.ended_on IS NULL)", "AND a.ended_on IS NULL)\n    AND (f.next_checkin_due, f.id) > (%s, %s)")
 
-DETAIL = f"""SELECT {FAMILY[:-1]}, 'contacts', (SELECT coalesce(json_agg(json_build_object('user', a.user_id,
-    'kind', a.kind, 'since', a.started_on)), '[]') FROM families_contactassignment a
-    WHERE a.family_id = f.id AND a.ended_on IS NULL)) FROM families_family f WHERE f.id = %s"""
+# A family's page: its members with their ID numbers (ciphertext: a bare view does not decrypt) and
+# its contacts with the user's name as the API writes it.
+DETAIL = f"""SELECT json_build_object({CARD},
+    'members', (SELECT coalesce(json_agg(json_build_object({MEMBER}, 'id_number', m.id_number)
+        ORDER BY m.relation, m.id), '[]') FROM families_familymember m WHERE m.family_id = f.id),
+    'contacts', (SELECT coalesce(json_agg(json_build_object('id', a.id, 'kind', a.kind, 'user', json_build_object(
+        'id', u.id, 'username', u.username, 'name', coalesce(nullif(u.display_name, ''),
+        nullif(btrim(u.first_name || ' ' || u.last_name), ''), u.username), 'role', u.role),
+        'started_on', a.started_on) ORDER BY a.kind), '[]')
+        FROM families_contactassignment a JOIN core_user u ON u.id = a.user_id
+        WHERE a.family_id = f.id AND a.ended_on IS NULL),
+    'created_at', f.created_at, 'updated_at', f.updated_at) FROM families_family f {REGION} WHERE f.id = %s"""
 
 SEARCH_WHERE = {
     "name": "m.name = %s",
@@ -39,7 +56,7 @@ SEARCH_WHERE = {
     "id_number": "m.id_number_index = %s",
 }
 SEARCH = """SELECT coalesce(json_agg(page.j ORDER BY page.file_number), '[]') FROM (
-    SELECT f.file_number, {family} AS j FROM families_family f
+    SELECT f.file_number, {family} AS j FROM families_family f {region}
     WHERE f.region_path LIKE %s AND f.id IN (SELECT m.family_id FROM families_familymember m WHERE {where})
     ORDER BY f.file_number LIMIT 50) page"""
 
@@ -77,7 +94,7 @@ def search(request):
         q = q + "%"
     elif kind == "id_number":
         q = blind_index(q, "id_number")
-    return _dump(SEARCH.format(family=FAMILY, where=SEARCH_WHERE[kind]), [path + "%", q])
+    return _dump(SEARCH.format(family=FAMILY, region=REGION, where=SEARCH_WHERE[kind]), [path + "%", q])
 
 
 @csrf_exempt

@@ -26,7 +26,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from casemgmt.core import reach
-from casemgmt.core.audit import audit_log
+from casemgmt.core.audit import audit_log, record_read
 
 from .exceptions import Conflict, IdempotentReplay, PayloadTooLarge, PreconditionFailed, PreconditionRequired
 from .models import IdempotencyRecord
@@ -168,7 +168,7 @@ class ScopedViewSetMixin:
         family_ids = set(family_ids)
         params = {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
         # Auditors see events by region: a single row's own region, else the reader's whole reach.
-        audit_log(
+        record_read(
             actor=self.request.user,
             region_path=(region_path if len(ids) == 1 else None) or getattr(self.request.user, "reach_path", ""),
             event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",

@@ -150,11 +150,12 @@ def _grant_saved(sender, instance, **kwargs):
 post_save.connect(_grant_saved, sender="security.BreakGlassGrant", weak=False, dispatch_uid="reach-grant-memo")
 
 
-def live_grants_of(user):
-    """The live break-the-glass grants of ``user`` (a user or an ``OuterRef`` to one's id)."""
+def live_grants_of(user, now=None):
+    """The live break-the-glass grants of ``user`` (a user or an ``OuterRef`` to one's id) at
+    ``now`` (a time or an expression such as ``Now()``; default: this moment)."""
     from casemgmt.security.models import BreakGlassGrant
 
-    return BreakGlassGrant.objects.live().filter(user=user)
+    return BreakGlassGrant.objects.live(now).filter(user=user)
 
 
 def remember_live_grant(user, held):
