@@ -182,3 +182,43 @@ def test_column_reads_give_what_drf_gives(world, monkeypatch):
     monkeypatch.setattr(ColumnReadMixin, "to_representation", drf.Serializer.to_representation)
     assert fast == render()
     assert fast[2] and fast[2][0]["members"] and fast[0][0]["contacts"] and "contacts" not in fast[1][0]
+
+
+def test_the_token_lookup_makes_what_the_orm_makes(world, people):
+    """casemgmt.api.authentication.TokenLookup runs a statement the ORM wrote once: the token, its
+    user and the user's region come back as the ORM's own query gives them, the grant flag too."""
+    from casemgmt.api.authentication import token_lookup
+    from casemgmt.api.models import hash_token
+
+    def columns(instance):
+        return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
+
+    for user in (people["alice"], people["root"]):  # with a region and without one
+        _, raw = ApiToken.issue(user=user, name="phone", expires_at=timezone.now() + datetime.timedelta(hours=1))
+        made = token_lookup()(hash_token(raw))
+        orm = ApiToken.objects.select_related("user", "user__region").get(key_hash=hash_token(raw))
+        assert columns(made) == columns(orm) and columns(made.user) == columns(orm.user)
+        assert (made.user.region and columns(made.user.region)) == (orm.user.region and columns(orm.user.region))
+        assert made.holds_grant is False
+    assert token_lookup()(hash_token("cmt_unknown")) is None
+    breakglass_open(actor=people["alice"], family=world.families["outside"], reason="深夜来电，需查看紧急联系人")
+    assert token_lookup()(hash_token(raw)).holds_grant is False  # root's token; alice's grant is hers
+    _, raw = ApiToken.issue(user=people["alice"], name="phone2", expires_at=timezone.now() + datetime.timedelta(hours=1))
+    assert token_lookup()(hash_token(raw)).holds_grant is True
+
+
+def test_a_read_audit_row_is_what_audit_log_writes(world):
+    """casemgmt.core.audit.record_read writes the row audit_log would, without an instance."""
+    from casemgmt.core.audit import audit_log, record_read
+    from casemgmt.core.models import AuditEvent
+
+    alice, family = world.people["alice"], world.families["own"]
+    kwargs = {"actor": alice, "event": "api.families.family.search", "family_id": family.pk,
+              "region_path": family.region_path, "after": {"query": {"q": "***", "day": datetime.date(2026, 11, 29)}},
+              "ip": "10.1.2.3"}
+    audit_log(objects=[family], **kwargs)
+    record_read(model=Family, ids=[family.pk], **kwargs)
+    first, second = (AuditEvent.objects.filter(event=kwargs["event"]).order_by("id")
+                     .values("actor_id", "actor_role", "event", "object_type", "object_ids", "family_id",
+                             "region_path", "before", "after", "reason", "ip"))
+    assert first == second and second["object_ids"] == [family.pk] and second["ip"] == "10.1.2.3"
