@@ -146,7 +146,8 @@ PASSWORD_HASHERS = [
 # django-axes first: it refuses a locked-out attempt before any password is checked.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, its permission lookup one statement (casemgmt.core.backends).
+    "casemgmt.core.backends.ModelBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -21,12 +21,12 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from casemgmt.core import reach
-from casemgmt.core.audit import audit_log, record_read
+from casemgmt.core.audit import audit_log, read_recorded, record_read
 
 from .exceptions import Conflict, IdempotentReplay, PayloadTooLarge, PreconditionFailed, PreconditionRequired
 from .models import IdempotencyRecord
@@ -159,6 +159,23 @@ class ScopedViewSetMixin:
         self.audit_read_rows(kind, [obj.pk for obj in objects], family_ids=family_ids,
                              region_path=getattr(single, "region_path", None))
 
+    def _audit_query(self):
+        return {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
+
+    def read_one_audited(self, queryset, kind="retrieve", **columns):
+        """The one row (a dict) of ``queryset``, a ``values()`` read with its ``id`` — read by the
+        statement that writes its audit row (``core.audit.read_recorded``) — or 404. ``columns``:
+        ``family_column`` and ``region_column``, the row's columns to record."""
+        model = self.get_queryset_model()
+        params = self._audit_query()
+        rows = read_recorded(
+            queryset, actor=self.request.user, event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
+            fallback_region=getattr(self.request.user, "reach_path", ""), after={"query": params} if params else None,
+            ip=client_ip(self.request), **columns)
+        if not rows:
+            raise NotFound()
+        return rows[0]
+
     def audit_read_rows(self, kind, ids, *, family_ids=(), region_path=None):
         """The audit row of a read that returned the rows ``ids`` (of the families ``family_ids``);
         ``region_path``: the region of a single row read, else the reader's whole reach."""
@@ -166,7 +183,7 @@ class ScopedViewSetMixin:
             return
         model = self.get_queryset_model()
         family_ids = set(family_ids)
-        params = {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
+        params = self._audit_query()
         # Auditors see events by region: a single row's own region, else the reader's whole reach.
         record_read(
             actor=self.request.user,

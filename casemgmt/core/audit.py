@@ -45,16 +45,43 @@ class _ReadRecord:
         connection = connections[using]
         quote = connection.ops.quote_name
         self.fields = [field for field in AuditEvent._meta.concrete_fields if not field.primary_key]
-        self.sql = "INSERT INTO {} ({}) VALUES ({})".format(
-            quote(AuditEvent._meta.db_table), ", ".join(quote(field.column) for field in self.fields),
-            ", ".join(["%s"] * len(self.fields)))
+        self.insert_into = "INSERT INTO {} ({})".format(
+            quote(AuditEvent._meta.db_table), ", ".join(quote(field.column) for field in self.fields))
+        self.sql = "{} VALUES ({})".format(self.insert_into, ", ".join(["%s"] * len(self.fields)))
+
+    def params(self, values):
+        connection = connections[self.using]
+        return [field.get_db_prep_save(values[field.attname] if field.attname in values else field.get_default(),
+                                       connection) for field in self.fields]
 
     def __call__(self, values):
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(self.sql, self.params(values))
+
+    def along(self, select_sql, select_params, values, *, family_column=None, region_column=None):
+        """``select_sql`` (a read of at most one row, with an ``id`` column) and the INSERT of its
+        audit row as one statement: a data-modifying CTE, so the row read and the record of reading
+        it are written together or not at all; no row read, no audit row (the read answers 404).
+        Returns the statement and its parameters; its rows are those of ``select_sql``."""
         connection = connections[self.using]
-        params = [field.get_db_prep_save(values[field.attname] if field.attname in values else field.get_default(),
-                                         connection) for field in self.fields]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+        quote = connection.ops.quote_name
+        expressions, params = [], []
+        for field in self.fields:
+            name = field.attname
+            if name == "object_ids":
+                expressions.append("jsonb_agg(read.id)")
+                continue
+            if name == "family_id" and family_column:
+                expressions.append(f"min(read.{quote(family_column)})")
+                continue
+            if name == "region_path" and region_column:  # the row's own region, else the given one
+                expressions.append(f"coalesce(nullif(min(read.{quote(region_column)}), ''), %s)")
+            else:
+                expressions.append("%s")
+            params.append(field.get_db_prep_save(values[name] if name in values else field.get_default(), connection))
+        sql = (f"WITH read AS ({select_sql}), audit AS ({self.insert_into} SELECT {', '.join(expressions)}"
+               " FROM read HAVING count(*) > 0) SELECT * FROM read")
+        return sql, [*select_params, *params]
 
 
 @functools.cache
@@ -62,9 +89,8 @@ def _read_record():
     return _ReadRecord()
 
 
-def record_read(*, actor, event, model, ids, family_id=None, region_path="", after=None, ip=None):
-    """``audit_log`` for a read of the rows ``ids`` of ``model``, without making an instance."""
-    _read_record()({
+def _read_values(*, actor, event, model, ids, family_id, region_path, after, ip):
+    return {
         "at": timezone.now(),
         "actor_id": actor.pk if actor is not None and actor.is_authenticated else None,
         "actor_role": getattr(actor, "role", "") or "",
@@ -75,4 +101,27 @@ def record_read(*, actor, event, model, ids, family_id=None, region_path="", aft
         "region_path": region_path,
         "after": _jsonable(after),
         "ip": ip,
-    })
+    }
+
+
+def record_read(*, actor, event, model, ids, family_id=None, region_path="", after=None, ip=None):
+    """``audit_log`` for a read of the rows ``ids`` of ``model``, without making an instance."""
+    _read_record()(_read_values(actor=actor, event=event, model=model, ids=ids, family_id=family_id,
+                                region_path=region_path, after=after, ip=ip))
+
+
+def read_recorded(queryset, *, actor, event, family_column=None, region_column=None, fallback_region="", after=None,
+                  ip=None):
+    """The rows (dicts) of ``queryset`` — a ``values()`` read of one row at most, with its ``id`` —
+    read by the same statement that writes their audit row (``_ReadRecord.along``): what
+    ``record_read`` records, the object's region, or ``fallback_region`` when it has none."""
+    record = _read_record()
+    select_sql, select_params = queryset.query.sql_with_params()
+    values = _read_values(actor=actor, event=event, model=queryset.model, ids=[None], family_id=None,
+                          region_path=fallback_region, after=after, ip=ip)
+    sql, params = record.along(select_sql, select_params, values, family_column=family_column,
+                               region_column=region_column)
+    with connections[record.using].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -1,13 +1,13 @@
 """Families API: declarative scoped viewsets; workflow steps are @actions calling families.services."""
 import json
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
-from rest_framework.generics import get_object_or_404
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from casemgmt.api.pagination import KeysetPagination
@@ -124,10 +124,15 @@ class FamilyViewSet(ScopedModelViewSet):
         projection = self._projection()
         if projection is None:
             return super().retrieve(request, *args, **kwargs)
-        queryset = selectors.families_in_reach(user=request.user).values(card=projection.text())
-        row = get_object_or_404(queryset, pk=self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        try:
+            queryset = selectors.families_in_reach(user=request.user).filter(
+                pk=self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        except (TypeError, ValueError, DjangoValidationError):
+            raise NotFound() from None
+        # The card and the audit row of reading it: one statement.
+        row = self.read_one_audited(queryset.values("id", "region_path", card=projection.text()),
+                                    family_column="id", region_column="region_path")
         card = projection.finish(json.loads(row["card"]))
-        self.audit_read_rows("retrieve", [card["id"]], family_ids=[card["id"]], region_path=card["region_path"])
         return Response(card, headers={"ETag": f'"{card["version"]}"'})
 
     def get_serializer_class(self):

@@ -17,15 +17,16 @@ from families.models import Family, FamilyMember
 from tests.conftest import add_family
 
 # token (with the break-the-glass flag), the page, the audit row: on PostgreSQL the page carries its
-# members (and a family's page its contacts) as JSON built by the database (casemgmt.api.sqljson);
-# elsewhere the members, and for a family's page the contacts, are one more query each
+# members (and a family's page its contacts) as JSON built by the database (casemgmt.api.sqljson),
+# and a family's page is read by the statement that writes its audit row (core.audit.read_recorded);
+# elsewhere the members, the contacts and the audit row are one more query each
 POSTGRESQL = connection.vendor == "postgresql"
 LIST_QUERIES = 3 if POSTGRESQL else 4
-DETAIL_QUERIES = 3 if POSTGRESQL else 5
-# token, the role's permissions (user, groups), the family in reach; in the service: the family
+DETAIL_QUERIES = 2 if POSTGRESQL else 5
+# token, the role's permissions (one statement: core.backends), the family in reach; in the service: the family
 # locked, the check-in, the cadence rule, the family's due dates, the audit row; four savepoint
 # statements (the request's transaction and the service's, nested in the test's own)
-CHECKIN_QUERIES = 13
+CHECKIN_QUERIES = 12
 
 
 @pytest.fixture
@@ -222,3 +223,22 @@ def test_a_read_audit_row_is_what_audit_log_writes(world):
                      .values("actor_id", "actor_role", "event", "object_type", "object_ids", "family_id",
                              "region_path", "before", "after", "reason", "ip"))
     assert first == second and second["object_ids"] == [family.pk] and second["ip"] == "10.1.2.3"
+
+
+def test_a_familys_page_is_read_with_its_audit_row_or_not_at_all(world, token_client):
+    """On PostgreSQL the card and the record of reading it are one statement: the row is what the
+    separate audit row was; a family out of reach, or no family, answers 404 and records nothing."""
+    from casemgmt.core.models import AuditEvent
+
+    alice, family = token_client("alice"), world.families["own"]
+    reads = AuditEvent.objects.filter(event="api.families.family.retrieve")
+    assert alice.get(f"/api/v1/families/{family.pk}/", {"q": "x"}).status_code == 200
+    row = AuditEvent.objects.latest("id")
+    assert reads.count() == 1
+    assert (row.event, row.object_type, row.object_ids, row.family_id, row.region_path, row.actor_id,
+            row.actor_role, row.after, row.ip) == (
+        "api.families.family.retrieve", "families.family", [family.pk], family.pk, family.region_path,
+        world.people["alice"].pk, "social_worker", {"query": {"q": "***"}}, "127.0.0.1")
+    for missing in (world.families["outside"].pk, 999999, "abc"):
+        assert alice.get(f"/api/v1/families/{missing}/").status_code == 404
+    assert reads.count() == 1
