@@ -27,7 +27,7 @@ tests/api/test_sqljson.py compares both outputs for every role on rows with ever
 import re
 import zoneinfo
 
-from django.db import DEFAULT_DB_ALIAS, connection
+from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import Expression, F, JSONField, OuterRef, Subquery, TextField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -39,8 +39,15 @@ from casemgmt.core.crypto import EncryptedTextField
 from .serializers import MASKERS, SensitiveFieldsMixin
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# The kinds of column PostgreSQL's json gives as DRF renders them (str, int, bool, ISO date).
-_PLAIN = (serializers.CharField, serializers.ChoiceField, serializers.IntegerField, serializers.BooleanField)
+# The serializer fields whose value PostgreSQL's json writes as DRF does, each with the columns it
+# may read (a CharField over a number, say, is a string in DRF's answer and a number in json's).
+_TEXT = (models.CharField, models.TextField)
+_PLAIN = (
+    (serializers.ChoiceField, (*_TEXT, models.IntegerField)),
+    (serializers.CharField, _TEXT),
+    (serializers.IntegerField, (models.IntegerField,)),
+    (serializers.BooleanField, (models.BooleanField,)),
+)
 
 
 class Unsupported(Exception):
@@ -200,13 +207,16 @@ class Projection:
             return F(name)
         if masker:
             self.steps.append((path, field.field_name, MASKERS[masker]))
-        if isinstance(field, serializers.DateTimeField):
+        if isinstance(field, serializers.DateTimeField) and isinstance(column, models.DateTimeField):
             return IsoDateTime(F(name), self.zone)
-        if isinstance(field, serializers.DecimalField | serializers.FloatField):
-            raise Unsupported(f"{field.field_name} is a number DRF renders its own way")
-        if isinstance(field, (serializers.DateField, *_PLAIN)):
+        if isinstance(field, serializers.DateField) and type(column) is models.DateField:
             return F(name)
-        raise Unsupported(f"{field.field_name}: {type(field).__name__}")
+        for kind, columns in _PLAIN:
+            if isinstance(field, kind):
+                if isinstance(column, columns):
+                    return F(name)
+                break
+        raise Unsupported(f"{field.field_name}: {type(field).__name__} over {type(column).__name__}")
 
     # ---- using ---------------------------------------------------------------------------------
     def text(self):

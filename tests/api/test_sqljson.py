@@ -121,7 +121,16 @@ def test_a_field_it_cannot_build_is_refused_and_the_serializer_answers(world):
         def get_label(self, family):
             return family.file_number.lower()
 
+    class NumberAsText(drf.ModelSerializer):
+        number = drf.CharField(source="version")  # DRF writes "1", json would write 1
+
+        class Meta:
+            model = Family
+            fields = ["id", "number"]
+
     with pytest.raises(Unsupported, match="label"):
         Projection(WithMethod())
+    with pytest.raises(Unsupported, match="number: CharField over PositiveIntegerField"):
+        Projection(NumberAsText())
     sqljson._cache.clear()
     assert projection_of(WithMethod()) is None
