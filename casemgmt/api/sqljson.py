@@ -30,6 +30,7 @@ import zoneinfo
 from django.db import DEFAULT_DB_ALIAS, connection, models
 from django.db.models import Expression, F, JSONField, OuterRef, Subquery, TextField
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -138,7 +139,7 @@ class Projection:
 
     def __init__(self, serializer):
         self.zone = str(timezone.get_current_timezone())
-        zoneinfo.ZoneInfo(self.zone)  # a real zone name, or fail here
+        _zone_literal(self.zone)  # a zone it can write into the SQL, or Unsupported now, not when compiled
         if api_settings.DATETIME_FORMAT != "iso-8601" or api_settings.DATE_FORMAT != "iso-8601":
             raise Unsupported("only ISO 8601 dates and times are built in SQL")
         if not api_settings.UNICODE_JSON or not api_settings.COMPACT_JSON:
@@ -225,7 +226,7 @@ class Projection:
         subqueries), which is the base table of such a queryset, so the SQL is the same in every
         one of them and resolving ~50 columns per request is spared."""
         if self._compiled is None:
-            query = self.model._default_manager.values(card=_AsText(self.expression)).query
+            query = self.model._default_manager.values(card=Cast(self.expression, TextField())).query
             compiler = query.get_compiler(DEFAULT_DB_ALIAS)
             sql, params = compiler.compile(query.annotations["card"])
             table = connection.ops.quote_name(self.model._meta.db_table)
@@ -242,24 +243,6 @@ class Projection:
                 if value:
                     holder[key] = function(value)
         return card
-
-
-class _AsText(Expression):
-    output_field = TextField()
-
-    def __init__(self, value):
-        super().__init__()
-        self.value = value
-
-    def get_source_expressions(self):
-        return [self.value]
-
-    def set_source_expressions(self, exprs):
-        (self.value,) = exprs
-
-    def as_sql(self, compiler, connection):
-        sql, params = compiler.compile(self.value)
-        return f"({sql})::text", params
 
 
 def _reveal(column, mask):

@@ -49,10 +49,12 @@ class _ReadRecord:
             quote(AuditEvent._meta.db_table), ", ".join(quote(field.column) for field in self.fields))
         self.sql = "{} VALUES ({})".format(self.insert_into, ", ".join(["%s"] * len(self.fields)))
 
+    def _prepared(self, field, values):
+        value = values[field.attname] if field.attname in values else field.get_default()
+        return field.get_db_prep_save(value, connections[self.using])
+
     def params(self, values):
-        connection = connections[self.using]
-        return [field.get_db_prep_save(values[field.attname] if field.attname in values else field.get_default(),
-                                       connection) for field in self.fields]
+        return [self._prepared(field, values) for field in self.fields]
 
     def __call__(self, values):
         with connections[self.using].cursor() as cursor:
@@ -63,8 +65,7 @@ class _ReadRecord:
         audit row as one statement: a data-modifying CTE, so the row read and the record of reading
         it are written together or not at all; no row read, no audit row (the read answers 404).
         Returns the statement and its parameters; its rows are those of ``select_sql``."""
-        connection = connections[self.using]
-        quote = connection.ops.quote_name
+        quote = connections[self.using].ops.quote_name
         expressions, params = [], []
         for field in self.fields:
             name = field.attname
@@ -78,7 +79,7 @@ class _ReadRecord:
                 expressions.append(f"coalesce(nullif(min(read.{quote(region_column)}), ''), %s)")
             else:
                 expressions.append("%s")
-            params.append(field.get_db_prep_save(values[name] if name in values else field.get_default(), connection))
+            params.append(self._prepared(field, values))
         sql = (f"WITH read AS ({select_sql}), audit AS ({self.insert_into} SELECT {', '.join(expressions)}"
                " FROM read HAVING count(*) > 0) SELECT * FROM read")
         return sql, [*select_params, *params]
@@ -117,6 +118,7 @@ def read_recorded(queryset, *, actor, event, family_column=None, region_column=N
     ``record_read`` records, the object's region, or ``fallback_region`` when it has none."""
     record = _read_record()
     select_sql, select_params = queryset.query.sql_with_params()
+    # ids: a placeholder (the statement records the row's own id), so that the object type is set.
     values = _read_values(actor=actor, event=event, model=queryset.model, ids=[None], family_id=None,
                           region_path=fallback_region, after=after, ip=ip)
     sql, params = record.along(select_sql, select_params, values, family_column=family_column,
