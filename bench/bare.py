@@ -50,14 +50,19 @@ DETAIL = f"""SELECT json_build_object({CARD},
         WHERE a.family_id = f.id AND a.ended_on IS NULL),
     'created_at', f.created_at, 'updated_at', f.updated_at) FROM families_family f {REGION} WHERE f.id = %s"""
 
-SEARCH_WHERE = {
-    "name": "m.name = %s",
-    "initials": "m.name_initials LIKE %s",
-    "id_number": "m.id_number_index = %s",
+# The families a search finds, as families.selectors.family_search finds them: Chinese characters
+# match the beginning of a member's name; Latin letters the beginning of a member's pinyin or
+# initials, or of a file number (as typed or in capitals); an ID number its blind index exactly.
+SEARCH_MATCH = {
+    "name": "SELECT m.family_id FROM families_familymember m WHERE m.name LIKE %(prefix)s",
+    "initials": """SELECT m.family_id FROM families_familymember m WHERE m.name_pinyin LIKE %(prefix)s
+        UNION SELECT m.family_id FROM families_familymember m WHERE m.name_initials LIKE %(prefix)s
+        UNION SELECT f.id FROM families_family f WHERE f.file_number LIKE %(prefix)s OR f.file_number LIKE %(upper)s""",
+    "id_number": "SELECT m.family_id FROM families_familymember m WHERE m.id_number_index = %(q)s",
 }
 SEARCH = """SELECT coalesce(json_agg(page.j ORDER BY page.file_number), '[]') FROM (
     SELECT f.file_number, {family} AS j FROM families_family f {region}
-    WHERE f.region_path LIKE %s AND f.id IN (SELECT m.family_id FROM families_familymember m WHERE {where})
+    WHERE f.region_path LIKE %(path)s AND f.id = ANY(ARRAY({match}))
     ORDER BY f.file_number LIMIT 50) page"""
 
 CHECKIN = """WITH c AS (
@@ -90,11 +95,10 @@ def family_detail(request, pk):
 
 def search(request):
     kind, q, path = request.GET["kind"], request.GET["q"], request.GET.get("path", "")
-    if kind == "initials":
-        q = q + "%"
-    elif kind == "id_number":
+    if kind == "id_number":
         q = blind_index(q, "id_number")
-    return _dump(SEARCH.format(family=FAMILY, region=REGION, where=SEARCH_WHERE[kind]), [path + "%", q])
+    params = {"path": path + "%", "q": q, "prefix": q + "%", "upper": q.upper() + "%"}
+    return _dump(SEARCH.format(family=FAMILY, region=REGION, match=SEARCH_MATCH[kind]), params)
 
 
 @csrf_exempt

@@ -101,15 +101,20 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def http_pair(session, real, bare, n, warmup=5, budget=90, least=20):
+def http_pair(session, real, bare, n, warmup=5, budget=90, least=20, same=None):
     """Interleave ``real()`` and ``bare()`` (each returns a requests.Response) ``n`` times, or fewer
     (but at least ``least``) when the pair has taken ``budget`` seconds: a slow endpoint is reported
-    from fewer samples rather than stalling the run for an hour."""
+    from fewer samples rather than stalling the run for an hour.
+
+    ``same(real_json, bare_json)`` gives what both answers must agree on (the family ids of a page,
+    in order): a limit that answered something else would be no limit. Checked on every request,
+    outside the timed part."""
     times = {"real": [], "bare": []}
     deadline = time.monotonic() + budget
     for i in range(n + warmup):
         if i >= warmup + least and time.monotonic() > deadline:
             break
+        answers = {}
         for side, call in (("real", real), ("bare", bare)):
             started = time.perf_counter()
             response = call(i)
@@ -118,6 +123,11 @@ def http_pair(session, real, bare, n, warmup=5, budget=90, least=20):
                 raise RuntimeError(f"{side} answered {response.status_code}: {response.text[:300]}")
             if i >= warmup:
                 times[side].append(elapsed)
+            answers[side] = response
+        if same is not None:
+            real_says, bare_says = same(answers["real"].json(), answers["bare"].json())
+            if real_says != bare_says:
+                raise RuntimeError(f"request {i}: the limit answered {bare_says!r}, the endpoint {real_says!r}")
     return {side: summary(values) for side, values in times.items()}
 
 
@@ -183,6 +193,14 @@ def web_benchmarks(n):
         (last_checkin,), = cursor.fetchall()
         cursor.execute("SELECT coalesce(max(id), 0) FROM families_familystatuschange")
         (last_status_change,), = cursor.fetchall()
+    def page_ids(real, bare):
+        return [card["id"] for card in real["results"]], [card["id"] for card in bare]
+
+    def card_of(real, bare):
+        def key(card):
+            return card["id"], card["version"], card["next_checkin_due"], [m["id"] for m in card["members"]]
+        return key(real), key(bare)
+
     with Server(workers=2) as server, requests.Session() as session:
         def api(user, path, params=None, method="get", body=None):
             headers = {"Authorization": f"Bearer {tokens[user.pk]}", "Accept-Language": "en"}
@@ -193,7 +211,7 @@ def web_benchmarks(n):
 
         results["caseload list (page of 50, by next due date)"] = http_pair(
             session, lambda i: api(contact, "/api/v1/families/", {"ordering": "next_checkin_due,id"}),
-            lambda i: bare("/bench/bare/caseload", {"user": contact.pk}), n)
+            lambda i: bare("/bench/bare/caseload", {"user": contact.pk}), n, same=page_ids)
         # A deep page (page 21 at a million families) reached by following `next`: it must cost what
         # page 1 costs. The bare limit asks for the rows after the previous page's last one.
         depth = min(20, (caseload - 1) // 50)
@@ -210,10 +228,10 @@ def web_benchmarks(n):
             results[f"caseload list, page {depth + 1} (keyset cursor)"] = http_pair(
                 session, lambda i: session.get(url, headers=auth),
                 lambda i: bare("/bench/bare/caseload", {"user": contact.pk, "after_due": after_due,
-                                                        "after_id": after_id}), n)
+                                                        "after_id": after_id}), n, same=page_ids)
         results["family detail"] = http_pair(
             session, lambda i: api(contact, f"/api/v1/families/{family_ids[i]}/"),
-            lambda i: bare(f"/bench/bare/family/{family_ids[i]}"), n)
+            lambda i: bare(f"/bench/bare/family/{family_ids[i]}"), n, same=card_of)
         for label, kind, value in (
             ("search by name (city, 1M families)", "name", lambda p: p.name),
             ("search by pinyin initials (city)", "initials", lambda p: p.name_initials),
@@ -222,7 +240,8 @@ def web_benchmarks(n):
             results[label] = http_pair(
                 session, lambda i, value=value: api(manager, "/api/v1/families/", {"q": value(people[i])}),
                 lambda i, kind=kind, value=value: bare("/bench/bare/search",
-                                                       {"kind": kind, "q": value(people[i]), "path": city_path}), n)
+                                                       {"kind": kind, "q": value(people[i]), "path": city_path}), n,
+                same=page_ids)
         results["record a check-in"] = http_pair(
             session, lambda i: api(contact, "/api/v1/checkins/", method="post",
                                    body={"family": family_ids[i], "channel": "phone", "physical_state": "fair",
