@@ -3,6 +3,7 @@ import functools
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Exists, OuterRef
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +11,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from casemgmt.core import reach
+from casemgmt.core.backends import permission_names_sql, remember_permissions
 from casemgmt.core.models import Region, User
 
 from .models import ApiToken, hash_token
@@ -19,9 +21,10 @@ _KEY = "(the key's hash)"
 
 
 class TokenLookup:
-    """The token with a given hash, its user, the user's region and whether the user holds a live
-    break-the-glass grant: one statement, which the ORM writes once per process. Every API request
-    runs it, and compiling it (three models, a join, a subquery) cost more than running it.
+    """The token with a given hash, its user, the user's region, whether the user holds a live
+    break-the-glass grant and (on PostgreSQL) the user's permissions: one statement, which the ORM
+    writes once per process. Every API request runs it, and compiling it (three models, a join, a
+    subquery) cost more than running it; every write checks a permission, one statement more.
 
     The statement selects every column of the three models in their field order and the rows come
     back as the ORM would make them (``Model.from_db``, with each field's own converters)."""
@@ -35,8 +38,15 @@ class TokenLookup:
         names = [prefix + field.attname for (model, prefix), (_m, fields) in zip(self.parts, self.fields, strict=True)
                  for field in fields]
         grants = reach.live_grants_of(OuterRef("user_id"), now=Now())
-        queryset = (ApiToken.objects.filter(key_hash=_KEY).annotate(holds_grant=Exists(grants))
-                    .values_list(*names, "holds_grant").order_by())
+        queryset = ApiToken.objects.filter(key_hash=_KEY).annotate(holds_grant=Exists(grants))
+        extra = ["holds_grant"]
+        self.with_permissions = connection.vendor == "postgresql"
+        if self.with_permissions:
+            quote = connection.ops.quote_name
+            user_id = f"{quote(ApiToken._meta.db_table)}.{quote(ApiToken._meta.get_field('user').column)}"
+            queryset = queryset.annotate(permissions=RawSQL(f"ARRAY({permission_names_sql(user_id)})", []))
+            extra.append("permissions")
+        queryset = queryset.values_list(*names, *extra).order_by()
         self.sql, params = queryset.query.sql_with_params()
         self.params = list(params)
         self.key_at = self.params.index(_KEY)
@@ -45,7 +55,8 @@ class TokenLookup:
                             for field in fields] for _model, fields in self.fields]
 
     def __call__(self, key_hash):
-        """The token (``token.user``, ``token.user.region`` loaded; ``token.holds_grant``) or None."""
+        """The token (``token.user``, ``token.user.region`` loaded, the user's permissions remembered;
+        ``token.holds_grant``) or None."""
         connection = connections[self.using]
         params = list(self.params)
         params[self.key_at] = key_hash
@@ -66,7 +77,9 @@ class TokenLookup:
         token, user, region = made
         user.region = region
         token.user = user
-        token.holds_grant = row[-1]
+        token.holds_grant = row[start]
+        if self.with_permissions:
+            remember_permissions(user, row[start + 1])
         return token
 
 
