@@ -3,7 +3,8 @@ import functools
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from .models import AuditEvent
@@ -18,8 +19,7 @@ def _jsonable(data):
 def audit_log(*, actor, event, obj=None, objects=(), family_id=None, region_path="", before=None, after=None,
               reason="", ip=None):
     """Record that ``actor`` did ``event`` (a dotted name such as ``families.checkin.recorded``)."""
-    items = [obj] if obj is not None else list(objects)
-    object_type, object_ids = (items[0]._meta.label_lower if items else ""), [item.pk for item in items]
+    object_type, object_ids = _objects(obj, objects)
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         actor_role=getattr(actor, "role", "") or "",
@@ -33,6 +33,39 @@ def audit_log(*, actor, event, obj=None, objects=(), family_id=None, region_path
         reason=reason,
         ip=ip,
     )
+
+
+def _objects(obj, objects):
+    items = [obj] if obj is not None else list(objects)
+    return (items[0]._meta.label_lower if items else ""), [item.pk for item in items]
+
+
+def updated_and_logged(queryset, values, *, actor, event, obj=None, objects=(), family_id=None, region_path="",
+                       before=None, after=None, reason="", ip=None):
+    """``queryset.update(**values)`` and ``audit_log(...)`` of it. On PostgreSQL they are one
+    statement (a data-modifying WITH): the change and its record are written together, in one round
+    trip, which a write on the hot path (recording a check-in) spends on nothing else. Returns the
+    number of rows updated."""
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    query.clear_select_clause()
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql" or query.get_related_updates():
+        with transaction.atomic(using=queryset.db, savepoint=False):
+            rows = queryset.update(**values)
+            audit_log(actor=actor, event=event, obj=obj, objects=objects, family_id=family_id,
+                      region_path=region_path, before=before, after=after, reason=reason, ip=ip)
+        return rows
+    update_sql, update_params = query.get_compiler(queryset.db).as_sql()
+    object_type, object_ids = _objects(obj, objects)
+    record = _ReadRecord(queryset.db) if queryset.db != DEFAULT_DB_ALIAS else _read_record()
+    audit_params = record.params(_row_values(actor=actor, event=event, object_type=object_type, ids=object_ids,
+                                             family_id=family_id, region_path=region_path, before=before,
+                                             after=after, reason=reason, ip=ip))
+    with transaction.mark_for_rollback_on_error(using=queryset.db), connection.cursor() as cursor:
+        cursor.execute(f"WITH changed AS ({update_sql} RETURNING 1) {record.sql} RETURNING (SELECT count(*) FROM changed)",
+                       [*update_params, *audit_params])
+        return cursor.fetchone()[0]
 
 
 class _ReadRecord:
@@ -90,19 +123,27 @@ def _read_record():
     return _ReadRecord()
 
 
-def _read_values(*, actor, event, model, ids, family_id, region_path, after, ip):
+def _row_values(*, actor, event, object_type, ids, family_id, region_path, after, ip, before=None, reason=""):
+    """The columns of an audit row as ``audit_log`` fills them."""
     return {
         "at": timezone.now(),
         "actor_id": actor.pk if actor is not None and actor.is_authenticated else None,
         "actor_role": getattr(actor, "role", "") or "",
         "event": event,
-        "object_type": model._meta.label_lower if ids else "",
+        "object_type": object_type,
         "object_ids": list(ids),
         "family_id": family_id,
         "region_path": region_path,
+        "before": _jsonable(before),
         "after": _jsonable(after),
+        "reason": reason,
         "ip": ip,
     }
+
+
+def _read_values(*, actor, event, model, ids, family_id, region_path, after, ip):
+    return _row_values(actor=actor, event=event, object_type=model._meta.label_lower if ids else "", ids=ids,
+                       family_id=family_id, region_path=region_path, after=after, ip=ip)
 
 
 def record_read(*, actor, event, model, ids, family_id=None, region_path="", after=None, ip=None):
@@ -112,12 +153,13 @@ def record_read(*, actor, event, model, ids, family_id=None, region_path="", aft
 
 
 def read_recorded(queryset, *, actor, event, family_column=None, region_column=None, fallback_region="", after=None,
-                  ip=None):
+                  ip=None, statement=None):
     """The rows (dicts) of ``queryset`` — a ``values()`` read of one row at most, with its ``id`` —
     read by the same statement that writes their audit row (``_ReadRecord.along``): what
-    ``record_read`` records, the object's region, or ``fallback_region`` when it has none."""
+    ``record_read`` records, the object's region, or ``fallback_region`` when it has none.
+    ``statement``: the queryset's ``(sql, params)``, when the caller has them already compiled."""
     record = _read_record()
-    select_sql, select_params = queryset.query.sql_with_params()
+    select_sql, select_params = statement or queryset.query.sql_with_params()
     # ids: a placeholder (the statement records the row's own id), so that the object type is set.
     values = _read_values(actor=actor, event=event, model=queryset.model, ids=[None], family_id=None,
                           region_path=fallback_region, after=after, ip=ip)
