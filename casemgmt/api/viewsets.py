@@ -15,7 +15,7 @@ import json
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -162,12 +162,20 @@ class ScopedViewSetMixin:
     def _audit_query(self):
         return {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
 
-    def read_one_audited(self, queryset, kind="retrieve", **columns):
+    def read_one_audited(self, queryset, kind="retrieve", statement=None, **columns):
         """The one row (a dict) of ``queryset``, a ``values()`` read with its ``id`` — read by the
-        statement that writes its audit row (``core.audit.read_recorded``) — or 404. ``columns``:
-        ``family_column`` and ``region_column``, the row's columns to record."""
+        statement that writes its audit row (``core.audit.read_recorded``) — or 404. ``statement``:
+        its ``(sql, params)`` if compiled already (``queryset`` then only names the model and the
+        database); ``columns``: ``family_column`` and
+        ``region_column``, the row's columns to record."""
         if not self.audit_reads:
-            rows = list(queryset[:1])
+            if statement is None:
+                rows = list(queryset[:1])
+            else:  # as read_recorded gives them: the columns as the database driver reads them
+                with connections[queryset.db].cursor() as cursor:
+                    cursor.execute(*statement)
+                    names = [column.name for column in cursor.description]
+                    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(1)]
             if not rows:
                 raise NotFound()
             return rows[0]
@@ -176,7 +184,7 @@ class ScopedViewSetMixin:
         rows = read_recorded(
             queryset, actor=self.request.user, event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
             fallback_region=getattr(self.request.user, "reach_path", ""), after={"query": params} if params else None,
-            ip=client_ip(self.request), **columns)
+            ip=client_ip(self.request), statement=statement, **columns)
         if not rows:
             raise NotFound()
         return rows[0]

@@ -9,10 +9,15 @@ holds a live grant: an ``OR family IN (grants)`` that is always there keeps Post
 the region or caseload index, a full scan of the families on every list at a million of them.
 """
 import contextvars
+import copy
+import decimal
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db.models import BooleanField, Case, Q, Value, When
+from django.db.models.functions import Now
 from django.db.models.signals import post_save
 
 from .models import Role
@@ -107,8 +112,9 @@ def paired_family_ids(user):
 
 
 def break_glass_family_ids(user):
-    """Ids of the families ``user`` opened by break-the-glass and may still see, as a subquery."""
-    return live_grants_of(user).values("family_id")
+    """Ids of the families ``user`` opened by break-the-glass and may still see, as a subquery
+    (live as of the statement's own time: a compiled statement never carries a moment along)."""
+    return live_grants_of(user, now=Now()).values("family_id")
 
 
 # {user id: holds a live grant} for the request being answered (see ``grants_remembered``).
@@ -236,6 +242,83 @@ def _unestimated(condition):
     if not condition:
         return condition
     return Q(Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()))
+
+
+def reach_shape(user):
+    """Everything about ``user`` that shapes ``restrict``'s condition, except the user's id: two
+    users of one shape get the same statement with their own id in it (``compiled_in_reach``)."""
+    if not (user and user.is_authenticated):
+        return None
+    return (user.is_active, user.is_superuser, user.role, user.reach_path,
+            user.role in BREAK_GLASS_ROLES and holds_live_grant(user))
+
+
+# A parameter standing for a value that differs from call to call; no id is ever this.
+_STAND_IN = -7_316_051_902_844_197_003
+_STATIC_PARAMS = (str, int, float, bool, decimal.Decimal, type(None))
+
+
+class CompiledStatements:
+    """Reads in reach whose SQL the ORM writes once per shape, not on every request.
+
+    Compiling a restricted queryset (reach condition, caseload subquery, projection) cost a family's
+    page more than running it. ``get(user, key, build, **values)`` calls ``build(user, **values)``
+    with stand-ins — a copy of the user and every value replaced by a parameter no id can be — the
+    first time a ``key`` (what else shapes the statement) meets a ``reach_shape``, and afterwards only
+    puts the user's id and the ``values`` (integers: ids) in the stand-ins' places. A statement with
+    any other kind of parameter (a moment of time, say) is never kept: it is compiled every time."""
+
+    def __init__(self, size=512):
+        self.size = size
+        self.statements = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, user, key, build, **values):
+        """``(sql, params)`` of ``build(user, **values).query``."""
+        shape = reach_shape(user)
+        cache_key = (key, shape, tuple(values))
+        with self.lock:
+            kept = self.statements.get(cache_key)
+            if kept is not None:
+                self.statements.move_to_end(cache_key)
+        if kept is None:
+            kept = self._compile(user, build, values)
+            if kept is None:  # a parameter that cannot be kept: compiled for this call only
+                return build(user, **values).query.sql_with_params()
+            with self.lock:
+                self.statements[cache_key] = kept
+                while len(self.statements) > self.size:
+                    self.statements.popitem(last=False)
+        sql, params, slots = kept
+        bound = list(params)
+        actual = [user.pk, *values.values()]
+        for position, which in slots:
+            bound[position] = actual[which]
+        return sql, bound
+
+    def _compile(self, user, build, values):
+        stand_ins = [_STAND_IN - i for i in range(len(values) + 1)]
+        stand_in_user = copy.copy(user)
+        stand_in_user.pk = stand_ins[0]
+        held = user.role in BREAK_GLASS_ROLES and holds_live_grant(user)
+        with grants_remembered():
+            remember_live_grant(stand_in_user, held)
+            query = build(stand_in_user, **dict(zip(values, stand_ins[1:], strict=True))).query
+            sql, params = query.sql_with_params()
+        slots = []
+        for position, param in enumerate(params):
+            if type(param) is int and param in stand_ins:
+                slots.append((position, stand_ins.index(param)))
+            elif not isinstance(param, _STATIC_PARAMS):
+                return None
+        return sql, tuple(params), tuple(slots)
+
+    def clear(self):
+        with self.lock:
+            self.statements.clear()
+
+
+compiled_in_reach = CompiledStatements()
 
 
 def region_within_reach(user, path):

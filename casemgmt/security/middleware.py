@@ -6,7 +6,8 @@ import re
 
 from casemgmt.core.audit import audit_log
 
-FAMILY_PATH = re.compile(r"^/api/v\d+/families/(\d+)/")
+# A family id in the path; longer than any bigint (19 digits) is a probe, recorded by its path only.
+FAMILY_PATH = re.compile(r"^/api/v\d+/families/(\d{1,18})/")
 AUDITED_PREFIXES = ("/api/", "/admin/")
 
 

@@ -21,7 +21,7 @@ from casemgmt.api.viewsets import (
     client_ip,
 )
 from casemgmt.core.audit import audit_log
-from casemgmt.core.reach import REGION_ROLES
+from casemgmt.core.reach import REGION_ROLES, compiled_in_reach
 
 from .. import selectors, services
 from ..models import (
@@ -41,6 +41,18 @@ from ..models import (
 )
 from . import serializers as s
 from .filters import FamilyFilter
+
+
+def _family_id(value):
+    """A family id from the URL, or 404 (not a number, or none a family could have)."""
+    try:
+        pk = Family._meta.pk.to_python(value)
+    except DjangoValidationError:
+        raise NotFound() from None
+    low, high = connection.ops.integer_field_range(Family._meta.pk.get_internal_type())
+    if pk is None or not low <= pk <= high:
+        raise NotFound()
+    return pk
 
 
 def _is_manager(user):
@@ -124,14 +136,16 @@ class FamilyViewSet(ScopedModelViewSet):
         projection = self._projection()
         if projection is None:
             return super().retrieve(request, *args, **kwargs)
-        try:
-            queryset = selectors.families_in_reach(user=request.user).filter(
-                pk=self.kwargs[self.lookup_url_kwarg or self.lookup_field])
-        except (TypeError, ValueError, DjangoValidationError):
-            raise NotFound() from None
+        pk = _family_id(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+
+        def page(user, pk):
+            return selectors.families_in_reach(user=user).filter(pk=pk).values("id", "region_path", card=projection.text())
+
+        # Written by the ORM once per reach shape and projection, not on every request.
+        statement = compiled_in_reach.get(request.user, ("families.retrieve", projection), page, pk=pk)
         # The card and the audit row of reading it: one statement.
-        row = self.read_one_audited(queryset.values("id", "region_path", card=projection.text()),
-                                    family_column="id", region_column="region_path")
+        row = self.read_one_audited(Family.objects.all(), statement=statement, family_column="id",
+                                    region_column="region_path")
         card = projection.finish(json.loads(row["card"]))
         return Response(card, headers={"ETag": f'"{card["version"]}"'})
 

@@ -23,10 +23,10 @@ from tests.conftest import add_family
 POSTGRESQL = connection.vendor == "postgresql"
 LIST_QUERIES = 3 if POSTGRESQL else 4
 DETAIL_QUERIES = 2 if POSTGRESQL else 5
-# token, the role's permissions (one statement: core.backends), the family in reach; in the service: the family
+# token with the role's permissions, the family in reach; in the service: the family
 # locked, the check-in, the cadence rule, the family's due dates, the audit row; four savepoint
 # statements (the request's transaction and the service's, nested in the test's own)
-CHECKIN_QUERIES = 12
+CHECKIN_QUERIES = 8 if POSTGRESQL else 10
 
 
 @pytest.fixture
@@ -208,6 +208,31 @@ def test_the_token_lookup_makes_what_the_orm_makes(world, people):
     assert token_lookup()(hash_token(raw)).holds_grant is True
 
 
+def test_the_token_lookup_brings_the_permissions_djangos_backend_grants(people):
+    """On PostgreSQL the user's permissions come with the token: the set Django's own ModelBackend
+    reads (own and role group's, none for an inactive user), so a write checks one without a query."""
+    from django.contrib.auth.backends import ModelBackend as DjangoModelBackend
+    from django.contrib.auth.models import Permission
+
+    from casemgmt.api.authentication import token_lookup
+    from casemgmt.api.models import hash_token
+    from casemgmt.core.models import User
+
+    people["contact"].user_permissions.add(Permission.objects.get(codename="add_careplan"))
+    User.objects.filter(pk=people["bob"].pk).update(is_active=False)
+    for name in ("alice", "contact", "coordinator", "volunteer_user", "bob", "root"):
+        _, raw = ApiToken.issue(user=people[name], name="phone", expires_at=timezone.now() + datetime.timedelta(hours=1))
+        user = token_lookup()(hash_token(raw)).user
+        expected = DjangoModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+        with CaptureQueriesContext(connection) as queries:
+            granted = user.get_all_permissions()
+        assert granted == expected, name
+        if POSTGRESQL and name not in ("root", "bob"):  # Django's own ways for a superuser and an inactive user
+            assert queries.captured_queries == [], name
+        if name == "contact":
+            assert {"families.add_checkin", "families.add_careplan"} <= granted
+
+
 def test_a_read_audit_row_is_what_audit_log_writes(world):
     """casemgmt.core.audit.record_read writes the row audit_log would, without an instance."""
     from casemgmt.core.audit import audit_log, record_read
@@ -242,3 +267,30 @@ def test_a_familys_page_is_read_with_its_audit_row_or_not_at_all(world, token_cl
     for missing in (world.families["outside"].pk, 999999, "abc"):
         assert alice.get(f"/api/v1/families/{missing}/").status_code == 404
     assert reads.count() == 1
+
+
+def test_a_familys_page_statement_is_shared_by_a_shape_and_bound_to_each_reader(world, token_client, people):
+    """casemgmt.core.reach.compiled_in_reach: the page's statement is written once for alice and bob
+    (one role, one county), yet each reads only their own caseload; a break-the-glass grant is a
+    shape of its own, and whether a grant is live is decided by the statement's own time."""
+    from casemgmt.core.reach import compiled_in_reach
+    from casemgmt.security.models import BreakGlassGrant
+
+    compiled_in_reach.clear()
+    alice, bob, carol = token_client("alice"), token_client("bob"), token_client("carol")
+    own, colleague = (f"/api/v1/families/{world.families[name].pk}/" for name in ("own", "colleague"))
+    assert alice.get(own).status_code == 200
+    kept = dict(compiled_in_reach.statements) if POSTGRESQL else {}
+    assert bob.get(own).status_code == 404 and bob.get(colleague).status_code == 200
+    assert alice.get(colleague).status_code == 404 and alice.get(own).status_code == 200
+    assert dict(compiled_in_reach.statements) == kept  # bob's reads used alice's statement
+    if POSTGRESQL:
+        assert len(kept) == 1
+    for url in (own, colleague, "/api/v1/families/99999999999999999999/", "/api/v1/families/x1/"):
+        assert carol.get(url).status_code == 404
+    live = breakglass_open(actor=people["carol"], family=world.families["own"], reason="老人深夜来电，需查看紧急联系人")
+    breakglass_open(actor=people["carol"], family=world.families["colleague"], reason="邻居报告老人两天未开门，电话无人接听",
+                    now=timezone.now() - datetime.timedelta(hours=5))  # lapsed an hour ago
+    assert carol.get(own).status_code == 200 and carol.get(colleague).status_code == 404
+    BreakGlassGrant.objects.filter(pk=live.pk).update(revoked_at=timezone.now())
+    assert carol.get(own).status_code == 404
