@@ -3,7 +3,7 @@
 import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -12,6 +12,7 @@ from casemgmt.core.audit import audit_log, updated_and_logged
 from casemgmt.core.errors import ConcurrentEditError, OutOfReachError
 from casemgmt.core.models import Region
 from casemgmt.core.reach import region_within_reach
+from casemgmt.core.statements import CompiledStatements
 
 from .models import (
     Assessment,
@@ -40,15 +41,32 @@ def _check_reach(actor, path):
         raise OutOfReachError()
 
 
+_rule_statements = CompiledStatements(size=8)
+_RULE_COLUMNS = ("id", "region_id", "risk_level", "contact_interval_days", "home_visit_interval_days")
+# The region path's prefixes that can be a region's own path (province to village).
+_PATH_LENGTHS = (2, 4, 6, 9, 12)
+
+
 def cadence_rules_for(region_path, risk_level):
-    """The cadence rule that applies: the one on the deepest region containing the family."""
-    prefixes = [region_path[:n] for n in (2, 4, 6, 9, 12) if len(region_path) >= n]
-    rules = (
-        CadenceRule.objects.filter(risk_level=risk_level)
-        .filter(Q(region__isnull=True) | Q(region__path__in=prefixes))
-        .select_related("region")
-    )
-    return max(rules, key=lambda rule: len(rule.region.path) if rule.region else 0, default=None)
+    """The cadence rule that applies: the one on the deepest region containing the family. Read by
+    a statement written once per process (a check-in looks it up every time)."""
+    prefixes = [region_path[:n] for n in _PATH_LENGTHS if len(region_path) >= n] or [""]
+    # Always five prefixes (the deepest repeated), so that every family's lookup has one shape.
+    values = {f"prefix{i}": prefixes[min(i, len(prefixes) - 1)] for i in range(len(_PATH_LENGTHS))}
+
+    def rules(risk_level, **prefixes):
+        return (CadenceRule.objects.filter(risk_level=risk_level)
+                .filter(Q(region__isnull=True) | Q(region__path__in=list(prefixes.values())))
+                .values_list(*_RULE_COLUMNS, "region__path").order_by())
+
+    sql, params = _rule_statements.get("cadence", rules, risk_level=str(risk_level), **values)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    if not found:
+        return None
+    *deepest, _path = max(found, key=lambda row: len(row[-1] or ""))
+    return CadenceRule.from_db(connection.alias, _RULE_COLUMNS, deepest)
 
 
 def _due_dates(family, contact_day=None, visit_day=None):

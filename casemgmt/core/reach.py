@@ -10,9 +10,6 @@ the region or caseload index, a full scan of the families on every list at a mil
 """
 import contextvars
 import copy
-import decimal
-import threading
-from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -21,6 +18,7 @@ from django.db.models.functions import Now
 from django.db.models.signals import post_save
 
 from .models import Role
+from .statements import CompiledStatements
 
 CASELOAD_ROLES = frozenset({Role.SOCIAL_WORKER, Role.CONTACT_PERSON})
 REGION_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER})
@@ -253,72 +251,38 @@ def reach_shape(user):
             user.role in BREAK_GLASS_ROLES and holds_live_grant(user))
 
 
-# A parameter standing for a value that differs from call to call; no id is ever this.
-_STAND_IN = -7_316_051_902_844_197_003
-_STATIC_PARAMS = (str, int, float, bool, decimal.Decimal, type(None))
+class _ReachStatements:
+    """Reads in reach whose SQL the ORM writes once per reach shape (``casemgmt.core.statements``).
 
-
-class CompiledStatements:
-    """Reads in reach whose SQL the ORM writes once per shape, not on every request.
-
+    ``get(user, key, build, **values)`` gives ``build(user, **values)``'s statement: compiled the
+    first time ``key`` meets the user's ``reach_shape``, with a stand-in for the user (a copy whose
+    id is a parameter no id can be), and afterwards only the user's id and ``values`` rebound.
     Compiling a restricted queryset (reach condition, caseload subquery, projection) cost a family's
-    page more than running it. ``get(user, key, build, **values)`` calls ``build(user, **values)``
-    with stand-ins — a copy of the user and every value replaced by a parameter no id can be — the
-    first time a ``key`` (what else shapes the statement) meets a ``reach_shape``, and afterwards only
-    puts the user's id and the ``values`` (integers: ids) in the stand-ins' places. A statement with
-    any other kind of parameter (a moment of time, say) is never kept: it is compiled every time."""
+    page more than running it."""
 
-    def __init__(self, size=512):
-        self.size = size
-        self.statements = OrderedDict()
-        self.lock = threading.Lock()
+    def __init__(self):
+        self.statements = CompiledStatements()
 
     def get(self, user, key, build, **values):
-        """``(sql, params)`` of ``build(user, **values).query``."""
-        shape = reach_shape(user)
-        cache_key = (key, shape, tuple(values))
-        with self.lock:
-            kept = self.statements.get(cache_key)
-            if kept is not None:
-                self.statements.move_to_end(cache_key)
-        if kept is None:
-            kept = self._compile(user, build, values)
-            if kept is None:  # a parameter that cannot be kept: compiled for this call only
-                return build(user, **values).query.sql_with_params()
-            with self.lock:
-                self.statements[cache_key] = kept
-                while len(self.statements) > self.size:
-                    self.statements.popitem(last=False)
-        sql, params, slots = kept
-        bound = list(params)
-        actual = [user.pk, *values.values()]
-        for position, which in slots:
-            bound[position] = actual[which]
-        return sql, bound
+        held = user.role in BREAK_GLASS_ROLES and holds_live_grant(user) if user.is_authenticated else False
 
-    def _compile(self, user, build, values):
-        stand_ins = [_STAND_IN - i for i in range(len(values) + 1)]
-        stand_in_user = copy.copy(user)
-        stand_in_user.pk = stand_ins[0]
-        held = user.role in BREAK_GLASS_ROLES and holds_live_grant(user)
-        with grants_remembered():
-            remember_live_grant(stand_in_user, held)
-            query = build(stand_in_user, **dict(zip(values, stand_ins[1:], strict=True))).query
-            sql, params = query.sql_with_params()
-        slots = []
-        for position, param in enumerate(params):
-            if type(param) is int and param in stand_ins:
-                slots.append((position, stand_ins.index(param)))
-            elif not isinstance(param, _STATIC_PARAMS):
-                return None
-        return sql, tuple(params), tuple(slots)
+        def build_for(user_id, **values):
+            stand_in = copy.copy(user)
+            stand_in.pk = user_id
+            with grants_remembered():
+                remember_live_grant(stand_in, held)
+                return build(stand_in, **values)
+
+        return self.statements.get((key, reach_shape(user)), build_for, user_id=user.pk, **values)
+
+    def kept(self):
+        return self.statements.kept()
 
     def clear(self):
-        with self.lock:
-            self.statements.clear()
+        self.statements.clear()
 
 
-compiled_in_reach = CompiledStatements()
+compiled_in_reach = _ReachStatements()
 
 
 def region_within_reach(user, path):

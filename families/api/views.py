@@ -21,7 +21,7 @@ from casemgmt.api.viewsets import (
     client_ip,
 )
 from casemgmt.core.audit import audit_log
-from casemgmt.core.reach import REGION_ROLES, compiled_in_reach
+from casemgmt.core.reach import REGION_ROLES, can_use, compiled_in_reach
 
 from .. import selectors, services
 from ..models import (
@@ -141,6 +141,8 @@ class FamilyViewSet(ScopedModelViewSet):
         def page(user, pk):
             return selectors.families_in_reach(user=user).filter(pk=pk).values("id", "region_path", card=projection.text())
 
+        if not can_use(request.user, Family):  # restrict() gives no rows at all
+            raise NotFound()
         # Written by the ORM once per reach shape and projection, not on every request.
         statement = compiled_in_reach.get(request.user, ("families.retrieve", projection), page, pk=pk)
         # The card and the audit row of reading it: one statement.

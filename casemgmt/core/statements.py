@@ -1,0 +1,90 @@
+"""Statements the ORM writes once per shape, the values that vary rebound on every call.
+
+Compiling a queryset costs a hot request more than running it: a family's page, the family a
+check-in names, the cadence rule of that family. ``CompiledStatements.get(key, build, **values)``
+calls ``build(**values)`` once per ``key`` with stand-ins — parameters no real value can be — finds
+where they went among the statement's parameters, and from then on only puts the call's values in
+their places. ``key`` must say everything else that shapes the statement.
+
+A statement is not kept, and is compiled on every call, when a stand-in went anywhere but into a
+parameter of its own (inside a ``LIKE`` pattern, or written into the SQL) or when a parameter is anything but a plain
+number, string, boolean or NULL (a moment of time, say: kept, it would stay that moment)."""
+import decimal
+import threading
+from collections import OrderedDict
+
+# Stand-ins: integers and strings no id, code or path is.
+_INT = -7_316_051_902_844_197_003
+_STATIC = (str, int, float, bool, decimal.Decimal, type(None))
+
+
+def _stand_in(value, i):
+    if type(value) is int:
+        return _INT - i
+    if type(value) is str:
+        return f"\x1fstand-in {i}\x1f"
+    raise TypeError(f"a {type(value).__name__} cannot be rebound in a kept statement")
+
+
+class CompiledStatements:
+    def __init__(self, size=512):
+        self.size = size
+        self.statements = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key, build, **values):
+        """``(sql, params)`` of ``build(**values).query``."""
+        cache_key = (key, tuple((name, type(value)) for name, value in values.items()))
+        with self.lock:
+            kept = self.statements.get(cache_key)
+            if kept is not None:
+                self.statements.move_to_end(cache_key)
+        if kept is None:
+            statement = build(**values).query.sql_with_params()
+            kept = self._compile(build, values, statement)
+            if kept is not None:
+                with self.lock:
+                    self.statements[cache_key] = kept
+                    while len(self.statements) > self.size:
+                        self.statements.popitem(last=False)
+            return statement
+        sql, params, slots = kept
+        bound = list(params)
+        actual = list(values.values())
+        for position, which in slots:
+            bound[position] = type(params[position])(actual[which])  # the ORM's own wrapper (psycopg's Int8...)
+        return sql, bound
+
+    @staticmethod
+    def _compile(build, values, statement):
+        """The statement with stand-ins, kept only if it is, stand-ins aside, the very statement
+        ``build`` gave for this call's values: a value can change the SQL the ORM writes (an
+        integer beyond its column's range drops the condition), and then nothing is kept."""
+        actual = list(values.values())
+        stand_ins = [_stand_in(value, i) for i, value in enumerate(actual)]
+        try:
+            sql, params = build(**dict(zip(values, stand_ins, strict=True))).query.sql_with_params()
+        except (ValueError, TypeError, ArithmeticError):  # the ORM refused a stand-in (a negative slice, say)
+            return None
+        expected_sql, expected = statement
+        if sql != expected_sql or len(params) != len(expected) or any(str(s) in sql for s in stand_ins):
+            return None  # another shape, or a value written into the SQL itself (a LIMIT, say)
+        slots = []
+        for position, (param, given) in enumerate(zip(params, expected, strict=True)):
+            if isinstance(param, (int, str)) and not isinstance(param, bool) and param in stand_ins:
+                which = stand_ins.index(param)
+                if given != actual[which]:
+                    return None
+                slots.append((position, which))
+            elif not isinstance(param, _STATIC) or param != given or (isinstance(param, str) and "\x1fstand-in " in param):
+                return None  # a stand-in inside another parameter (a LIKE pattern), or a moment of time
+        return sql, tuple(params), tuple(slots)
+
+    def kept(self):
+        """What is kept now: {key: (sql, params, slots)}."""
+        with self.lock:
+            return dict(self.statements)
+
+    def clear(self):
+        with self.lock:
+            self.statements.clear()
