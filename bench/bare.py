@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from casemgmt.core.crypto import blind_index
+from families.selectors import walk_threshold
 
 # The fields of the API's family card (families.api.serializers.FamilyListSerializer), written the
 # way PostgreSQL writes them: the limit gives the same answer, without masking or time zones.
@@ -60,9 +61,18 @@ SEARCH_MATCH = {
         UNION SELECT f.id FROM families_family f WHERE f.file_number LIKE %(prefix)s OR f.file_number LIKE %(upper)s""",
     "id_number": "SELECT m.family_id FROM families_familymember m WHERE m.id_number_index = %(q)s",
 }
-SEARCH = """SELECT coalesce(json_agg(page.j ORDER BY page.file_number), '[]') FROM (
+# Fetched by id, or, when the matches are many (families.selectors.walk_threshold), found by walking
+# the file-number order with the matches in a hash: the cheaper of the two, chosen in the statement.
+SEARCH = """WITH found AS MATERIALIZED ({match}),
+    walk AS (SELECT count(*) >= %(threshold)s AS yes FROM (SELECT 1 FROM found LIMIT %(threshold)s) AS enough)
+SELECT coalesce(json_agg(page.j ORDER BY page.file_number), '[]') FROM (
     SELECT f.file_number, {family} AS j FROM families_family f {region}
-    WHERE f.region_path LIKE %(path)s AND f.id = ANY(ARRAY({match}))
+    WHERE f.id IN (
+        (SELECT w.id FROM families_family w WHERE (SELECT yes FROM walk) AND w.region_path LIKE %(path)s
+            AND CASE WHEN w.id IN (SELECT family_id FROM found) THEN true END ORDER BY w.file_number LIMIT 50)
+        UNION ALL
+        (SELECT p.id FROM families_family p WHERE NOT (SELECT yes FROM walk) AND p.region_path LIKE %(path)s
+            AND p.id = ANY(ARRAY(SELECT family_id FROM found)) ORDER BY p.file_number LIMIT 50))
     ORDER BY f.file_number LIMIT 50) page"""
 
 CHECKIN = """WITH c AS (
@@ -97,7 +107,8 @@ def search(request):
     kind, q, path = request.GET["kind"], request.GET["q"], request.GET.get("path", "")
     if kind == "id_number":
         q = blind_index(q, "id_number")
-    params = {"path": path + "%", "q": q, "prefix": q + "%", "upper": q.upper() + "%"}
+    threshold = walk_threshold(path) or 2**31 - 1
+    params = {"path": path + "%", "q": q, "prefix": q + "%", "upper": q.upper() + "%", "threshold": threshold}
     return _dump(SEARCH.format(family=FAMILY, region=REGION, match=SEARCH_MATCH[kind]), params)
 
 

@@ -68,6 +68,9 @@ class Family(TrackedModel):
         indexes = [
             models.Index(fields=["region_path"], name="family_region_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["next_checkin_due", "id"], name="family_next_due"),
+            # A search matching thousands of families walks this in file-number order, reading
+            # region and id from the index alone (families.selectors.family_search).
+            models.Index(fields=["file_number"], include=["region_path", "id"], name="family_file_number_walk"),
             models.Index(fields=["status", "risk_level"], name="family_status_risk"),
         ]
 

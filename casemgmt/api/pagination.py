@@ -125,7 +125,8 @@ class KeysetPagination(BasePagination):
     invalid_cursor_message = CursorPagination.invalid_cursor_message
     template = "rest_framework/pagination/previous_and_next.html"
 
-    def paginate_queryset(self, queryset, request, view=None):
+    def paginate_queryset(self, queryset, request, view=None, fetch=list):
+        """The page's rows; ``fetch(sliced queryset)`` reads each slice (by default, as it is)."""
         self.request = request
         self.base_url = request.build_absolute_uri()
         self.page_size = self.get_page_size(request)
@@ -137,7 +138,7 @@ class KeysetPagination(BasePagination):
         rows = []
         # One query; a second only when the page runs past the end of the cursor's stretch (_stretches).
         for condition in _stretches(keys, cursor.values) if cursor else [Q()]:
-            rows += queryset.filter(condition)[: self.page_size + 1 - len(rows)]
+            rows += fetch(queryset.filter(condition)[: self.page_size + 1 - len(rows)])
             if len(rows) > self.page_size:
                 break
         more, page = len(rows) > self.page_size, rows[: self.page_size]

@@ -27,7 +27,11 @@ class FamilyFilter(RegionSubtreeFilterSet):
         fields = ["category", "status", "risk_level", "residence"]
 
     def filter_q(self, queryset, name, value):
-        return family_search(queryset, value)
+        request = self.request
+        params = getattr(request, "query_params", None) or getattr(request, "GET", {})
+        ordering = params.get("ordering", "") if request is not None else None
+        return family_search(queryset, value, reader=getattr(request, "user", None),
+                             file_number_order=ordering in ("", "file_number"))
 
     def filter_overdue(self, queryset, name, value):
         today = timezone.localdate()

@@ -125,7 +125,14 @@ class FamilyViewSet(ScopedModelViewSet):
         queryset = self.filter_queryset(selectors.families_in_reach(user=request.user))
         # The paginator reads its cursor columns from the rows; the card is everything else.
         columns = dict.fromkeys(key.name for key in self.paginator.ordering_keys(queryset))
-        rows = self.paginate_queryset(queryset.values(*columns, card=projection.text()))
+
+        def with_cards(page):
+            # The page is found on its ordering columns alone, and only its rows are read for their
+            # cards: a search walking thousands of index entries (family_search) reads no row of them.
+            return list(Family.objects.filter(pk__in=page.values("pk")).order_by(*page.query.order_by)
+                        .values(*columns, card=projection.text()))
+
+        rows = self.paginator.paginate_queryset(queryset.values(*columns), request, view=self, fetch=with_cards)
         cards = [projection.finish(json.loads(row["card"])) for row in rows]
         single = cards[0] if len(cards) == 1 else {}
         self.audit_read_rows("search" if request.query_params.get("q") else "list", [card["id"] for card in cards],
