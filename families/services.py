@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from casemgmt.core.audit import audit_log, updated_and_logged
+from casemgmt.core.audit import audit_log, saved_and_logged, updated_and_logged
 from casemgmt.core.errors import ConcurrentEditError, OutOfReachError
 from casemgmt.core.models import Region
 from casemgmt.core.reach import region_within_reach
@@ -246,7 +246,6 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
     # retried, so an error rolls back whatever transaction it runs in, as the API's does anyway.
     with transaction.atomic(savepoint=False):
         locked = Family.objects.select_for_update().get(pk=family.pk)
-        checkin.save()
         day = timezone.localdate(occurred_at)
         changes = {}
         if locked.last_checkin_at is None or occurred_at >= locked.last_checkin_at:
@@ -259,8 +258,15 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
             locked.last_home_visit_at = occurred_at
         next_due, next_visit = _due_dates(locked)
         changes.update(next_checkin_due=next_due, next_home_visit_due=next_visit)
+        now = timezone.now()
+        update = (Family.objects.filter(pk=family.pk), {**changes, "version": F("version") + 1, "updated_at": now})
+        audit = {"actor": actor, "event": "families.checkin.recorded", "family_id": family.pk,
+                 "region_path": family.region_path,
+                 "after": {"channel": channel, "occurred_at": occurred_at, "next_checkin_due": next_due, "day": day}}
         if locked.status == Family.Status.REGISTERED:
-            changes["status"] = Family.Status.ACTIVE
+            # The first contact makes the case active. The report tallies follow a family's status
+            # through its check-ins, so the check-in is written first and the status after it.
+            checkin.save()
             FamilyStatusChange.objects.create(
                 family=family,
                 from_status=locked.status,
@@ -268,17 +274,11 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
                 reason=_("first contact recorded"),
                 changed_by=actor,
             )
-        now = timezone.now()
-        # The family's new dates and the audit row: one statement.
-        updated_and_logged(
-            Family.objects.filter(pk=family.pk), {**changes, "version": F("version") + 1, "updated_at": now},
-            actor=actor,
-            event="families.checkin.recorded",
-            obj=checkin,
-            family_id=family.pk,
-            region_path=family.region_path,
-            after={"channel": channel, "occurred_at": occurred_at, "next_checkin_due": next_due, "day": day},
-        )
+            changes["status"] = update[1]["status"] = Family.Status.ACTIVE
+            updated_and_logged(*update, obj=checkin, **audit)
+        else:
+            # The check-in, the family's new dates and the audit row: one statement.
+            saved_and_logged(checkin, update, **audit)
         changes.update(version=locked.version + 1, updated_at=now)
     # The caller's family as the row now is (what refresh_from_db() would read, without the query:
     # the row was locked from the read to the update).

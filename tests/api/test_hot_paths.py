@@ -27,7 +27,7 @@ DETAIL_QUERIES = 2 if POSTGRESQL else 5
 # token with the role's permissions, the family in reach; in the service: the family
 # locked, the check-in, the cadence rule, the family's due dates, the audit row; four savepoint
 # statements (the request's transaction and the service's, nested in the test's own)
-CHECKIN_QUERIES = 8 if POSTGRESQL else 10
+CHECKIN_QUERIES = 7 if POSTGRESQL else 10
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
+from casemgmt.core import audit
 from casemgmt.core.audit import audit_log, updated_and_logged
 from casemgmt.core.models import AuditEvent
 from families.models import Family
@@ -70,3 +71,55 @@ def test_elsewhere_it_is_the_two_statements(families, people, monkeypatch):
     separate, fallback = (AuditEvent.objects.filter(event=event).values(*COLUMNS).get()
                           for event in ("test.separate", "test.fallback"))
     assert {**separate, "event": None} == {**fallback, "event": None}
+
+
+def _checkin_and_log(family, actor, event, note):
+    from families.models import CheckIn
+
+    checkin = CheckIn(family=family, recorded_by=actor, channel="phone", mental_notes=note, needs="米面油")
+    values = {"notes": f"{event} 新", "version": F("version") + 1}
+    saved = audit.saved_and_logged(checkin, (Family.objects.filter(pk=family.pk), values), actor=actor, event=event,
+                                   family_id=family.pk, region_path=family.region_path,
+                                   after={"day": datetime.date(2026, 11, 29)}, ip="10.0.0.8")
+    assert saved is checkin and checkin.pk and not checkin._state.adding
+    return checkin
+
+
+def test_a_new_row_its_update_and_its_audit_row_are_what_save_update_and_audit_log_write(families, people, monkeypatch):
+    """saved_and_logged: one statement on PostgreSQL, the same rows as the three of elsewhere."""
+    from families.models import CheckIn
+
+    family, alice = families["own"], people["alice"]
+    with CaptureQueriesContext(connection) as queries:
+        together = _checkin_and_log(family, alice, "test.together", "想念孩子")
+    if connection.vendor == "postgresql":
+        assert len(queries.captured_queries) == 1
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    separate = _checkin_and_log(family, alice, "test.separate", "想念孩子")
+    monkeypatch.undo()
+    columns = ("family_id", "recorded_by_id", "channel", "mental_notes", "needs", "version")
+    rows = {c.pk: c for c in CheckIn.objects.filter(pk__in=[together.pk, separate.pk])}
+    assert [getattr(rows[together.pk], c) for c in columns] == [getattr(rows[separate.pk], c) for c in columns]
+    assert rows[together.pk].mental_notes == "想念孩子" and rows[together.pk].created_at == together.created_at
+    logged = {event: AuditEvent.objects.filter(event=event).values(*COLUMNS).get() for event in ("test.together",
+                                                                                                 "test.separate")}
+    assert logged["test.together"]["object_ids"] == [together.pk]
+    assert logged["test.separate"]["object_ids"] == [separate.pk]
+    for row in logged.values():
+        row.pop("event"), row.pop("object_ids")
+    assert logged["test.together"] == logged["test.separate"]
+    assert logged["test.together"]["object_type"] == "families.checkin"
+    family.refresh_from_db()
+    assert family.notes == "test.separate 新"
+
+
+def test_a_failing_part_writes_nothing(families, people):
+    from families.models import CheckIn
+
+    family = families["own"]
+    before = CheckIn.objects.count()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        audit.saved_and_logged(CheckIn(family=family, recorded_by=people["alice"], channel="phone"),
+                               (Family.objects.filter(pk=family.pk), {"file_number": families["outside"].file_number}),
+                               actor=people["alice"], event="test.failed")
+    assert CheckIn.objects.count() == before and not AuditEvent.objects.filter(event="test.failed").exists()
