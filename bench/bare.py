@@ -75,14 +75,33 @@ SELECT coalesce(json_agg(page.j ORDER BY page.file_number), '[]') FROM (
             AND p.id = ANY(ARRAY(SELECT family_id FROM found)) ORDER BY p.file_number LIMIT 50))
     ORDER BY f.file_number LIMIT 50) page"""
 
-CHECKIN = """WITH c AS (
+# A check-in: the row, the family's next due dates by its cadence rule (the deepest region's for its
+# risk level, else 30 and 90 days, as families.services.cadence_rules_for), and the audit row.
+CHECKIN = """WITH rule AS (
+    SELECT r.contact_interval_days AS contact, r.home_visit_interval_days AS visit
+    FROM families_family f JOIN families_cadencerule r ON r.risk_level = f.risk_level
+    LEFT JOIN core_region g ON g.id = r.region_id
+    WHERE f.id = %(family)s AND (r.region_id IS NULL OR f.region_path LIKE g.path || '%%')
+    ORDER BY length(coalesce(g.path, '')) DESC LIMIT 1),
+c AS (
     INSERT INTO families_checkin (created_at, updated_at, version, family_id, occurred_at, recorded_by_id, channel,
         physical_state, mental_state, mental_notes, difficulties, needs, help_given, follow_up, follow_up_due)
-    VALUES (now(), now(), 1, %s, now(), %s, 'phone', 'fair', 'stable', '', '', '', '', '', NULL)
-    RETURNING id, family_id, occurred_at)
-UPDATE families_family f SET last_checkin_at = c.occurred_at, version = f.version + 1, updated_at = now(),
-    next_checkin_due = (c.occurred_at AT TIME ZONE 'Asia/Shanghai')::date + 30
-FROM c WHERE f.id = c.family_id RETURNING json_build_object('id', c.id, 'family', f.id, 'next_checkin_due', f.next_checkin_due)"""
+    VALUES (now(), now(), 1, %(family)s, now(), %(user)s, 'phone', 'fair', 'stable', '', '', '', '', '', NULL)
+    RETURNING id, family_id, occurred_at),
+u AS (
+    UPDATE families_family f SET last_checkin_at = c.occurred_at, version = f.version + 1, updated_at = now(),
+        next_checkin_due = (c.occurred_at AT TIME ZONE 'Asia/Shanghai')::date
+            + coalesce((SELECT contact FROM rule), 30),
+        next_home_visit_due = coalesce((f.last_home_visit_at AT TIME ZONE 'Asia/Shanghai')::date, f.registered_on)
+            + coalesce((SELECT visit FROM rule), 90)
+    FROM c WHERE f.id = c.family_id RETURNING f.id, f.next_checkin_due, f.region_path),
+a AS (
+    INSERT INTO core_auditevent (at, actor_id, actor_role, event, object_type, object_ids, family_id, region_path,
+        before, after, reason, ip)
+    SELECT now(), %(user)s, 'contact_person', 'families.checkin.recorded', 'families.checkin', jsonb_build_array(c.id),
+        u.id, u.region_path, NULL, jsonb_build_object('channel', 'phone', 'occurred_at', c.occurred_at,
+        'next_checkin_due', u.next_checkin_due), '', NULL FROM c, u)
+SELECT json_build_object('id', c.id, 'family', u.id, 'next_checkin_due', u.next_checkin_due) FROM c, u"""
 
 
 def _dump(sql, params):
@@ -115,4 +134,4 @@ def search(request):
 @csrf_exempt
 def checkin(request):
     body = json.loads(request.body)
-    return _dump(CHECKIN, [int(body["family"]), int(body["user"])])
+    return _dump(CHECKIN, {"family": int(body["family"]), "user": int(body["user"])})

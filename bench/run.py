@@ -177,6 +177,16 @@ def samples(contact, n, seed=8):
 # The web benchmarks
 # ---------------------------------------------------------------------------------------------
 
+# Families checked in by the benchmark whose next check-in is not their last one's day plus the
+# interval of their cadence rule (the deepest region's for their risk level, else 30 days).
+CHECKIN_DUE_WRONG = """SELECT count(*) FROM families_family f
+    WHERE f.id = ANY(%s) AND f.last_checkin_at > now() - interval '1 hour'
+    AND f.next_checkin_due <> (f.last_checkin_at AT TIME ZONE 'Asia/Shanghai')::date + coalesce((
+        SELECT r.contact_interval_days FROM families_cadencerule r LEFT JOIN core_region g ON g.id = r.region_id
+        WHERE r.risk_level = f.risk_level AND (r.region_id IS NULL OR f.region_path LIKE g.path || '%%')
+        ORDER BY length(coalesce(g.path, '')) DESC LIMIT 1), 30)"""
+
+
 def web_benchmarks(n):
     import requests
 
@@ -248,6 +258,12 @@ def web_benchmarks(n):
                                          "mental_state": "stable"}),
             lambda i: bare("/bench/bare/checkin", method="post", body={"family": family_ids[-1 - i], "user": contact.pk}),
             n)
+        # Both sides moved each family's next check-in by its cadence rule: the same answer.
+        with connection.cursor() as cursor:
+            cursor.execute(CHECKIN_DUE_WRONG, [family_ids])
+            (wrong,), = cursor.fetchall()
+        if wrong:
+            raise RuntimeError(f"{wrong} families checked in have a next due date off their cadence rule")
     ApiToken.objects.filter(name="bench", user__in=[contact, manager]).delete()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM families_checkin WHERE id > %s", [last_checkin])
