@@ -233,8 +233,10 @@ def member_add(*, actor, family, **fields):
     return member
 
 
-def checkin_record(*, actor, family, channel, occurred_at=None, **details):
-    """Record a contact with a family and move its next due dates."""
+def checkin_record(*, actor, family, channel, occurred_at=None, family_locked=False, **details):
+    """Record a contact with a family and move its next due dates. ``family_locked``: ``family`` was
+    read ``FOR UPDATE`` in the transaction this runs in, so it is the row as it is (else it is read
+    again, locked)."""
     _check_reach(actor, family.region_path)
     occurred_at = occurred_at or timezone.now()
     if occurred_at > timezone.now() + datetime.timedelta(minutes=5):
@@ -245,7 +247,7 @@ def checkin_record(*, actor, family, channel, occurred_at=None, **details):
     # No savepoint of its own (two round trips on the hot path): nothing in here is caught and
     # retried, so an error rolls back whatever transaction it runs in, as the API's does anyway.
     with transaction.atomic(savepoint=False):
-        locked = Family.objects.select_for_update().get(pk=family.pk)
+        locked = family if family_locked else Family.objects.select_for_update().get(pk=family.pk)
         day = timezone.localdate(occurred_at)
         changes = {}
         if locked.last_checkin_at is None or occurred_at >= locked.last_checkin_at:

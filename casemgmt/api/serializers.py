@@ -49,7 +49,12 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
 
     Over a plain ``Model.objects.all()`` the restricted read is a statement written once per reach
     shape (``reach.compiled_in_reach``): a check-in names its family, and building the reach
-    condition for that one row cost more than reading it."""
+    condition for that one row cost more than reading it. With ``lock_for_update``, inside a
+    transaction the row is read ``FOR UPDATE`` (the write that names it then holds it already)."""
+
+    def __init__(self, *, lock_for_update=False, **kwargs):
+        self.lock_for_update = lock_for_update
+        super().__init__(**kwargs)
 
     def get_queryset(self):
         request = self.context.get("request")
@@ -73,12 +78,17 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
             return super().to_internal_value(data)
         if not reach.can_use(user, model):  # restrict() gives no rows at all
             self.fail("does_not_exist", pk_value=data)
-        statement = reach.compiled_in_reach.get(
-            user, ("related", model._meta.label_lower),
-            lambda user, pk: reach.restrict(model._default_manager.all(), user).filter(pk=pk), pk=pk)
+        lock = self.lock_for_update and connections[self.queryset.db].in_atomic_block
+
+        def row(user, pk):
+            rows = reach.restrict(model._default_manager.all(), user).filter(pk=pk)
+            return rows.select_for_update(of=("self",)) if lock else rows
+
+        statement = reach.compiled_in_reach.get(user, ("related", model._meta.label_lower, lock), row, pk=pk)
         found = list(model._default_manager.raw(*statement))
         if not found:
             self.fail("does_not_exist", pk_value=data)
+        found[0].locked_for_update = lock
         return found[0]
 
 

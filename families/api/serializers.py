@@ -150,7 +150,8 @@ class AssignRequestSerializer(serializers.Serializer):
 
 
 class CheckInSerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
-    family = ScopedRelatedField(queryset=Family.objects.all())
+    # Recording a check-in locks its family (checkin_record): locked as it is read, no second read.
+    family = ScopedRelatedField(queryset=Family.objects.all(), lock_for_update=True)
     recorded_by = UserBriefSerializer(read_only=True)
 
     class Meta:

@@ -303,7 +303,9 @@ class CheckInViewSet(RevealMixin, ScopedModelViewSet):
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
         family = data.pop("family")
-        serializer.instance = services.checkin_record(actor=self.request.user, family=family, **data)
+        serializer.instance = services.checkin_record(actor=self.request.user, family=family,
+                                                      family_locked=getattr(family, "locked_for_update", False),
+                                                      **data)
 
     def perform_update(self, serializer):
         super().perform_update(serializer)

@@ -24,10 +24,11 @@ from tests.conftest import add_family
 POSTGRESQL = connection.vendor == "postgresql"
 LIST_QUERIES = 3 if POSTGRESQL else 4
 DETAIL_QUERIES = 2 if POSTGRESQL else 5
-# token with the role's permissions, the family in reach; in the service: the family
-# locked, the check-in, the cadence rule, the family's due dates, the audit row; four savepoint
-# statements (the request's transaction and the service's, nested in the test's own)
-CHECKIN_QUERIES = 7 if POSTGRESQL else 10
+# On PostgreSQL: the token with the role's permissions, the family in reach read FOR UPDATE, its
+# cadence rule, then the check-in with the family's due dates and the audit row as one statement;
+# two savepoint statements (the request's transaction, nested in the test's own). Elsewhere the
+# family is read again to lock it, and the check-in, the dates and the audit row are three.
+CHECKIN_QUERIES = 6 if POSTGRESQL else 10
 
 
 @pytest.fixture
