@@ -337,3 +337,18 @@ def test_a_search_walked_in_file_number_order_finds_what_fetching_the_matches_fi
         assert fetched_by == {"fetch"}
         if POSTGRESQL:
             assert walked_by == ({"walk"} if params.get("ordering") in (None, "file_number") else {"fetch"}), params
+
+
+def test_a_familys_page_read_without_its_audit_row_is_the_same_card(world, token_client, monkeypatch):
+    """A viewset with ``audit_reads = False`` reads the kept statement alone: the same card, no row."""
+    from casemgmt.core.models import AuditEvent
+    from families.api.views import FamilyViewSet
+
+    alice = token_client("alice")
+    own, colleague = (f"/api/v1/families/{world.families[name].pk}/" for name in ("own", "colleague"))
+    audited = alice.get(own).json()
+    monkeypatch.setattr(FamilyViewSet, "audit_reads", False)
+    reads = AuditEvent.objects.filter(event="api.families.family.retrieve")
+    before = reads.count()
+    assert alice.get(own).json() == audited and alice.get(colleague).status_code == 404
+    assert reads.count() == before
