@@ -11,7 +11,6 @@ import copy
 import operator
 
 from django.core.exceptions import FieldDoesNotExist
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connections
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -23,6 +22,7 @@ from rest_framework.relations import PKOnlyObject
 from casemgmt.core import reach
 from casemgmt.core.idcard import mask_id_number, mask_name, mask_phone
 from casemgmt.core.models import Role
+from casemgmt.core.statements import row_id
 
 # Roles that never receive ID numbers, health, mental state or bank data, not even masked.
 NO_SENSITIVE_ROLES = frozenset({Role.VOLUNTEER, Role.VOLUNTEER_COORDINATOR, Role.AUDITOR})
@@ -67,14 +67,8 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
         if user is None or self.pk_field is not None or not _plain_queryset(self.queryset):
             return super().to_internal_value(data)
         model = self.queryset.model
-        try:
-            if isinstance(data, bool):
-                raise TypeError
-            pk = model._meta.pk.to_python(data)
-        except (TypeError, ValueError, DjangoValidationError):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        low, high = connections[self.queryset.db].ops.integer_field_range(model._meta.pk.get_internal_type())
-        if not isinstance(pk, int) or not low <= pk <= high:
+        pk = row_id(model, data, self.queryset.db)
+        if pk is None:  # DRF's own answer: of the wrong type, or no such row
             return super().to_internal_value(data)
         if not reach.can_use(user, model):  # restrict() gives no rows at all
             self.fail("does_not_exist", pk_value=data)

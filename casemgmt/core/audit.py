@@ -47,10 +47,12 @@ def updated_and_logged(queryset, values, *, actor, event, obj=None, objects=(), 
     trip, which a write on the hot path (recording a check-in) spends on nothing else. Returns the
     number of rows updated."""
     connection = connections[queryset.db]
-    try:
-        update_sql, update_params = _update_sql(queryset, values) if connection.vendor == "postgresql" else (None, None)
-    except ValueError:
-        update_sql = None
+    update_sql = None
+    if connection.vendor == "postgresql":
+        try:
+            update_sql, update_params = _update_sql(queryset, values)
+        except ValueError:  # an update of several tables: the two statements
+            pass
     if update_sql is None:
         with transaction.atomic(using=queryset.db, savepoint=False):
             rows = queryset.update(**values)
@@ -58,7 +60,7 @@ def updated_and_logged(queryset, values, *, actor, event, obj=None, objects=(), 
                       region_path=region_path, before=before, after=after, reason=reason, ip=ip)
         return rows
     object_type, object_ids = _objects(obj, objects)
-    record = _ReadRecord(queryset.db) if queryset.db != DEFAULT_DB_ALIAS else _read_record()
+    record = _record_for(queryset.db)
     audit_params = record.params(_row_values(actor=actor, event=event, object_type=object_type, ids=object_ids,
                                              family_id=family_id, region_path=region_path, before=before,
                                              after=after, reason=reason, ip=ip))
@@ -98,7 +100,7 @@ def saved_and_logged(instance, update=None, *, actor, event, family_id=None, reg
         update_sql, update_params = _update_sql(*update)
         statements.append(f"changed AS ({update_sql})")
         params += update_params
-    record = _ReadRecord(using) if using != DEFAULT_DB_ALIAS else _read_record()
+    record = _record_for(using)
     values = _row_values(actor=actor, event=event, object_type=meta.label_lower, ids=[], family_id=family_id,
                          region_path=region_path, before=before, after=after, reason=reason, ip=ip)
     pk = connection.ops.quote_name(meta.pk.column)
@@ -177,6 +179,10 @@ class _ReadRecord:
 @functools.cache
 def _read_record():
     return _ReadRecord()
+
+
+def _record_for(using):
+    return _read_record() if using == DEFAULT_DB_ALIAS else _ReadRecord(using)
 
 
 def _row_values(*, actor, event, object_type, ids, family_id, region_path, after, ip, before=None, reason=""):

@@ -264,7 +264,8 @@ class _ReachStatements:
         self.statements = CompiledStatements()
 
     def get(self, user, key, build, **values):
-        held = user.role in BREAK_GLASS_ROLES and holds_live_grant(user) if user.is_authenticated else False
+        shape = reach_shape(user)
+        held = bool(shape and shape[-1])
 
         def build_for(user_id, **values):
             stand_in = copy.copy(user)
@@ -273,7 +274,7 @@ class _ReachStatements:
                 remember_live_grant(stand_in, held)
                 return build(stand_in, **values)
 
-        return self.statements.get((key, reach_shape(user)), build_for, user_id=user.pk, **values)
+        return self.statements.get((key, shape), build_for, user_id=user.pk, **values)
 
     def kept(self):
         return self.statements.kept()

@@ -13,6 +13,9 @@ import decimal
 import threading
 from collections import OrderedDict
 
+from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS, connections
+
 # Stand-ins: integers and strings no id, code or path is.
 _INT = -7_316_051_902_844_197_003
 _STATIC = (str, int, float, bool, decimal.Decimal, type(None))
@@ -24,6 +27,19 @@ def _stand_in(value, i):
     if type(value) is str:
         return f"\x1fstand-in {i}\x1f"
     raise TypeError(f"a {type(value).__name__} cannot be rebound in a kept statement")
+
+
+def row_id(model, value, using=DEFAULT_DB_ALIAS):
+    """``value`` as a primary key of ``model`` that a statement can take, or None: not a number (a
+    boolean is not one), or beyond the column's range, where the ORM would drop the condition."""
+    if isinstance(value, bool):
+        return None
+    try:
+        pk = model._meta.pk.to_python(value)
+    except (TypeError, ValueError, ValidationError):
+        return None
+    low, high = connections[using].ops.integer_field_range(model._meta.pk.get_internal_type())
+    return pk if isinstance(pk, int) and low <= pk <= high else None
 
 
 class CompiledStatements:
@@ -76,7 +92,7 @@ class CompiledStatements:
                 if given != actual[which]:
                     return None
                 slots.append((position, which))
-            elif not isinstance(param, _STATIC) or param != given or (isinstance(param, str) and "\x1fstand-in " in param):
+            elif not isinstance(param, _STATIC) or param != given:
                 return None  # a stand-in inside another parameter (a LIKE pattern), or a moment of time
         return sql, tuple(params), tuple(slots)
 

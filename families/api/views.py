@@ -1,7 +1,6 @@
 """Families API: declarative scoped viewsets; workflow steps are @actions calling families.services."""
 import json
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
@@ -22,6 +21,7 @@ from casemgmt.api.viewsets import (
 )
 from casemgmt.core.audit import audit_log
 from casemgmt.core.reach import REGION_ROLES, can_use, compiled_in_reach
+from casemgmt.core.statements import row_id
 
 from .. import selectors, services
 from ..models import (
@@ -41,18 +41,6 @@ from ..models import (
 )
 from . import serializers as s
 from .filters import FamilyFilter
-
-
-def _family_id(value):
-    """A family id from the URL, or 404 (not a number, or none a family could have)."""
-    try:
-        pk = Family._meta.pk.to_python(value)
-    except DjangoValidationError:
-        raise NotFound() from None
-    low, high = connection.ops.integer_field_range(Family._meta.pk.get_internal_type())
-    if pk is None or not low <= pk <= high:
-        raise NotFound()
-    return pk
 
 
 def _is_manager(user):
@@ -143,7 +131,9 @@ class FamilyViewSet(ScopedModelViewSet):
         projection = self._projection()
         if projection is None:
             return super().retrieve(request, *args, **kwargs)
-        pk = _family_id(self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        pk = row_id(Family, self.kwargs[self.lookup_url_kwarg or self.lookup_field])
+        if pk is None:  # not a number, or none a family could have
+            raise NotFound()
 
         def page(user, pk):
             return selectors.families_in_reach(user=user).filter(pk=pk).values("id", "region_path", card=projection.text())
