@@ -2,9 +2,9 @@
 a search: issue 8).
 
 ``Projection(serializer)`` walks the readable fields of an *instantiated* serializer — so the
-fields a role never receives are already gone — and builds one ``json_build_object(...)``
-expression that gives, row by row, what ``serializer.data`` gives: the same keys in the same
-order, the same values. The database then answers a page of cards in one statement, nested lists
+fields a role never receives are already gone — and builds one SQL expression that writes, row
+by row, the very text DRF's renderer writes of ``serializer.data``: the same keys in the same
+order, the same values, written the same way (compact). The database then answers a page of cards in one statement, nested lists
 included, instead of a query per relation and a Python object per row and field.
 
 What it knows how to build (anything else raises ``Unsupported`` when the projection is built, and
@@ -28,9 +28,8 @@ import re
 import zoneinfo
 
 from django.db import DEFAULT_DB_ALIAS, connection, models
-from django.db.models import Expression, F, JSONField, OuterRef, Subquery, TextField
+from django.db.models import Expression, F, OuterRef, Subquery, TextField
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -55,11 +54,18 @@ class Unsupported(Exception):
     """A field the projection cannot build; the caller answers through the serializer instead."""
 
 
-class JsonObject(Expression):
-    """``json_build_object('key', value, ...)``: keys in the serializer's order (jsonb would sort
-    them). The keys are field names, checked to be identifiers and written into the SQL."""
+class JsonText(TextField):
+    """The type of an expression whose text is already JSON (``JsonObject``, ``JsonArray``): a value
+    of an object is written as it is, not quoted as a string."""
 
-    output_field = JSONField()
+
+class JsonObject(Expression):
+    """A JSON object as text, written as DRF's renderer writes it (compact: no space after ``,`` or
+    ``:``), with its keys in the serializer's order: ``'{"id":' || to_json(id)::text || ...``.
+    (``json_build_object`` writes ``"id" : 1, ``: the cards could not go into a response as they
+    are.) The keys are field names, checked to be identifiers and written into the SQL."""
+
+    output_field = JsonText()
 
     def __init__(self, items):
         super().__init__()
@@ -76,20 +82,24 @@ class JsonObject(Expression):
         self.values = list(exprs)
 
     def as_sql(self, compiler, connection):
+        if not self.keys:
+            return "'{}'", []
         parts, params = [], []
-        for key, value in zip(self.keys, self.values, strict=True):
+        for i, (key, value) in enumerate(zip(self.keys, self.values, strict=True)):
             sql, value_params = compiler.compile(value)
-            parts.append(f"'{key}', {sql}")
+            if not isinstance(getattr(value, "output_field", None), JsonText):
+                sql = f"to_json({sql})::text"  # PostgreSQL escapes a string as Python's json does
+            parts.append(f"""'{"," if i else "{"}"{key}":' || coalesce({sql}, 'null')""")
             params.extend(value_params)
-        return f"json_build_object({', '.join(parts)})", params
+        return f"({' || '.join(parts)} || '}}')", params
 
 
 class JsonArray(Subquery):
-    """``array_to_json(ARRAY(subquery))``: the subquery's one JSON column, in its order (ARRAY()
-    keeps the order of its subquery), ``[]`` when it has no rows."""
+    """The subquery's one column of JSON text as a JSON array, in its order (ARRAY() keeps the
+    order of its subquery), ``[]`` when it has no rows."""
 
-    template = "array_to_json(ARRAY(%(subquery)s))"
-    output_field = JSONField()
+    template = "'[' || array_to_string(ARRAY(%(subquery)s), ',') || ']'"
+    output_field = JsonText()
 
 
 class IsoDateTime(Expression):
@@ -226,14 +236,19 @@ class Projection:
         subqueries), which is the base table of such a queryset, so the SQL is the same in every
         one of them and resolving ~50 columns per request is spared."""
         if self._compiled is None:
-            query = self.model._default_manager.values(card=Cast(self.expression, TextField())).query
+            query = self.model._default_manager.values(card=self.expression).query
             compiler = query.get_compiler(DEFAULT_DB_ALIAS)
             sql, params = compiler.compile(query.annotations["card"])
             table = connection.ops.quote_name(self.model._meta.db_table)
             if table not in sql:
                 raise Unsupported("the card reads nothing of its own table")
             self._compiled = (sql, tuple(params))
-        return RawSQL(*self._compiled, output_field=TextField())
+        return RawSQL(*self._compiled, output_field=JsonText())
+
+    @property
+    def final(self):
+        """Whether the database's text is the card as it is: nothing to decrypt or mask (``finish``)."""
+        return not self.steps
 
     def finish(self, card):
         """Decrypt and mask what the database could not, in place; returns the card."""
