@@ -5,8 +5,8 @@ import re
 import time
 
 from django.db import connection
-from django.db.models import F, Prefetch, Q
-from django.db.models.lookups import In
+from django.db.models import BooleanField, F, Prefetch, Q, Subquery
+from django.db.models.lookups import In, PatternLookup, StartsWith
 
 from casemgmt.core.crypto import blind_index
 from casemgmt.core.idcard import normalize_id_number
@@ -61,6 +61,18 @@ class _HashedIn(In):
         return f"CASE WHEN {lhs} IN {rhs} THEN true END", (*lhs_params, *rhs_params)
 
 
+class _AtLeast(Subquery):
+    """Whether ``queryset`` has at least ``count`` rows, reading no more than that many (an
+    uncorrelated condition, which PostgreSQL evaluates once). Its rows as they are: ``Exists``
+    would select a constant from each part of a union, which then counts as one row."""
+
+    template = "EXISTS(SELECT 1 FROM (%(subquery)s) AS matched OFFSET %(skip)d LIMIT 1)"
+    output_field = BooleanField()
+
+    def __init__(self, queryset, count):
+        super().__init__(queryset, skip=int(count) - 1)
+
+
 def active_assignments():
     """The open assignments of each family (``family.active_assignments``), with the columns of the
     API's contact cards only: the user rows repeat on every family of a caseload."""
@@ -97,38 +109,83 @@ def family_cards(*, user, member_fields, contacts=False):
     return restrict(queryset, user)
 
 
-def family_search(queryset, q, *, reader=None, file_number_order=False):
-    """Families with a member or file number matching ``q``, each kind of match one index range scan
-    (never a scan of every member, which at a million families takes seconds):
+EXACT_KINDS = ("id_number", "phone")  # one person (or a file number), fetched by id
+
+
+def search_terms(q):
+    """What the search ``q`` looks for, as ``(kind, values)`` (``matching_families``), or None when
+    it is empty. The values are the statement's parameters as they are, LIKE patterns included, so
+    that a kept statement (``casemgmt.core.statements``) rebinds them:
 
     - an ID number or a phone number: its blind index, exactly (phone numbers also as file numbers);
     - Chinese characters: the beginning of a member's name (the full name is the commonest search);
     - Latin letters and digits: the beginning of a member's pinyin (``zhaolihua``, ``zhao``) or of its
-      initials (``zlh``), or of a file number.
-
-    The matches are fetched by id, unless ``reader`` lists them in file-number order
-    (``file_number_order``) and they are so many that walking that order is cheaper (``_walks``).
+      initials (``zlh``), or of a file number (mostly written in capitals, ZP-0001, but typed in
+      lower case as often).
     """
     q = (q or "").strip()
     if not q:
-        return queryset
-    if ID_NUMBER_RE.match(q):  # one person: fetched by id
-        digest = blind_index(normalize_id_number(q), "id_number")
-        return queryset.filter(_InArray(F("pk"), _member_families(id_number_index=digest)))
+        return None
+    if ID_NUMBER_RE.match(q):
+        return "id_number", {"digest": blind_index(normalize_id_number(q), "id_number")}
     if PHONE_RE.match(q):
-        found = _member_families(phone_index=blind_index(q, "phone")).union(_file_number_families(q, prefix=False))
-        return queryset.filter(_InArray(F("pk"), found))
-    # A beginning (of a name, pinyin, initials or a file number): it may match thousands.
+        return "phone", {"digest": blind_index(q, "phone"), "number": q}
     if not q.isascii():
-        found = _member_families(name__startswith=q)
-    else:
-        lowered = q.lower().replace(" ", "")
-        # One branch per index (an OR would read the member rows; each branch is an index-only scan).
-        found = _member_families(name_pinyin__startswith=lowered).union(
-            _member_families(name_initials__startswith=lowered), _file_number_families(q, prefix=True))
-    if file_number_order and _walks(found, reader):
+        return "name", {"prefix": _prefix(q)}
+    return "latin", {"prefix": _prefix(q.lower().replace(" ", "")), "file_number": _prefix(q),
+                     "file_number_upper": _prefix(q.upper())}
+
+
+def matching_families(kind, **values):
+    """The ids of the families that ``search_terms`` found, each kind of match one index range scan
+    (never a scan of every member, which at a million families takes seconds)."""
+    if kind == "id_number":
+        return _member_families(id_number_index=values["digest"])
+    if kind == "phone":
+        return _member_families(phone_index=values["digest"]).union(
+            Family.objects.filter(file_number=values["number"]).order_by().values("id"))
+    if kind == "name":
+        return _member_families(_Prefixed(F("name"), values["prefix"]))
+    # One branch per index (an OR would read the member rows; each branch is an index-only scan).
+    file_numbers = Q(_Prefixed(F("file_number"), values["file_number"])) | Q(
+        _Prefixed(F("file_number"), values["file_number_upper"]))
+    return _member_families(_Prefixed(F("name_pinyin"), values["prefix"])).union(
+        _member_families(_Prefixed(F("name_initials"), values["prefix"])),
+        Family.objects.filter(file_numbers).order_by().values("id"))
+
+
+def family_search(queryset, q, *, reader=None, file_number_order=False):
+    """Families of ``queryset`` that the search ``q`` finds (``search_terms``). The matches are
+    fetched by id, unless ``reader`` lists them in file-number order (``file_number_order``) and they
+    are so many that walking that order is cheaper (``_walks``)."""
+    terms = search_terms(q)
+    if terms is None:
+        return queryset
+    kind, values = terms
+    found = matching_families(kind, **values)
+    if kind not in EXACT_KINDS and file_number_order and _walks(found, reader):
         return queryset.filter(_HashedIn(F("pk"), found))
     return queryset.filter(_InArray(F("pk"), found))
+
+
+def search_page(queryset, kind, values, *, order_by, limit, walk_after=None):
+    """The ids of the first ``limit`` families of ``queryset`` in the order ``order_by`` that the
+    search (``search_terms``) finds, for one statement: the matches fetched by id, or — when
+    ``walk_after`` is given (``walk_threshold_for``, a list in file-number order) and the matches
+    reach that many — found by walking the order. The choice is made by the statement itself (each
+    branch runs only if its one-time condition holds), so no count goes before it."""
+    found = matching_families(kind, **values)
+    fetch = queryset.filter(_InArray(F("pk"), found)).order_by(*order_by)
+    if walk_after is None:
+        return fetch.values("pk")[:limit]
+    enough = _AtLeast(found, walk_after)
+    walk = queryset.filter(enough, _HashedIn(F("pk"), found)).order_by(*order_by)
+    return walk.values("pk")[:limit].union(fetch.filter(~enough).values("pk")[:limit], all=True)
+
+
+def families_by_id(ids):
+    """The families whose ids the subquery ``ids`` gives (a page's), each fetched by primary key."""
+    return Family.objects.filter(_InArray(F("pk"), ids))
 
 
 # Measured at a million families (EXPLAIN ANALYZE): fetching a match by id costs ~5 µs, walking one
@@ -138,15 +195,21 @@ _WALK_FACTOR = 3
 _estimates = {}  # {region path: (families estimated, until)}
 
 
+def walk_threshold_for(reader):
+    """How many matches make walking the file-number order cheaper for ``reader`` (``walk_threshold``
+    of their region), or None when their searches are never walked: caseload and volunteer reach is
+    a few families of many, anywhere in the order."""
+    if connection.vendor != "postgresql" or reader is None or not reader.is_authenticated:
+        return None
+    if not reader.is_superuser and (reader.role in CASELOAD_ROLES or reader.role == Role.VOLUNTEER):
+        return None
+    return walk_threshold("" if reader.is_superuser else reader.reach_path)
+
+
 def _walks(found, reader):
     """Whether the ``found`` families are so many, for the share of all families ``reader`` sees,
-    that walking the file-number order beats fetching every match. Caseload and volunteer reach is
-    never walked: it is a few families of many, anywhere in the order."""
-    if connection.vendor != "postgresql" or reader is None or not reader.is_authenticated:
-        return False
-    if not reader.is_superuser and (reader.role in CASELOAD_ROLES or reader.role == Role.VOLUNTEER):
-        return False
-    threshold = walk_threshold("" if reader.is_superuser else reader.reach_path)
+    that walking the file-number order beats fetching every match."""
+    threshold = walk_threshold_for(reader)
     # Counted, up to the threshold (an index-only scan of at most that many entries): the planner's
     # estimate of a Chinese name's matches can be ten times the count (2,953 for ~250), and a walk
     # for a few matches would read the whole order.
@@ -175,18 +238,24 @@ def _planned_rows(queryset):
     return json.loads(queryset.explain(format="json"))[0]["Plan"]["Plan Rows"]
 
 
-def _member_families(**lookups):
-    return FamilyMember.objects.filter(**lookups).order_by().values("family_id")
+def _member_families(*conditions, **lookups):
+    return FamilyMember.objects.filter(*conditions, **lookups).order_by().values("family_id")
 
 
-def _file_number_families(q, *, prefix):
-    # File numbers are mostly written in capitals (ZP-0001) but typed in lower case as often.
-    lookup = "file_number__startswith" if prefix else "file_number"
-    candidates = {q, q.upper()}
-    condition = Q()
-    for candidate in candidates:
-        condition |= Q(**{lookup: candidate})
-    return Family.objects.filter(condition).order_by().values("id")
+def _prefix(value):
+    """The LIKE pattern of what begins with ``value``, its wildcards escaped."""
+    return connection.ops.prep_for_like_query(value) + "%"
+
+
+class _Prefixed(StartsWith):
+    """``startswith`` given its LIKE pattern (``_prefix``), the very SQL of ``__startswith``: the
+    pattern is the statement's parameter as it is, not made from the value when the SQL is
+    written, so a kept statement rebinds it."""
+
+    param_pattern = "%s"
+
+    def process_rhs(self, compiler, connection):
+        return super(PatternLookup, self).process_rhs(compiler, connection)  # not escaped again
 
 
 def member_list(*, user):
