@@ -134,19 +134,30 @@ class KeysetPagination(BasePagination):
         cursor = self.decode_cursor(request, forward, queryset.model)
         reverse = bool(cursor and cursor.reverse)
         keys = [key._replace(descending=key.descending != reverse) for key in forward]
-        queryset = queryset.order_by(*[self._order(key) for key in keys])
+        queryset = queryset.order_by(*self.order_by(keys))
         rows = []
         # One query; a second only when the page runs past the end of the cursor's stretch (_stretches).
         for condition in _stretches(keys, cursor.values) if cursor else [Q()]:
             rows += fetch(queryset.filter(condition)[: self.page_size + 1 - len(rows)])
             if len(rows) > self.page_size:
                 break
+        return self._settle(forward, rows, after_cursor=cursor is not None, reverse=reverse)
+
+    def first_page(self, request, keys, rows):
+        """The first page of the ordering ``keys`` (``ordering_keys``), read by the caller:
+        ``rows`` are its first ``page_size`` + 1 rows (dicts with the ordering's columns) at most."""
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        return self._settle(keys, list(rows), after_cursor=False, reverse=False)
+
+    def _settle(self, forward, rows, *, after_cursor, reverse):
         more, page = len(rows) > self.page_size, rows[: self.page_size]
         if reverse:
             page.reverse()
             self.has_previous, self.has_next = more, True
         else:
-            self.has_previous, self.has_next = cursor is not None, more
+            self.has_previous, self.has_next = after_cursor, more
         self.keys, self.page = forward, page
         self.display_page_controls = self.has_previous or self.has_next
         return page
@@ -176,11 +187,16 @@ class KeysetPagination(BasePagination):
         return [*keys, Key(meta.pk.attname, bool(keys) and keys[-1].descending, False)]
 
     @staticmethod
-    def _order(key):
-        expression = F(key.name)
-        if key.descending:
-            return expression.desc(nulls_first=True) if key.nullable else expression.desc()
-        return expression.asc(nulls_last=True) if key.nullable else expression.asc()
+    def order_by(keys):
+        """The ``order_by()`` of the ordering ``keys``, NULLs placed as PostgreSQL places them."""
+        expressions = []
+        for key in keys:
+            expression = F(key.name)
+            if key.descending:
+                expressions.append(expression.desc(nulls_first=True) if key.nullable else expression.desc())
+            else:
+                expressions.append(expression.asc(nulls_last=True) if key.nullable else expression.asc())
+        return expressions
 
     # ---- cursors -------------------------------------------------------------------------------
     def decode_cursor(self, request, keys, model):

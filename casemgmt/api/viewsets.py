@@ -26,7 +26,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from casemgmt.core import reach
-from casemgmt.core.audit import audit_log, read_recorded, record_read
+from casemgmt.core.audit import audit_log, page_read_recorded, read_recorded, record_read
 
 from .exceptions import Conflict, IdempotentReplay, PayloadTooLarge, PreconditionFailed, PreconditionRequired
 from .models import IdempotencyRecord
@@ -188,6 +188,24 @@ class ScopedViewSetMixin:
         if not rows:
             raise NotFound()
         return rows[0]
+
+    def read_page_audited(self, statement, *, shown, kind="list", **columns):
+        """The rows (dicts) of a page read by ``statement`` — ``(sql, params)`` of rows with an
+        ``id`` and a ``position`` — and the audit row of the ``shown`` first ones in the same
+        statement (``core.audit.page_read_recorded``); ``columns``: ``family_column`` and
+        ``region_column``, as ``audit_read_rows`` records them."""
+        if not self.audit_reads:
+            with connections[self.get_queryset_model().objects.db].cursor() as cursor:
+                cursor.execute(*statement)
+                names = [column.name for column in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        model = self.get_queryset_model()
+        params = self._audit_query()
+        return page_read_recorded(
+            statement, model=model, shown=shown, actor=self.request.user,
+            event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
+            fallback_region=getattr(self.request.user, "reach_path", ""), after={"query": params} if params else None,
+            ip=client_ip(self.request), **columns)
 
     def audit_read_rows(self, kind, ids, *, family_ids=(), region_path=None):
         """The audit row of a read that returned the rows ``ids`` (of the families ``family_ids``);

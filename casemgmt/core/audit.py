@@ -163,6 +163,26 @@ class _ReadRecord:
         sql = f"WITH read AS ({select_sql}), audit AS ({insert} HAVING count(*) > 0) SELECT * FROM read"
         return sql, [*select_params, *params]
 
+    def along_page(self, select_sql, select_params, values, *, shown, family_column=None, region_column=None):
+        """``select_sql`` (a page of rows with an ``id`` and a ``position`` column, 1, 2, …) and the
+        INSERT of the audit row of its first ``shown`` rows (the others only tell that there is
+        more) as one statement. The row is written whatever was found, an empty search included:
+        the ids in their order; the family and the region when there is one row, else the given
+        region. Its rows are those of ``select_sql``, in their order."""
+        quote = connections[self.using].ops.quote_name
+        columns = {"object_type": "CASE WHEN count(*) > 0 THEN %s ELSE '' END",
+                   "object_ids": "coalesce(jsonb_agg(shown.id ORDER BY shown.position), '[]')"}
+        if family_column:
+            family = f"shown.{quote(family_column)}"
+            columns["family_id"] = f"CASE WHEN count(DISTINCT {family}) = 1 THEN min({family}) END"
+        if region_column:
+            columns["region_path"] = (f"coalesce(CASE WHEN count(*) = 1 THEN nullif(min(shown.{quote(region_column)}), '')"
+                                      " END, %s)")
+        insert, params = self.from_rows(f"(SELECT * FROM page WHERE page.position <= {int(shown)}) AS shown", values,
+                                        columns)
+        sql = f"WITH page AS ({select_sql}), audit AS ({insert}) SELECT * FROM page ORDER BY page.position"
+        return sql, [*select_params, *params]
+
     def from_rows(self, source, values, columns):
         """``INSERT … SELECT … FROM source`` of the audit row: ``columns`` maps a field to SQL over
         ``source`` (with at most one ``%s``, which takes the field's value); the other fields are
@@ -227,6 +247,22 @@ def read_recorded(queryset, *, actor, event, family_column=None, region_column=N
                           region_path=fallback_region, after=after, ip=ip)
     sql, params = record.along(select_sql, select_params, values, family_column=family_column,
                                region_column=region_column)
+    with connections[record.using].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def page_read_recorded(statement, *, model, shown, actor, event, family_column=None, region_column=None,
+                       fallback_region="", after=None, ip=None):
+    """The rows (dicts) of a page read by ``statement`` — ``(sql, params)`` of rows of ``model`` with
+    an ``id`` and a ``position`` — read by the same statement that writes the audit row of the
+    ``shown`` rows the reader sees (``_ReadRecord.along_page``): what ``record_read`` records."""
+    record = _read_record()
+    values = _read_values(actor=actor, event=event, model=model, ids=[None], family_id=None,
+                          region_path=fallback_region, after=after, ip=ip)
+    sql, params = record.along_page(*statement, values, shown=shown, family_column=family_column,
+                                    region_column=region_column)
     with connections[record.using].cursor() as cursor:
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]

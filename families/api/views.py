@@ -2,14 +2,18 @@
 import json
 
 from django.db import connection
+from django.db.models import Window
+from django.db.models.functions import RowNumber
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
 from casemgmt.api.pagination import KeysetPagination
+from casemgmt.api.renderers import JSONRenderer, RawJSON
 from casemgmt.api.serializers import may_see_sensitive
 from casemgmt.api.sqljson import projection_of
 from casemgmt.api.viewsets import (
@@ -106,13 +110,18 @@ class FamilyViewSet(ScopedModelViewSet):
             return None
         return projection_of(self.get_serializer(), may_see_sensitive(self.request.user))
 
+    # A first page asked with nothing but these (a worklist, a search) is read by a kept statement.
+    FIRST_PAGE_PARAMETERS = frozenset({"q", "ordering", "page_size"})
+
     def list(self, request, *args, **kwargs):
         projection = self._projection()
         if projection is None:
             return super().list(request, *args, **kwargs)
+        if set(request.query_params) <= self.FIRST_PAGE_PARAMETERS:
+            return self._first_page(request, projection)
         queryset = self.filter_queryset(selectors.families_in_reach(user=request.user))
         # The paginator reads its cursor columns from the rows; the card is everything else.
-        columns = dict.fromkeys(key.name for key in self.paginator.ordering_keys(queryset))
+        columns = dict.fromkeys(["id", "region_path", *(key.name for key in self.paginator.ordering_keys(queryset))])
 
         def with_cards(page):
             # The page is found on its ordering columns alone, and only its rows are read for their
@@ -121,11 +130,55 @@ class FamilyViewSet(ScopedModelViewSet):
                         .values(*columns, card=projection.text()))
 
         rows = self.paginator.paginate_queryset(queryset.values(*columns), request, view=self, fetch=with_cards)
-        cards = [projection.finish(json.loads(row["card"])) for row in rows]
-        single = cards[0] if len(cards) == 1 else {}
-        self.audit_read_rows("search" if request.query_params.get("q") else "list", [card["id"] for card in cards],
-                             family_ids=[card["id"] for card in cards], region_path=single.get("region_path"))
-        return self.get_paginated_response(cards)
+        ids = [row["id"] for row in rows]
+        self.audit_read_rows("search" if request.query_params.get("q") else "list", ids, family_ids=ids,
+                             region_path=rows[0]["region_path"] if len(rows) == 1 else None)
+        return self.get_paginated_response(self._cards(projection, rows))
+
+    def _first_page(self, request, projection):
+        """The first page of the caseload, a worklist or a search: the families, their cards and the
+        audit row of reading them in one statement, which the ORM writes once per reach shape,
+        search kind, ordering and page size (``compiled_in_reach``): a request binds its values only."""
+        paginator = self.paginator
+        ordering = OrderingFilter().get_ordering(request, Family.objects.none(), self)
+        keys = paginator.ordering_keys(Family.objects.order_by(*ordering))
+        order_by = paginator.order_by(keys)
+        limit = paginator.get_page_size(request) + 1  # one more tells whether there is a next page
+        terms = selectors.search_terms(request.query_params.get("q"))
+        kind, values = terms or (None, {})
+        walk_after = None
+        if kind and kind not in selectors.EXACT_KINDS and [(key.name, key.descending) for key in keys] == [
+                ("file_number", False)]:
+            walk_after = selectors.walk_threshold_for(request.user)
+        columns = dict.fromkeys(["id", "region_path", *(key.name for key in keys)])
+
+        def page(user, **values):
+            families = selectors.families_in_reach(user=user)
+            if kind is None:
+                ids = families.order_by(*order_by).values("pk")[:limit]
+            else:
+                ids = selectors.search_page(families, kind, values, order_by=order_by, limit=limit,
+                                            walk_after=walk_after)
+            return (selectors.families_by_id(ids).order_by(*order_by)
+                    .values(*columns, position=Window(RowNumber(), order_by=order_by), card=projection.text()))
+
+        if not can_use(request.user, Family):  # restrict() gives no rows at all
+            rows = []
+            self.audit_read_rows("search" if kind else "list", [])
+        else:
+            statement = compiled_in_reach.get(request.user, ("families.list", projection, tuple(keys), kind, walk_after,
+                                                             limit), page, **values)
+            rows = self.read_page_audited(statement, shown=limit - 1, kind="search" if kind else "list",
+                                          family_column="id", region_column="region_path")
+        rows = paginator.first_page(request, keys, rows)
+        return self.get_paginated_response(self._cards(projection, rows))
+
+    def _cards(self, projection, rows):
+        """The rows' cards for the response: PostgreSQL's text as it is, when it is the card already
+        and the answer is written by our JSON renderer; else parsed and finished."""
+        if projection.final and isinstance(self.request.accepted_renderer, JSONRenderer):
+            return RawJSON(f"[{','.join(row['card'] for row in rows)}]")
+        return [projection.finish(json.loads(row["card"])) for row in rows]
 
     def retrieve(self, request, *args, **kwargs):
         projection = self._projection()

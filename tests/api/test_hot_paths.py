@@ -19,9 +19,11 @@ from tests.conftest import add_family
 
 # token (with the break-the-glass flag), the page, the audit row: on PostgreSQL the page carries its
 # members (and a family's page its contacts) as JSON built by the database (casemgmt.api.sqljson),
-# and a family's page is read by the statement that writes its audit row (core.audit.read_recorded);
-# elsewhere the members, the contacts and the audit row are one more query each
+# and a family's page and the first page of a list or a search are read by the statement that writes
+# their audit row (core.audit.read_recorded, page_read_recorded); elsewhere the members, the
+# contacts and the audit row are one more query each
 POSTGRESQL = connection.vendor == "postgresql"
+FIRST_PAGE_QUERIES = 2 if POSTGRESQL else 4
 LIST_QUERIES = 3 if POSTGRESQL else 4
 DETAIL_QUERIES = 2 if POSTGRESQL else 5
 # On PostgreSQL: the token with the role's permissions, the family in reach read FOR UPDATE, its
@@ -77,23 +79,27 @@ def test_caseload_list_detail_and_searches_cost_the_same_for_3_or_60_families(wo
             counts[f"search by {kind}"] = len(_queries(manager, "get", "/api/v1/families/", {"q": q})[0])
         return counts
 
-    # The planner's estimate of the families in the manager's reach is asked once per 10 minutes.
+    # The planner's estimate of the families in the manager's reach (whether a search by a beginning
+    # may walk the order) is asked once per 10 minutes: of everyone and of the reach.
     selectors._estimates.clear()
-    assert len(_queries(manager, "get", "/api/v1/families/", {"q": "王"})[0]) == LIST_QUERIES + (3 if POSTGRESQL else 0)
+    assert len(_queries(manager, "get", "/api/v1/families/", {"q": "王"})[0]) == FIRST_PAGE_QUERIES + (
+        2 if POSTGRESQL else 0)
     small = measure()
     _grow(world, 57)
     large = measure()
-    # A search by a beginning asks the planner how many it matches (fetch them, or walk the order).
-    estimated = {f"search by {kind}": LIST_QUERIES + 1 for kind in ("name", "name prefix", "pinyin", "initials",
-                                                                     "file number")} if POSTGRESQL else {}
-    assert large == small == {**dict.fromkeys(small, LIST_QUERIES), "detail": DETAIL_QUERIES, **estimated}
-    # Any later page costs the same as the first; the last one also looks for families without a due
-    # date (they come after every date, and no index range holds both).
+    assert large == small == {**dict.fromkeys(small, FIRST_PAGE_QUERIES), "detail": DETAIL_QUERIES}
+    # Any later page costs the same, whatever its place; the last one also looks for families
+    # without a due date (they come after every date, and no index range holds both).
     first = _queries(alice, "get", caseload[0], {**caseload[1], "page_size": 20})[1]
     sql, second = _queries(alice, "get", first["next"])
     assert len(second["results"]) == 20 and len(sql) == LIST_QUERIES
     sql, last = _queries(alice, "get", second["next"])
     assert len(last["results"]) == 18 and not last["next"] and len(sql) == LIST_QUERIES + 1
+    # A later page of a search by a beginning counts its matches, up to a bound, to choose how to
+    # find them (families.selectors._walks); the first page chooses inside its one statement.
+    first = _queries(manager, "get", "/api/v1/families/", {"q": "H-0", "page_size": 20})[1]
+    sql, second = _queries(manager, "get", first["next"])
+    assert second["results"] and len(sql) == LIST_QUERIES + (1 if POSTGRESQL else 0)
 
 
 def test_no_list_or_search_counts_its_rows(world, token_client):
@@ -102,8 +108,10 @@ def test_no_list_or_search_counts_its_rows(world, token_client):
     for q in [None, *_searches(world).values()]:
         sql, body = _queries(manager, "get", "/api/v1/families/", {"q": q} if q else None)
         assert body["results"] and "count" not in body
-        # Only a search's matches, counted up to a bound to choose how to find them (family_search).
-        counts = [s for s in sql if "COUNT(" in s.upper()]
+        # Only a search's matches, counted up to a bound to choose how to find them (family_search);
+        # the audit row written along with a page counts the page's rows only.
+        counts = [s for s in (re.sub(r", audit AS \(INSERT INTO .* AS shown\) SELECT \* FROM page ORDER BY page.position$",
+                                     "", s) for s in sql) if "COUNT(" in s.upper()]
         assert all(re.search(r"LIMIT \d+\) subquery$", s) for s in counts), q
 
 
@@ -352,3 +360,82 @@ def test_a_familys_page_read_without_its_audit_row_is_the_same_card(world, token
     before = reads.count()
     assert alice.get(own).json() == audited and alice.get(colleague).status_code == 404
     assert reads.count() == before
+
+
+def test_a_first_page_is_read_with_the_audit_row_the_other_pages_write(world, token_client, monkeypatch):
+    """The first page of a list or a search is one kept statement with its audit row
+    (core.audit.page_read_recorded): the same page and the same row as the general path (cursor
+    pages, other filters) gives, for a page with more after it, one family, and nothing found."""
+    from casemgmt.core.models import AuditEvent
+    from families.api.views import FamilyViewSet
+
+    _grow(world, 5)
+    manager, alice = token_client("manager"), token_client("alice")
+    mother = world.families["own"].members.get(relation="mother")
+    asks = [(alice, {"ordering": "next_checkin_due", "page_size": 3}), (manager, {"q": "H-00", "page_size": 2}),
+            (manager, {"q": mother.id_number}), (manager, {"q": "查无此人"}), (alice, {})]
+    columns = ("event", "actor_id", "actor_role", "object_type", "object_ids", "family_id", "region_path", "after", "ip")
+
+    def read(client, params):
+        start = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        sql, body = _queries(client, "get", "/api/v1/families/", params)
+        (row,) = AuditEvent.objects.filter(id__gt=start).values(*columns)
+        return len(sql), body, row
+
+    kept = [read(client, params) for client, params in asks]
+    monkeypatch.setattr(FamilyViewSet, "FIRST_PAGE_PARAMETERS", frozenset())
+    general = [read(client, params) for client, params in asks]
+    for (params, (queries, body, row), (_, general_body, general_row)) in zip(
+            [params for _, params in asks], kept, general, strict=True):
+        assert (body, row) == (general_body, general_row), params
+        assert row["object_ids"] == [card["id"] for card in body["results"]], params
+        if POSTGRESQL:
+            assert queries == FIRST_PAGE_QUERIES, params
+    (_, more, more_row), (_, two, _), (_, one, one_row), (_, none, none_row), _ = kept
+    assert len(more["results"]) == 3 and more["next"] and more_row["family_id"] is None
+    assert len(two["results"]) == 2 and two["next"]
+    assert one_row["family_id"] == world.families["own"].pk == one["results"][0]["id"]
+    assert one_row["region_path"] == world.families["own"].region_path and one_row["after"] == {"query": {"q": "***"}}
+    assert none["results"] == [] and none_row["object_ids"] == [] and none_row["object_type"] == ""
+    assert none_row["region_path"] == world.people["manager"].reach_path
+
+
+def test_a_first_page_chooses_walking_or_fetching_in_its_statement(world):
+    """families.selectors.search_page: the branch whose one-time condition fails never runs, and
+    both give the same page."""
+    import json
+
+    from django.db.models import F
+
+    _grow(world, 12)
+    families = Family.objects.all()
+    kind, values = selectors.search_terms("h-0")
+    pages, runs = [], []
+    for walk_after in (1, 10_000):
+        ids = selectors.search_page(families, kind, values, order_by=[F("file_number").asc()], limit=6,
+                                    walk_after=walk_after)
+        page = Family.objects.filter(pk__in=ids).order_by("file_number")
+        pages.append(list(page.values_list("id", flat=True)))
+        if POSTGRESQL:
+            plan = json.loads(page.explain(format="json", analyze=True))[0]["Plan"]
+            runs.append(_branch_loops(plan))
+    assert pages[0] == pages[1] and len(pages[0]) == 6
+    if POSTGRESQL:
+        # Each a Limit over the walk (CASE WHEN … IN) and over the fetch (= ANY(ARRAY(…))), in that order.
+        assert runs == [[1, 0], [0, 1]]
+
+
+def _branch_loops(plan):
+    """Whether each branch of the page's UNION ALL ran (1) or its one-time condition stopped it (0):
+    a branch ran when anything below its top nodes read a row."""
+    if plan["Node Type"] == "Append":
+        return [_ran(branch) for branch in plan["Plans"]]
+    return next((found for child in plan.get("Plans", []) if (found := _branch_loops(child))), [])
+
+
+def _ran(branch):
+    def scans(node):  # the branch's own table scans, not those of the conditions it evaluates
+        own = [node["Actual Loops"]] if node["Node Type"].endswith("Scan") and node["Node Type"] != "Subquery Scan" else []
+        return own + [n for child in node.get("Plans", []) if child.get("Parent Relationship") not in ("InitPlan", "SubPlan")
+                      for n in scans(child)]
+    return int(any(scans(branch)))
