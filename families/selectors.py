@@ -5,7 +5,8 @@ import re
 import time
 
 from django.db import connection
-from django.db.models import BooleanField, F, Prefetch, Q, Subquery
+from django.db.models import BooleanField, F, Prefetch, Q
+from django.db.models.expressions import RawSQL
 from django.db.models.lookups import In, PatternLookup, StartsWith
 
 from casemgmt.core.crypto import blind_index
@@ -59,18 +60,6 @@ class _HashedIn(In):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"CASE WHEN {lhs} IN {rhs} THEN true END", (*lhs_params, *rhs_params)
-
-
-class _AtLeast(Subquery):
-    """Whether ``queryset`` has at least ``count`` rows, reading no more than that many (an
-    uncorrelated condition, which PostgreSQL evaluates once). Its rows as they are: ``Exists``
-    would select a constant from each part of a union, which then counts as one row."""
-
-    template = "EXISTS(SELECT 1 FROM (%(subquery)s) AS matched OFFSET %(skip)d LIMIT 1)"
-    output_field = BooleanField()
-
-    def __init__(self, queryset, count):
-        super().__init__(queryset, skip=int(count) - 1)
 
 
 def active_assignments():
@@ -169,18 +158,22 @@ def family_search(queryset, q, *, reader=None, file_number_order=False):
 
 
 def search_page(queryset, kind, values, *, order_by, limit, walk_after=None):
-    """The ids of the first ``limit`` families of ``queryset`` in the order ``order_by`` that the
-    search (``search_terms``) finds, for one statement: the matches fetched by id, or — when
-    ``walk_after`` is given (``walk_threshold_for``, a list in file-number order) and the matches
-    reach that many — found by walking the order. The choice is made by the statement itself (each
-    branch runs only if its one-time condition holds), so no count goes before it."""
+    """``(ids, named)``: the ids of the first ``limit`` families of ``queryset`` in the order
+    ``order_by`` that the search (``search_terms``) finds, and the querysets the statement reading
+    them must name (``core.statements.With(statement, **named)``). The matches are fetched by id,
+    or — when ``walk_after`` is given (``walk_threshold_for``, a list in file-number order) and
+    the matches reach that many — found by walking the order. The statement makes the choice
+    itself: the matches are gathered once (``found``) and each way runs only if its one-time
+    condition on their number holds, so no count goes before it."""
     found = matching_families(kind, **values)
-    fetch = queryset.filter(_InArray(F("pk"), found)).order_by(*order_by)
     if walk_after is None:
-        return fetch.values("pk")[:limit]
-    enough = _AtLeast(found, walk_after)
-    walk = queryset.filter(enough, _HashedIn(F("pk"), found)).order_by(*order_by)
-    return walk.values("pk")[:limit].union(fetch.filter(~enough).values("pk")[:limit], all=True)
+        return queryset.filter(_InArray(F("pk"), found)).order_by(*order_by).values("pk")[:limit], {}
+    matches = RawSQL("SELECT * FROM found", [])
+    enough = RawSQL(f"EXISTS(SELECT 1 FROM found OFFSET {int(walk_after) - 1} LIMIT 1)", [],
+                    output_field=BooleanField())
+    walk = queryset.filter(enough, _HashedIn(F("pk"), matches)).order_by(*order_by).values("pk")[:limit]
+    fetch = queryset.filter(~enough, _InArray(F("pk"), matches)).order_by(*order_by).values("pk")[:limit]
+    return walk.union(fetch, all=True), {"found": found}
 
 
 def families_by_id(ids):

@@ -42,6 +42,30 @@ def row_id(model, value, using=DEFAULT_DB_ALIAS):
     return pk if isinstance(pk, int) and low <= pk <= high else None
 
 
+class With:
+    """``WITH name AS MATERIALIZED (queryset), … main``: a statement whose ``main`` queryset reads
+    the rows of other querysets by name (``RawSQL('SELECT * FROM name')``), each computed once
+    however often it is read. Django writes no CTE; this is one, for ``CompiledStatements`` and
+    anything else that takes ``thing.query.sql_with_params()``."""
+
+    def __init__(self, main, **named):
+        self.main, self.named = main, named
+
+    @property
+    def query(self):
+        return self
+
+    def sql_with_params(self):
+        quote = connections[self.main.db].ops.quote_name
+        parts, params = [], []
+        for name, queryset in self.named.items():
+            sql, named_params = queryset.query.sql_with_params()
+            parts.append(f"{quote(name)} AS MATERIALIZED ({sql})")
+            params += named_params
+        sql, main_params = self.main.query.sql_with_params()
+        return f"WITH {', '.join(parts)} {sql}", (*params, *main_params)
+
+
 class CompiledStatements:
     def __init__(self, size=512):
         self.size = size

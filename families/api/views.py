@@ -25,7 +25,7 @@ from casemgmt.api.viewsets import (
 )
 from casemgmt.core.audit import audit_log
 from casemgmt.core.reach import REGION_ROLES, can_use, compiled_in_reach
-from casemgmt.core.statements import row_id
+from casemgmt.core.statements import With, row_id
 
 from .. import selectors, services
 from ..models import (
@@ -153,14 +153,15 @@ class FamilyViewSet(ScopedModelViewSet):
         columns = dict.fromkeys(["id", "region_path", *(key.name for key in keys)])
 
         def page(user, **values):
-            families = selectors.families_in_reach(user=user)
+            families, named = selectors.families_in_reach(user=user), {}
             if kind is None:
                 ids = families.order_by(*order_by).values("pk")[:limit]
             else:
-                ids = selectors.search_page(families, kind, values, order_by=order_by, limit=limit,
-                                            walk_after=walk_after)
-            return (selectors.families_by_id(ids).order_by(*order_by)
-                    .values(*columns, position=Window(RowNumber(), order_by=order_by), card=projection.text()))
+                ids, named = selectors.search_page(families, kind, values, order_by=order_by, limit=limit,
+                                                   walk_after=walk_after)
+            cards = (selectors.families_by_id(ids).order_by(*order_by)
+                     .values(*columns, position=Window(RowNumber(), order_by=order_by), card=projection.text()))
+            return With(cards, **named) if named else cards
 
         if not can_use(request.user, Family):  # restrict() gives no rows at all
             rows = []

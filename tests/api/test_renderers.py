@@ -17,7 +17,7 @@ def test_raw_values_go_out_as_drf_writes_the_parsed_value():
     envelope = {"next": "http://testserver/api/v1/families/?cursor=eyJr%00&q=%E7%8E%8B", "previous": None}
     rendered = JSONRenderer().render({**envelope, "results": _raw(CARDS)})
     assert rendered == DRFRenderer().render({**envelope, "results": CARDS})
-    assert "\\u2028".encode() in rendered and "王秀英".encode() in rendered
+    assert b"\\u2028" in rendered and "王秀英".encode() in rendered
     assert JSONRenderer().render({"results": RawJSON("[]"), "count": 0}) == b'{"results":[],"count":0}'
 
 
