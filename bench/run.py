@@ -261,12 +261,14 @@ def web_benchmarks(n):
                 lambda i, kind=kind, value=value: bare("/bench/bare/search",
                                                        {"kind": kind, "q": value(people[i]), "path": city_path}), n,
                 same=page_ids)
+        # Issue 8 sets its targets for the reads (lists, a family's page, searches); the write is
+        # measured against its limit with none.
         results["record a check-in"] = http_pair(
             session, lambda i: api(contact, "/api/v1/checkins/", method="post",
                                    body={"family": family_ids[i], "channel": "phone", "physical_state": "fair",
                                          "mental_state": "stable"}),
             lambda i: bare("/bench/bare/checkin", method="post", body={"family": family_ids[-1 - i], "user": contact.pk}),
-            n)
+            n) | {"targeted": False}
         # Both sides moved each family's next check-in by its cadence rule: the same answer.
         with connection.cursor() as cursor:
             cursor.execute(CHECKIN_DUE_WRONG, [family_ids])
@@ -518,8 +520,9 @@ def write_results(path, *, machine_info, sizes, web, web_info, sweep, stats, imp
         for label, r in web.items():
             ratio = r["real"]["p95"] / r["bare"]["p95"]
             ok = r["real"]["p95"] < TARGET_P95_MS and ratio <= 2
+            verdict = ("yes" if ok else "NO") if r.get("targeted", True) else "no target (a write)"
             lines.append(f"| {label} | {r['real']['n']} | {_ms(r['real']['median'])} | {_ms(r['real']['p95'])} | "
-                         f"{_ms(r['bare']['median'])} | {_ms(r['bare']['p95'])} | {ratio:.2f}× | {'yes' if ok else 'NO'} |")
+                         f"{_ms(r['bare']['median'])} | {_ms(r['bare']['p95'])} | {ratio:.2f}× | {verdict} |")
     if sweep:
         real, bare = sweep["real"], sweep["bare"]
         lines += ["", "## Daily check-in sweep over every county (one process, as one worker does it)", "",
