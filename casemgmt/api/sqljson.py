@@ -280,14 +280,15 @@ def _holders(card, path):
 _cache = {}
 
 
-def projection_of(serializer, *variant):
-    """The ``Projection`` of ``serializer``, built once per serializer class, time zone and
-    ``variant`` (what else decides its fields, e.g. whether the reader may see sensitive data);
-    ``None`` when a field cannot be built in SQL."""
-    key = (type(serializer), str(timezone.get_current_timezone()), *variant)
+def projection_of(serializer_class, *variant, make):
+    """The ``Projection`` of the serializer ``make()`` makes (of ``serializer_class``, with its
+    context), built once per serializer class, time zone and ``variant`` (what else decides its
+    fields, e.g. whether the reader may see sensitive data): a request that finds it made makes no
+    serializer. ``None`` when a field cannot be built in SQL."""
+    key = (serializer_class, str(timezone.get_current_timezone()), *variant)
     if key not in _cache:
         try:
-            _cache[key] = Projection(serializer)
+            _cache[key] = Projection(make())
         except Unsupported:
             _cache[key] = None
     return _cache[key]

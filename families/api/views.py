@@ -108,7 +108,8 @@ class FamilyViewSet(ScopedModelViewSet):
         page, the same JSON as the serializer's), or None on a database that cannot (SQLite)."""
         if connection.vendor != "postgresql":
             return None
-        return projection_of(self.get_serializer(), may_see_sensitive(self.request.user))
+        return projection_of(self.get_serializer_class(), may_see_sensitive(self.request.user),
+                             make=self.get_serializer)
 
     # A first page asked with nothing but these (a worklist, a search) is read by a kept statement.
     FIRST_PAGE_PARAMETERS = frozenset({"q", "ordering", "page_size"})

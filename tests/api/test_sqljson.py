@@ -138,4 +138,4 @@ def test_a_field_it_cannot_build_is_refused_and_the_serializer_answers(world):
     with pytest.raises(Unsupported, match="number: CharField over PositiveIntegerField"):
         Projection(NumberAsText())
     sqljson._cache.clear()
-    assert projection_of(WithMethod()) is None
+    assert projection_of(WithMethod, make=WithMethod) is None
