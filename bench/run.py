@@ -292,11 +292,16 @@ SWEEP_KINDS = "kind LIKE 'checkin.%%'"
 
 
 def sweep_reset():
-    """Forget the check-in reminders of earlier runs, so the sweep writes them all again."""
+    """Forget the check-in reminders of earlier runs, so the sweep writes them all again, into
+    tables vacuumed as a day's work finds them: deleting 450,000 rows at once is the benchmark's
+    doing, not a day's, and left to autovacuum the next sweep wrote among their dead rows (41 s on
+    a fresh dataset, 53 s on the second run)."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM core_delivery WHERE notification_id IN "
                        f"(SELECT id FROM core_notification WHERE {SWEEP_KINDS})")
         cursor.execute(f"DELETE FROM core_notification WHERE {SWEEP_KINDS}")
+        if not connection.in_atomic_block:  # VACUUM runs outside a transaction only
+            cursor.execute("VACUUM ANALYZE core_delivery, core_notification")
 
 
 def sweep_count():
