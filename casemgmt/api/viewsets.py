@@ -15,7 +15,7 @@ import json
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -27,6 +27,7 @@ from rest_framework.response import Response
 
 from casemgmt.core import reach
 from casemgmt.core.audit import audit_log, page_read_recorded, read_recorded, record_read
+from casemgmt.core.statements import rows_of
 
 from .exceptions import Conflict, IdempotentReplay, PayloadTooLarge, PreconditionFailed, PreconditionRequired
 from .models import IdempotencyRecord
@@ -172,10 +173,7 @@ class ScopedViewSetMixin:
             if statement is None:
                 rows = list(queryset[:1])
             else:  # as read_recorded gives them: the columns as the database driver reads them
-                with connections[queryset.db].cursor() as cursor:
-                    cursor.execute(*statement)
-                    names = [column.name for column in cursor.description]
-                    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchmany(1)]
+                rows = rows_of(*statement, queryset.db, limit=1)
             if not rows:
                 raise NotFound()
             return rows[0]
@@ -195,10 +193,7 @@ class ScopedViewSetMixin:
         statement (``core.audit.page_read_recorded``); ``columns``: ``family_column`` and
         ``region_column``, as ``audit_read_rows`` records them."""
         if not self.audit_reads:
-            with connections[self.get_queryset_model().objects.db].cursor() as cursor:
-                cursor.execute(*statement)
-                names = [column.name for column in cursor.description]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return rows_of(*statement, self.get_queryset_model().objects.db)
         model = self.get_queryset_model()
         params = self._audit_query()
         return page_read_recorded(

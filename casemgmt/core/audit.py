@@ -8,6 +8,7 @@ from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
 from .models import AuditEvent
+from .statements import rows_of
 
 
 def _jsonable(data):
@@ -247,10 +248,7 @@ def read_recorded(queryset, *, actor, event, family_column=None, region_column=N
                           region_path=fallback_region, after=after, ip=ip)
     sql, params = record.along(select_sql, select_params, values, family_column=family_column,
                                region_column=region_column)
-    with connections[record.using].cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return rows_of(sql, params, record.using)
 
 
 def page_read_recorded(statement, *, model, shown, actor, event, family_column=None, region_column=None,
@@ -263,7 +261,4 @@ def page_read_recorded(statement, *, model, shown, actor, event, family_column=N
                           region_path=fallback_region, after=after, ip=ip)
     sql, params = record.along_page(*statement, values, shown=shown, family_column=family_column,
                                     region_column=region_column)
-    with connections[record.using].cursor() as cursor:
-        cursor.execute(sql, params)
-        names = [column.name for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return rows_of(sql, params, record.using)

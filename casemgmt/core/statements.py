@@ -42,6 +42,16 @@ def row_id(model, value, using=DEFAULT_DB_ALIAS):
     return pk if isinstance(pk, int) and low <= pk <= high else None
 
 
+def rows_of(sql, params, using=DEFAULT_DB_ALIAS, limit=None):
+    """The rows of a statement as dicts, the columns as the database driver reads them (a kept
+    statement has no queryset to read it with); ``limit``: fetch no more than that many."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        found = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+        return [dict(zip(names, row, strict=True)) for row in found]
+
+
 class With:
     """``WITH name AS MATERIALIZED (queryset), … main``: a statement whose ``main`` queryset reads
     the rows of other querysets by name (``RawSQL('SELECT * FROM name')``), each computed once
