@@ -160,8 +160,13 @@ class ScopedViewSetMixin:
         self.audit_read_rows(kind, [obj.pk for obj in objects], family_ids=family_ids,
                              region_path=getattr(single, "region_path", None))
 
-    def _audit_query(self):
-        return {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
+    def _read_audit(self, kind):
+        """What every audit row of a read records of the request: who, which event, the query (a
+        search term masked: it may be an ID number) and the address."""
+        model = self.get_queryset_model()
+        params = {k: ("***" if k == "q" else v) for k, v in self.request.query_params.items()}
+        return {"actor": self.request.user, "event": f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
+                "after": {"query": params} if params else None, "ip": client_ip(self.request)}
 
     def read_one_audited(self, queryset, kind="retrieve", statement=None, **columns):
         """The one row (a dict) of ``queryset``, a ``values()`` read with its ``id`` — read by the
@@ -177,12 +182,8 @@ class ScopedViewSetMixin:
             if not rows:
                 raise NotFound()
             return rows[0]
-        model = self.get_queryset_model()
-        params = self._audit_query()
-        rows = read_recorded(
-            queryset, actor=self.request.user, event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
-            fallback_region=getattr(self.request.user, "reach_path", ""), after={"query": params} if params else None,
-            ip=client_ip(self.request), statement=statement, **columns)
+        rows = read_recorded(queryset, fallback_region=getattr(self.request.user, "reach_path", ""),
+                             statement=statement, **self._read_audit(kind), **columns)
         if not rows:
             raise NotFound()
         return rows[0]
@@ -194,32 +195,23 @@ class ScopedViewSetMixin:
         ``region_column``, as ``audit_read_rows`` records them."""
         if not self.audit_reads:
             return rows_of(*statement, self.get_queryset_model().objects.db)
-        model = self.get_queryset_model()
-        params = self._audit_query()
-        return page_read_recorded(
-            statement, model=model, shown=shown, actor=self.request.user,
-            event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
-            fallback_region=getattr(self.request.user, "reach_path", ""), after={"query": params} if params else None,
-            ip=client_ip(self.request), **columns)
+        return page_read_recorded(statement, model=self.get_queryset_model(), shown=shown,
+                                  fallback_region=getattr(self.request.user, "reach_path", ""),
+                                  **self._read_audit(kind), **columns)
 
     def audit_read_rows(self, kind, ids, *, family_ids=(), region_path=None):
         """The audit row of a read that returned the rows ``ids`` (of the families ``family_ids``);
         ``region_path``: the region of a single row read, else the reader's whole reach."""
         if not self.audit_reads:
             return
-        model = self.get_queryset_model()
         family_ids = set(family_ids)
-        params = self._audit_query()
         # Auditors see events by region: a single row's own region, else the reader's whole reach.
         record_read(
-            actor=self.request.user,
             region_path=(region_path if len(ids) == 1 else None) or getattr(self.request.user, "reach_path", ""),
-            event=f"api.{model._meta.app_label}.{model._meta.model_name}.{kind}",
-            model=model,
+            model=self.get_queryset_model(),
             ids=ids,
             family_id=family_ids.pop() if len(family_ids) == 1 else None,
-            after={"query": params} if params else None,
-            ip=client_ip(self.request),
+            **self._read_audit(kind),
         )
 
     def list(self, request, *args, **kwargs):
