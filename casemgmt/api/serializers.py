@@ -2,9 +2,9 @@
 
 - ``ScopedRelatedField``: a writable foreign key whose choices are only the rows in the caller's
   reach, so nobody can point a record at (or move it into) another region or family.
-- ``SensitiveFieldsMixin``: volunteers and volunteer coordinators never receive the fields listed in
-  ``Meta.sensitive_fields``; everybody else receives them masked (``Meta.masked_fields``) and must
-  use the audited ``reveal`` action (``RevealMixin`` in viewsets.py) to read the plaintext.
+- ``PolicyFieldsMixin``: the fields the privacy policy governs (``casemgmt.core.privacy``) as the
+  requesting user may see them: left out, masked (plaintext through the audited ``reveal`` action,
+  ``RevealMixin`` in viewsets.py), plaintext, or plaintext on their own records only.
 - ``ColumnReadMixin``: the same output as DRF's, read faster, for serializers on hot lists.
 """
 import copy
@@ -19,29 +19,8 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField
 from rest_framework.relations import PKOnlyObject
 
-from casemgmt.core import reach
-from casemgmt.core.idcard import mask_id_number, mask_name, mask_phone
-from casemgmt.core.models import Role
+from casemgmt.core import privacy, reach
 from casemgmt.core.statements import row_id
-
-# Roles that never receive ID numbers, health, mental state or bank data, not even masked.
-NO_SENSITIVE_ROLES = frozenset({Role.VOLUNTEER, Role.VOLUNTEER_COORDINATOR, Role.AUDITOR})
-
-
-def mask_text(value):
-    return "***" if value else ""
-
-
-def mask_account(value):
-    return "*" * max(len(value) - 4, 0) + value[-4:] if value else ""
-
-
-MASKERS = {"id_number": mask_id_number, "phone": mask_phone, "name": mask_name, "text": mask_text,
-           "account": mask_account}
-
-
-def may_see_sensitive(user):
-    return bool(user and user.is_authenticated and (user.is_superuser or user.role not in NO_SENSITIVE_ROLES))
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
@@ -95,23 +74,80 @@ def _plain_queryset(queryset):
             and not query.extra and not query.is_sliced and not plain.query.where)
 
 
-class SensitiveFieldsMixin:
-    """``Meta.sensitive_fields``: names dropped for roles in NO_SENSITIVE_ROLES.
-    ``Meta.masked_fields``: {name: masker name in MASKERS} applied to everybody else on output."""
+def _policy_name(model, field, name):
+    """The model field a serializer field ``name`` shows (its source's first step), or None. The
+    fields are not bound yet when ``get_fields`` asks: an unset source is the field's name."""
+    source = field.source or name
+    if source == "*":
+        return None
+    first = source.split(".")[0]
+    try:
+        model._meta.get_field(first)
+    except FieldDoesNotExist:
+        return None
+    return first
+
+
+def _dropped(field, how, owned):
+    """Whether a field given as ``how`` is left out of an answer: hidden, shown on one's own records
+    of a model without owners, or masked but not text (a masked number or date has no honest form)."""
+    A = privacy.Access
+    if how == A.HIDDEN or (how == A.OWN and not owned):
+        return True
+    masked_text = isinstance(field, serializers.CharField) and not isinstance(field, serializers.ChoiceField)
+    return how in (A.REVEAL, A.MASKED) and not masked_text
+
+
+class PolicyFieldsMixin:
+    """The fields of a governed model as ``core.privacy`` gives them to the requesting user: a field
+    they never get is not in their answer at all (it may still be written, if the model permissions
+    allow); a masked or revealable one is masked; one shown on their own records only is empty on
+    the others. Without a request nothing governed is shown."""
 
     def get_fields(self):
         fields = super().get_fields()
+        model = self.Meta.model
+        self._policy_masks, self._policy_own = {}, []
+        if not privacy.governs(model):
+            return fields
         request = self.context.get("request")
-        if request is not None and not may_see_sensitive(request.user):
-            for name in getattr(self.Meta, "sensitive_fields", ()):
-                fields.pop(name, None)
+        user = getattr(request, "user", None)
+        owned = model._meta.label_lower in privacy.OWNERS
+        for name, field in list(fields.items()):
+            source = _policy_name(model, field, name)
+            if source is None:
+                continue
+            how = privacy.access(user, model, source)
+            if _dropped(field, how, owned):
+                # Writing stays as the model permissions say: a contact person records the mental
+                # state they saw without reading anybody's history of it.
+                if field.read_only:
+                    del fields[name]
+                else:
+                    field.write_only = True
+            elif how in (privacy.Access.REVEAL, privacy.Access.MASKED):
+                self._policy_masks[name] = privacy.field_of(model, source).mask
+            elif how == privacy.Access.OWN:
+                self._policy_own.append(name)
         return fields
+
+    @property
+    def policy_masks(self):
+        """{serializer field: masking function} of this request (after ``fields`` was read)."""
+        self.fields  # noqa: B018 — builds them, and the masks with them
+        return self._policy_masks
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        for name, masker in getattr(self.Meta, "masked_fields", {}).items():
-            if name in data and data[name]:
-                data[name] = MASKERS[masker](data[name])
+        for name, mask in self.policy_masks.items():
+            if data.get(name):
+                data[name] = mask(data[name])
+        if self._policy_own:
+            user = getattr(self.context.get("request"), "user", None)
+            if not privacy.is_own(user, instance):
+                for name in self._policy_own:
+                    if name in data:
+                        data[name] = ""
         return data
 
 
@@ -208,15 +244,20 @@ class RevealResponseSerializer(serializers.Serializer):
     values = RevealedValuesField(help_text=_("The plaintext of each revealed field."))
 
 
-class SensitiveFieldsSchema(OpenApiSerializerExtension):
-    """In the schema, fields some roles never receive are optional (not ``required``)."""
+class PolicyFieldsSchema(OpenApiSerializerExtension):
+    """In the schema, fields some role never receives are optional (not ``required``)."""
 
-    target_class = "casemgmt.api.serializers.SensitiveFieldsMixin"
+    target_class = "casemgmt.api.serializers.PolicyFieldsMixin"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
-        dropped = set(getattr(self.target.Meta, "sensitive_fields", ()))
+        model = self.target.Meta.model
+        owned = model._meta.label_lower in privacy.OWNERS
+        dropped = {name for name, field in self.target.fields.items()
+                   if (source := _policy_name(model, field, name)) is not None
+                   and any(_dropped(field, privacy.TABLE[privacy.field_of(model, source).kind][role], owned)
+                           for role in privacy.ROLES)}
         if "required" in schema:
             schema["required"] = [name for name in schema["required"] if name not in dropped]
             if not schema["required"]:

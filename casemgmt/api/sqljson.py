@@ -20,7 +20,7 @@ the view answers the ordinary way — never a silently different answer):
   ``{name: function(outer_ref) -> queryset of the child model, ordered}``;
 - a method field declared in ``Meta.sql_methods``: ``{name: function() -> expression}`` over the serializer's model;
 - an encrypted column: its ciphertext travels in the JSON and is decrypted (and masked, for the
-  serializer's ``Meta.masked_fields``) in Python afterwards, by ``Projection.finish``.
+  reader, as ``core.privacy`` says) in Python afterwards, by ``Projection.finish``.
 
 tests/api/test_sqljson.py compares both outputs for every role on rows with every kind of value.
 """
@@ -36,7 +36,7 @@ from rest_framework.settings import api_settings
 
 from casemgmt.core.crypto import EncryptedTextField
 
-from .serializers import MASKERS, SensitiveFieldsMixin
+from .serializers import PolicyFieldsMixin
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # The serializer fields whose value PostgreSQL's json writes as DRF does, each with the columns it
@@ -164,7 +164,9 @@ class Projection:
     # the expression names no join of its own and can be compiled once (``text``).
     def _object(self, serializer, *, path):
         model = serializer.Meta.model
-        masked = getattr(serializer.Meta, "masked_fields", {}) if isinstance(serializer, SensitiveFieldsMixin) else {}
+        masked = serializer.policy_masks if isinstance(serializer, PolicyFieldsMixin) else {}
+        if isinstance(serializer, PolicyFieldsMixin) and serializer._policy_own:
+            raise Unsupported("fields shown on the reader's own records only")
         return JsonObject([(field.field_name, self._value(serializer, model, field, path, masked.get(field.field_name)))
                            for field in serializer._readable_fields])
 
@@ -214,10 +216,10 @@ class Projection:
         if isinstance(column, EncryptedTextField):
             if not isinstance(field, serializers.CharField):
                 raise Unsupported(f"{field.field_name} is encrypted but not text")
-            self.steps.append((path, field.field_name, _reveal(column, MASKERS[masker] if masker else None)))
+            self.steps.append((path, field.field_name, _reveal(column, masker)))
             return F(name)
         if masker:
-            self.steps.append((path, field.field_name, MASKERS[masker]))
+            self.steps.append((path, field.field_name, masker))
         if isinstance(field, serializers.DateTimeField) and isinstance(column, models.DateTimeField):
             return IsoDateTime(F(name), self.zone)
         if isinstance(field, serializers.DateField) and type(column) is models.DateField:

@@ -14,6 +14,8 @@ import hashlib
 import json
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
@@ -25,14 +27,14 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from casemgmt.core import reach
-from casemgmt.core.audit import audit_log, page_read_recorded, read_recorded, record_read
+from casemgmt.core import privacy, reach
+from casemgmt.core.audit import page_read_recorded, read_recorded, record_read
 from casemgmt.core.statements import rows_of
 
 from .exceptions import Conflict, IdempotentReplay, PayloadTooLarge, PreconditionFailed, PreconditionRequired
 from .models import IdempotencyRecord
 from .permissions import ScopedPermission
-from .serializers import RevealRequestSerializer, RevealResponseSerializer, may_see_sensitive
+from .serializers import RevealRequestSerializer, RevealResponseSerializer
 
 IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
@@ -64,6 +66,9 @@ class ScopedViewSetMixin:
     audit_family_field = None
     # Extra per-action permission needs, e.g. {"reveal": "view"} (see permissions.ScopedPermission).
     action_perms = {}
+    # Answers never kept for an Idempotency-Key replay: a reveal's plaintext must not rest in the
+    # store, and each reveal is its own audited act.
+    unreplayable_actions = ("reveal",)
 
     # ---- scoping ---------------------------------------------------------------------------------
     def get_queryset_model(self):
@@ -113,7 +118,8 @@ class ScopedViewSetMixin:
             raise PayloadTooLarge()
         super().initial(request, *args, **kwargs)
         self._idempotency_record = None
-        if request.method == "POST" and request.headers.get("Idempotency-Key"):
+        if (request.method == "POST" and request.headers.get("Idempotency-Key")
+                and getattr(self, "action", None) not in self.unreplayable_actions):
             self._claim_idempotency_key(request, request.headers["Idempotency-Key"])
 
     def _claim_idempotency_key(self, request, key):
@@ -249,29 +255,33 @@ class ScopedViewSetMixin:
             raise PreconditionFailed()
 
 class RevealMixin:
-    """``POST …/{id}/reveal/ {"names": [...], "reason": "..."}`` returns plaintext of masked fields
-    to roles entitled to sensitive data, and writes an audit row with the reason (not the values).
-    The viewset lists the fields in ``revealable_fields``."""
-
-    revealable_fields = ()
+    """``POST …/{id}/reveal/ {"names": [...], "reason": "..."}`` returns the plaintext of fields the
+    privacy policy lets the caller reveal (``core.privacy.reveal``: the reason and the field names
+    go to the audit trail, never the values). The answer is never stored for an Idempotency-Key
+    replay: every reveal is its own audited act."""
 
     @extend_schema(request=RevealRequestSerializer, responses={200: RevealResponseSerializer})
     @action(detail=True, methods=["post"])
     def reveal(self, request, *args, **kwargs):
-        if not may_see_sensitive(request.user):
+        model = self.get_queryset_model()
+        governed = privacy.audited_fields(model, [f.name for f in model._meta.concrete_fields])
+        # A role that may reveal nothing here learns nothing about the row either.
+        if not any(privacy.may_reveal(request.user, model, name) for name in governed):
             raise PermissionDenied()
         instance = self.get_object()
-        body = RevealRequestSerializer(data=request.data, context={"revealable": self.revealable_fields})
+        body = RevealRequestSerializer(data=request.data, context={"revealable": governed})
         body.is_valid(raise_exception=True)
-        names = body.validated_data["names"]
-        model = self.get_queryset_model()
-        family_id = getattr(instance, self.audit_family_field) if self.audit_family_field else None
-        audit_log(actor=request.user, event=f"api.{model._meta.app_label}.{model._meta.model_name}.revealed",
-                  obj=instance, family_id=family_id, after={"fields": names},
-                  reason=body.validated_data["reason"], ip=client_ip(request))
-        return Response({"values": {name: getattr(instance, name) or "" for name in names}}, status=status.HTTP_200_OK)
+        try:
+            values = privacy.reveal(actor=request.user, obj=instance, names=body.validated_data["names"],
+                                    reason=body.validated_data["reason"], surface="api", ip=client_ip(request))
+        except DjangoPermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from None
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response({"values": {name: "" if value is None else str(value) for name, value in values.items()}},
+                        status=status.HTTP_200_OK)
 
-    reveal.required_perm = "view"  # reading rights suffice; the role check above does the rest
+    reveal.required_perm = "view"  # reading rights suffice; the policy decides the rest
 
 
 class ConditionalUpdateMixin:

@@ -1,4 +1,7 @@
-"""Writing the audit trail: one call, used by services, the admin and the API."""
+"""Writing the audit trail: one call, used by services, the admin and the API.
+
+Every row carries a region, so that an auditor of that region sees it: its object's, else its
+actor's. Before and after never hold the values of sensitive fields (``privacy.redact``)."""
 import functools
 import json
 
@@ -7,7 +10,8 @@ from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models.sql import InsertQuery, UpdateQuery
 from django.utils import timezone
 
-from .models import AuditEvent
+from . import privacy, reach
+from .models import AuditEvent, Region
 from .statements import rows_of
 
 
@@ -17,9 +21,71 @@ def _jsonable(data):
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
-def audit_log(*, actor, event, obj=None, objects=(), family_id=None, region_path="", before=None, after=None,
+def _follow(obj, lookup):
+    """The value at the end of a ``__`` lookup from ``obj`` (None when a step is missing)."""
+    value = obj
+    for step in lookup.split("__"):
+        if value is None:
+            return None
+        if step == "pk":
+            value = value.pk
+            continue
+        value = getattr(value, step, None)
+    return value
+
+
+def region_of(obj):
+    """The region path of ``obj``: the one its reach is decided by (``reach.SCOPES``), else its own
+    ``region_path`` or ``region``; None when it has none."""
+    if obj is None:
+        return None
+    if isinstance(obj, Region):
+        return obj.path
+    scope = reach.scope_for(type(obj))
+    if scope is not None and scope.region:
+        path = _follow(obj, scope.region)
+        if path:
+            return path
+    path = getattr(obj, "region_path", None)
+    if path:
+        return path
+    region = getattr(obj, "region", None) if getattr(obj, "region_id", None) else None
+    if isinstance(region, Region):
+        return region.path
+    family = getattr(obj, "family", None) if getattr(obj, "family_id", None) else None
+    return getattr(family, "region_path", None) or None
+
+
+def family_of(obj):
+    """The id of the family ``obj`` belongs to (``reach.SCOPES``' family lookup), or None."""
+    if obj is None:
+        return None
+    scope = reach.scope_for(type(obj))
+    if scope is not None and scope.family:
+        lookup = scope.family
+        if lookup != reach.SELF and "__" not in lookup:
+            return getattr(obj, f"{lookup}_id", None)
+        value = _follow(obj, lookup)
+        return getattr(value, "pk", value)
+    return getattr(obj, "family_id", None)
+
+
+def _region_for(region_path, obj, objects, actor):
+    if region_path:
+        return region_path
+    for item in ([obj] if obj is not None else list(objects)[:1]):
+        path = region_of(item)
+        if path:
+            return path
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return actor.reach_path
+    return ""
+
+
+def audit_log(*, actor, event, obj=None, objects=(), family_id=None, region_path=None, before=None, after=None,
               reason="", ip=None):
-    """Record that ``actor`` did ``event`` (a dotted name such as ``families.checkin.recorded``)."""
+    """Record that ``actor`` did ``event`` (a dotted name such as ``families.checkin.recorded``).
+    ``region_path``: default the object's region, else the actor's (``_region_for``)."""
     object_type, object_ids = _objects(obj, objects)
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
@@ -28,9 +94,9 @@ def audit_log(*, actor, event, obj=None, objects=(), family_id=None, region_path
         object_type=object_type,
         object_ids=object_ids,
         family_id=family_id,
-        region_path=region_path,
-        before=_jsonable(before),
-        after=_jsonable(after),
+        region_path=_region_for(region_path, obj, objects, actor),
+        before=_jsonable(privacy.redact(object_type, before)),
+        after=_jsonable(privacy.redact(object_type, after)),
         reason=reason,
         ip=ip,
     )
@@ -216,9 +282,9 @@ def _row_values(*, actor, event, object_type, ids, family_id, region_path, after
         "object_type": object_type,
         "object_ids": list(ids),
         "family_id": family_id,
-        "region_path": region_path,
-        "before": _jsonable(before),
-        "after": _jsonable(after),
+        "region_path": region_path or (actor.reach_path if actor is not None and actor.is_authenticated else ""),
+        "before": _jsonable(privacy.redact(object_type, before)),
+        "after": _jsonable(privacy.redact(object_type, after)),
         "reason": reason,
         "ip": ip,
     }

@@ -5,7 +5,7 @@ from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from casemgmt.api.serializers import ColumnReadMixin, ScopedRelatedField, SensitiveFieldsMixin
+from casemgmt.api.serializers import ColumnReadMixin, PolicyFieldsMixin, ScopedRelatedField
 from casemgmt.core.models import Region, User
 
 from ..models import (
@@ -25,11 +25,6 @@ from ..models import (
     FamilyTransfer,
     RiskLevelChange,
 )
-
-MEMBER_SENSITIVE = ["id_number", "phone", "health_conditions", "disability_grade", "disability_certificate_number",
-                    "family_doctor", "family_doctor_institution", "family_doctor_signed_on", "family_doctor_expires_on"]
-MEMBER_MASKED = {"id_number": "id_number", "phone": "phone", "health_conditions": "text",
-                 "disability_certificate_number": "account"}
 
 
 def _user_name_sql():
@@ -53,13 +48,11 @@ class UserBriefSerializer(ColumnReadMixin, serializers.ModelSerializer):
         return str(user)
 
 
-class MemberBriefSerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
+class MemberBriefSerializer(PolicyFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
     class Meta:
         model = FamilyMember
         fields = ["id", "name", "relation", "sex", "birth_date", "is_deceased", "id_number"]
         read_only_fields = fields
-        sensitive_fields = ["id_number"]
-        masked_fields = {"id_number": "id_number"}
 
 
 class AssignmentBriefSerializer(ColumnReadMixin, serializers.ModelSerializer):
@@ -71,7 +64,7 @@ class AssignmentBriefSerializer(ColumnReadMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class FamilySerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
+class FamilySerializer(PolicyFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
     region = ScopedRelatedField(queryset=Region.objects.all())
     region_code = serializers.CharField(source="region.code", read_only=True)
     region_name = serializers.CharField(source="region.full_name", read_only=True)
@@ -89,9 +82,6 @@ class FamilySerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelS
                             "risk_assessed_at", "last_checkin_at", "next_checkin_due", "last_home_visit_at",
                             "next_home_visit_due", "version", "created_at", "updated_at"]
         # Volunteers and coordinators pair and visit; case notes and reasons are not for them.
-        sensitive_fields = ["notes", "status_reason", "status_changed_at", "risk_reason", "risk_assessed_at",
-                            "registered_on", "last_checkin_at", "last_home_visit_at", "next_home_visit_due",
-                            "created_at", "updated_at"]
         # The nested lists as PostgreSQL builds them (casemgmt.api.sqljson): selectors.family_cards'
         # prefetches, for one family.
         sql_lists = {
@@ -110,7 +100,7 @@ class FamilySerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelS
         return fields
 
 
-class MemberSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class MemberSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     family = ScopedRelatedField(queryset=Family.objects.all())
 
     class Meta:
@@ -121,8 +111,6 @@ class MemberSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
                   "family_doctor_institution", "family_doctor_signed_on", "family_doctor_expires_on", "version",
                   "created_at", "updated_at"]
         read_only_fields = ["name_pinyin", "name_initials", "version", "created_at", "updated_at"]
-        sensitive_fields = MEMBER_SENSITIVE
-        masked_fields = MEMBER_MASKED
 
     def get_fields(self):
         fields = super().get_fields()
@@ -149,7 +137,7 @@ class AssignRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
 
 
-class CheckInSerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
+class CheckInSerializer(PolicyFieldsMixin, ColumnReadMixin, serializers.ModelSerializer):
     # Recording a check-in locks its family (checkin_record): locked as it is read, no second read.
     family = ScopedRelatedField(queryset=Family.objects.all(), lock_for_update=True)
     recorded_by = UserBriefSerializer(read_only=True)
@@ -160,8 +148,6 @@ class CheckInSerializer(SensitiveFieldsMixin, ColumnReadMixin, serializers.Model
                   "mental_notes", "difficulties", "needs", "help_given", "follow_up", "follow_up_due", "version",
                   "created_at"]
         read_only_fields = ["recorded_by", "version", "created_at"]
-        sensitive_fields = ["mental_state", "mental_notes", "physical_state"]
-        masked_fields = {"mental_notes": "text"}
 
 
 class ScaleSerializer(serializers.ModelSerializer):
@@ -171,7 +157,7 @@ class ScaleSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AssessmentSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class AssessmentSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     family = ScopedRelatedField(queryset=Family.objects.all())
     member = ScopedRelatedField(queryset=FamilyMember.objects.all(), required=False, allow_null=True)
     scale = serializers.PrimaryKeyRelatedField(queryset=AssessmentScale.objects.filter(is_active=True))
@@ -182,8 +168,6 @@ class AssessmentSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "family", "member", "scale", "score", "resulting_risk", "notes", "assessed_by", "assessed_at",
                   "version"]
         read_only_fields = ["resulting_risk", "assessed_by", "version"]
-        sensitive_fields = ["notes", "score", "resulting_risk"]
-        masked_fields = {"notes": "text"}
 
     def validate(self, attrs):
         member = attrs.get("member")
@@ -303,7 +287,7 @@ class CareTaskSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class EnrollmentSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class EnrollmentSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     member = ScopedRelatedField(queryset=FamilyMember.objects.all())
     family = serializers.PrimaryKeyRelatedField(read_only=True)
 
@@ -312,8 +296,6 @@ class EnrollmentSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "member", "family", "status", "applied_on", "approved_on", "ended_on", "end_reason", "bank_name",
                   "bank_account", "version", "created_at", "updated_at"]
         read_only_fields = ["family", "version", "created_at", "updated_at"]
-        sensitive_fields = ["bank_name", "bank_account"]
-        masked_fields = {"bank_account": "account"}
 
     def get_fields(self):
         fields = super().get_fields()
@@ -410,8 +392,6 @@ class MemberListSerializer(MemberBriefSerializer):
     class Meta(MemberBriefSerializer.Meta):
         fields = [name for name in MemberBriefSerializer.Meta.fields if name != "id_number"]
         read_only_fields = fields
-        sensitive_fields = []
-        masked_fields = {}
 
 
 class FamilyListSerializer(FamilySerializer):

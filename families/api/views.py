@@ -14,7 +14,6 @@ from rest_framework.response import Response
 
 from casemgmt.api.pagination import KeysetPagination
 from casemgmt.api.renderers import JSONRenderer, RawJSON
-from casemgmt.api.serializers import may_see_sensitive
 from casemgmt.api.sqljson import projection_of
 from casemgmt.api.viewsets import (
     IDEMPOTENCY_KEY,
@@ -23,6 +22,7 @@ from casemgmt.api.viewsets import (
     ScopedReadOnlyModelViewSet,
     client_ip,
 )
+from casemgmt.core import privacy
 from casemgmt.core.audit import audit_log
 from casemgmt.core.reach import REGION_ROLES, can_use, compiled_in_reach
 from casemgmt.core.statements import With, row_id
@@ -108,7 +108,7 @@ class FamilyViewSet(ScopedModelViewSet):
         page, the same JSON as the serializer's), or None on a database that cannot (SQLite)."""
         if connection.vendor != "postgresql":
             return None
-        return projection_of(self.get_serializer_class(), may_see_sensitive(self.request.user),
+        return projection_of(self.get_serializer_class(), privacy.role_of(self.request.user),
                              make=self.get_serializer)
 
     # A first page asked with nothing but these (a worklist, a search) is read by a kept statement.
@@ -307,7 +307,6 @@ class MemberViewSet(RevealMixin, ScopedModelViewSet):
     ordering_fields = ["name", "birth_date", "id"]
     ordering = ["family_id", "id"]
     audit_family_field = "family_id"
-    revealable_fields = ("id_number", "phone", "health_conditions", "disability_certificate_number")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -343,7 +342,6 @@ class CheckInViewSet(RevealMixin, ScopedModelViewSet):
     ordering_fields = ["occurred_at", "id"]
     ordering = ["-occurred_at", "-id"]
     audit_family_field = "family_id"
-    revealable_fields = ("mental_notes",)
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -376,7 +374,6 @@ class AssessmentViewSet(RevealMixin, ScopedModelViewSet):
     ordering_fields = ["assessed_at", "score", "id"]
     ordering = ["-assessed_at", "-id"]
     audit_family_field = "family_id"
-    revealable_fields = ("notes",)
     http_method_names = ["get", "post", "head", "options"]
 
     def perform_create(self, serializer):
@@ -427,7 +424,6 @@ class EnrollmentViewSet(AuditedWritesMixin, RevealMixin, ScopedModelViewSet):
     filterset_fields = ["family", "member", "status"]
     ordering_fields = ["applied_on", "id"]
     ordering = ["-applied_on", "-id"]
-    revealable_fields = ("bank_account",)
 
     def perform_create(self, serializer):
         instance = serializer.save(family=serializer.validated_data["member"].family)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from casemgmt.api.serializers import ScopedRelatedField, SensitiveFieldsMixin
+from casemgmt.api.serializers import PolicyFieldsMixin, ScopedRelatedField
 from casemgmt.core.models import Region, Role
 from families.models import Family, FamilyMember
 from volunteers.models import Volunteer
@@ -146,7 +146,7 @@ class InsuredPersonSerializer(serializers.ModelSerializer):
         read_only_fields = ["added_on"]
 
 
-class InsuranceClaimSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class InsuranceClaimSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     policy = ScopedRelatedField(queryset=InsurancePolicy.objects.all())
     member = ScopedRelatedField(queryset=FamilyMember.objects.all())
     member_name = serializers.CharField(source="member.name", read_only=True)
@@ -159,8 +159,6 @@ class InsuranceClaimSerializer(SensitiveFieldsMixin, serializers.ModelSerializer
         fields = ["id", "policy", "member", "member_name", "incident_date", "hospital_days", "amount_claimed",
                   "amount_settled", "status", "filed_on", "settled_on", "diagnosis", "version"]
         read_only_fields = ["amount_settled", "status", "filed_on", "settled_on", "version"]
-        sensitive_fields = ["diagnosis"]
-        masked_fields = {"diagnosis": "text"}
 
 
 class ClaimSettleSerializer(serializers.Serializer):
@@ -187,7 +185,7 @@ class DisbursementSerializer(serializers.ModelSerializer):
         read_only_fields = ["recorded_by"]
 
 
-class HealthCheckupSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class HealthCheckupSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     member = ScopedRelatedField(queryset=FamilyMember.objects.all())
     site = ScopedRelatedField(queryset=ServiceSite.objects.all(), allow_null=True, required=False)
     member_name = serializers.CharField(source="member.name", read_only=True)
@@ -196,5 +194,3 @@ class HealthCheckupSerializer(SensitiveFieldsMixin, serializers.ModelSerializer)
     class Meta:
         model = HealthCheckup
         fields = ["id", "member", "member_name", "date", "provider", "site", "is_free", "cost", "findings"]
-        sensitive_fields = ["findings"]
-        masked_fields = {"findings": "text"}

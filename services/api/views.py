@@ -174,7 +174,6 @@ class InsuranceClaimViewSet(RevealMixin, CreateListRetrieveViewSet):
     filterset_class = filters.InsuranceClaimFilter
     ordering_fields = ["filed_on", "incident_date", "amount_claimed"]
     audit_family_field = "family_id"
-    revealable_fields = ("diagnosis",)
     action_perms = {"reveal": "view"}
 
     def create(self, request, *args, **kwargs):
@@ -229,5 +228,4 @@ class HealthCheckupViewSet(RevealMixin, AuditedWritesMixin, ScopedModelViewSet):
     ordering_fields = ["date"]
     audit_family_field = "family_id"
     audit_region = "member.family.region_path"
-    revealable_fields = ("findings",)
     action_perms = {"reveal": "view"}

@@ -15,6 +15,8 @@ from families.models import (
 from tests.api.matrix import CASE_WRITERS, CASEWORK, CASEWORK_REFERENCE, FAMILY, MEMBER, RoutePolicy
 
 READERS_OF_SENSITIVE = CASE_WRITERS | {"contact"}  # coordinators and volunteers never see plaintext
+# Health and mood are social work: contact persons reveal phones, not them (docs/privacy.md).
+REVEALERS_OF_HEALTH = CASE_WRITERS
 TODAY = datetime.date(2026, 1, 10)
 
 
@@ -65,7 +67,7 @@ ROUTE_POLICIES = {
         read=CASEWORK,
         make=lambda world, scope: CheckIn.objects.create(family=world.families[scope], recorded_by=world.owner_of[scope],
                                                          channel="phone", mental_notes="情绪低落"),
-        write={"create": READERS_OF_SENSITIVE, "update": READERS_OF_SENSITIVE, "reveal": READERS_OF_SENSITIVE},
+        write={"create": READERS_OF_SENSITIVE, "update": READERS_OF_SENSITIVE, "reveal": REVEALERS_OF_HEALTH},
     ),
     "assessmentscale": RoutePolicy(
         read=CASEWORK_REFERENCE,
@@ -75,7 +77,7 @@ ROUTE_POLICIES = {
     "assessment": RoutePolicy(
         read=CASEWORK,
         make=_assessment,
-        write={"create": CASE_WRITERS, "reveal": READERS_OF_SENSITIVE},
+        write={"create": CASE_WRITERS, "reveal": REVEALERS_OF_HEALTH},
     ),
     "careplan": RoutePolicy(read=CASEWORK, make=_plan, write={"create": CASE_WRITERS, "update": CASE_WRITERS}),
     "careplangoal": RoutePolicy(
@@ -91,7 +93,8 @@ ROUTE_POLICIES = {
     "assistanceenrollment": RoutePolicy(
         read=CASEWORK,
         make=_enrollment,
-        write={"create": CASE_WRITERS, "update": CASE_WRITERS, "reveal": READERS_OF_SENSITIVE},
+        # Bank accounts are revealed by administrators only (not in the matrix).
+        write={"create": CASE_WRITERS, "update": CASE_WRITERS, "reveal": set()},
     ),
     "annualreview": RoutePolicy(
         read=CASEWORK,

@@ -27,7 +27,8 @@ BY_REGION = Sees(alice=IN_REGION, bob=IN_REGION, carol={"outside"}, manager=IN_R
 # Policies are contracts of a region: casework roles read them whole in their subtree.
 POLICY_READERS = {**BY_REGION, "coordinator": DENY, "volunteer": DENY}
 SOCIAL_WORKERS = {"alice", "bob", "carol"}
-SENSITIVE_READERS = SOCIAL_WORKERS | {"manager", "contact"}
+# Diagnoses and findings are health: social workers and managers, never contact persons.
+SENSITIVE_READERS = SOCIAL_WORKERS | {"manager"}
 
 
 def mother_of(world, scope):

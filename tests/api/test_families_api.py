@@ -61,7 +61,10 @@ def test_checkin_records_through_the_service_and_moves_next_due(world, client_fo
                                                               "mental_state": "low", "mental_notes": "想念孩子"},
                                         format="json")
     assert response.status_code == 201
-    assert response.json()["mental_notes"] == "***"
+    # The policy (core.privacy): a social worker reads mental-state notes; a manager reveals them.
+    assert response.json()["mental_notes"] == "想念孩子"
+    checkin_id = response.json()["id"]
+    assert client_for("manager").get(f"/api/v1/checkins/{checkin_id}/").json()["mental_notes"] == "***"
     family.refresh_from_db()
     assert family.status == "active" and family.next_checkin_due > timezone.localdate() and family.last_home_visit_at
     assert CheckIn.objects.get().recorded_by == world.people["alice"]

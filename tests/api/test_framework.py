@@ -240,8 +240,9 @@ def test_sensitive_fields_are_masked_and_reveal_is_audited(world, client_for):
                            {"names": ["id_number", "phone"], "reason": "insurance claim form"}, format="json")
     assert revealed.status_code == 200
     assert revealed.json()["values"] == {"id_number": member.id_number, "phone": member.phone}
-    event = AuditEvent.objects.get(event="api.families.familymember.revealed")
-    assert event.reason == "insurance claim form" and event.after == {"fields": ["id_number", "phone"]}
+    event = AuditEvent.objects.get(event="families.familymember.revealed")
+    assert event.reason == "insurance claim form" and event.after == {"fields": ["id_number", "phone"], "surface": "api"}
+    assert event.region_path == member.family.region_path and event.family_id == member.family_id
     assert member.id_number not in json.dumps([event.before, event.after])
 
 

@@ -116,8 +116,9 @@ def test_nursing_claim_is_capped_and_settled_once(world, client_for):
                                                      "incident_date": "2026-03-01", "hospital_days": 100,
                                                      "diagnosis": "脑梗"}, format="json")
     assert filed.status_code == 201 and Decimal(filed.json()["amount_claimed"]) == Decimal("9000")
-    assert filed.json()["diagnosis"] == "***"
+    assert filed.json()["diagnosis"] == "脑梗"  # a social worker reads health data of her caseload
     claim_id = filed.json()["id"]
+    assert client_for("manager").get(f"/api/v1/insurance-claims/{claim_id}/").json()["diagnosis"] == "***"
     not_insured = alice.post("/api/v1/insurance-claims/", {"policy": policy.pk, "member": father(world).pk,
                                                            "incident_date": "2026-03-01", "hospital_days": 1}, format="json")
     assert not_insured.status_code == 400 and not_insured.json()["errors"][0]["field"] == "member"
@@ -132,13 +133,14 @@ def test_nursing_claim_is_capped_and_settled_once(world, client_for):
 
 def test_health_data_is_masked_revealed_with_audit_and_never_sent_to_coordinators(world, client_for):
     checkup = HealthCheckup.objects.create(member=mother(world), date=D(2026, 4, 1), provider="县医院", findings="血压偏高")
-    alice = client_for("alice", "en")
-    assert alice.get(f"/api/v1/health-checkups/{checkup.pk}/").json()["findings"] == "***"
-    revealed = alice.post(f"/api/v1/health-checkups/{checkup.pk}/reveal/", {"names": ["findings"], "reason": "随访"},
-                          format="json")
+    assert client_for("alice", "en").get(f"/api/v1/health-checkups/{checkup.pk}/").json()["findings"] == "血压偏高"
+    manager = client_for("manager", "en")
+    assert manager.get(f"/api/v1/health-checkups/{checkup.pk}/").json()["findings"] == "***"
+    revealed = manager.post(f"/api/v1/health-checkups/{checkup.pk}/reveal/", {"names": ["findings"], "reason": "随访"},
+                            format="json")
     assert revealed.status_code == 200 and revealed.json()["values"] == {"findings": "血压偏高"}
-    assert AuditEvent.objects.filter(event="api.services.healthcheckup.revealed", family_id=world.families["own"].pk,
-                                     reason="随访").exists()
+    assert AuditEvent.objects.filter(event="services.healthcheckup.revealed", family_id=world.families["own"].pk,
+                                     reason="随访", region_path=world.families["own"].region_path).exists()
     for role in ("coordinator", "volunteer"):
         assert client_for(role).get("/api/v1/health-checkups/").status_code == 403
         assert client_for(role).get("/api/v1/insurance-claims/").status_code == 403

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from casemgmt.api.filters import RegionSubtreeFilterSet
-from casemgmt.api.serializers import may_see_sensitive
+from casemgmt.core import privacy
 from casemgmt.core.crypto import blind_index
 from casemgmt.core.idcard import normalize_id_number
 
@@ -43,10 +43,12 @@ class VolunteerFilter(RegionSubtreeFilterSet):
     def filter_q(self, queryset, name, value):
         value = value.strip()
         condition = Q(name__contains=value) | Q(name_initials__startswith=value.lower())
-        # Phone and ID number are encrypted: only an exact match through their blind index works.
-        condition |= Q(phone_index=blind_index(value, "phone"))
-        # Roles that never receive ID numbers must not be able to probe for one either.
-        if may_see_sensitive(getattr(self.request, "user", None)):
+        # Phone and ID number are encrypted: only an exact match through their blind index works, and
+        # only for a reader who gets the field at all (a search would tell them the value).
+        user = getattr(self.request, "user", None)
+        if privacy.searchable(user, Volunteer, "phone"):
+            condition |= Q(phone_index=blind_index(value, "phone"))
+        if privacy.searchable(user, Volunteer, "id_number"):
             condition |= Q(id_number_index=blind_index(normalize_id_number(value), "id_number"))
         return queryset.filter(condition)
 

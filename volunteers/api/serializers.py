@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from casemgmt.api.serializers import ScopedRelatedField, SensitiveFieldsMixin
+from casemgmt.api.serializers import PolicyFieldsMixin, ScopedRelatedField
 from casemgmt.core.idcard import parse_id_number
 from casemgmt.core.models import Region, Role
 from families.models import Family
@@ -33,7 +33,7 @@ class TeamSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "region", "description"]
 
 
-class VolunteerSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
+class VolunteerSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     region = _region_field()
     team = ScopedRelatedField(queryset=Team.objects.all(), allow_null=True, required=False)
     skills = ScopedRelatedField(queryset=Skill.objects.all(), many=True, required=False)
@@ -45,8 +45,6 @@ class VolunteerSerializer(SensitiveFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "name", "name_initials", "id_number", "phone", "region", "region_name", "team", "team_name", "skills",
                   "professional_title", "availability", "status", "joined_on", "user", "version", "created_at", "updated_at"]
         read_only_fields = ["name_initials", "user", "version", "created_at", "updated_at"]
-        sensitive_fields = ["id_number"]
-        masked_fields = {"id_number": "id_number", "phone": "phone"}
 
     def validate_id_number(self, value):
         if value:
