@@ -268,6 +268,8 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="casemgmt")
+# How long a verified second factor vouches for a step-up act (token, unmasked export, break-glass).
+STEP_UP_SECONDS = env.int("STEP_UP_SECONDS", default=300)
 # Audit events are kept at least three years (PIPL art. 55-56); only audit_purge deletes older ones.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=3 * 365 + 1)
 # Personal data of a closed case is anonymised this many years after it closed.

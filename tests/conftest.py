@@ -2,6 +2,7 @@
 the worker who owns the case (alice), a colleague in the same county (bob) and an outsider from
 another county (carol) — plus one user per role."""
 import datetime
+import time
 
 import pytest
 
@@ -30,6 +31,8 @@ def _force_login_with_second_factor(monkeypatch):
     from django.test import Client
     from django_otp import DEVICE_ID_SESSION_KEY
 
+    from casemgmt.security import stepup
+
     original = Client.force_login
 
     def force_login(self, user, backend=None):
@@ -40,6 +43,7 @@ def _force_login_with_second_factor(monkeypatch):
             user=user, name="test", confirmed=True)
         session = self.session
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session[stepup.SESSION_KEY] = time.time()
         session.save()
 
     monkeypatch.setattr(Client, "force_login", force_login)
