@@ -131,8 +131,8 @@ FIELDS = {
         lunar_birth_day=K.PROFILE, is_deceased=K.PROFILE, death_date=K.PROFILE,
         id_number=K.ID_NUMBER, id_number_index=Field(K.ID_NUMBER, "text"), phone=K.PHONE,
         phone_index=Field(K.PHONE, "text"),
-        # The certificate number is the ID number followed by the kind and grade of the disability.
-        disability_certificate_number=Field(K.HEALTH, "account"), disability_grade=K.HEALTH,
+        # The certificate number is the ID number followed by the kind and grade: it is an ID number.
+        disability_certificate_number=Field(K.ID_NUMBER, "account"), disability_grade=K.HEALTH,
         health_conditions=K.HEALTH, family_doctor=K.HEALTH, family_doctor_institution=K.HEALTH,
         family_doctor_signed_on=K.HEALTH, family_doctor_expires_on=K.HEALTH,
     ),
@@ -173,6 +173,12 @@ FIELDS = {
     "services.healthcheckup": _fields(
         id=K.RECORD, member=K.NAME, date=K.PROFILE, provider=K.PROFILE, site=K.PROFILE, is_free=K.PROFILE,
         cost=K.PROFILE, findings=K.HEALTH,
+    ),
+    # Money and goods given to a family: figures the bulletin publishes, not a field to hide.
+    "services.disbursement": _fields(
+        id=K.RECORD, fund=K.PROFILE, kind=K.PROFILE, amount=K.PROFILE, goods=K.PROFILE, family=K.NAME, member=K.NAME,
+        volunteer=K.NAME, recipient_name=K.NAME, paid_on=K.PROFILE, period=K.PROFILE, description=K.PROFILE,
+        recorded_by=K.PROFILE, outcome=K.PROFILE, outcome_amount=K.PROFILE,
     ),
     "security.familymessage": _fields(
         id=K.RECORD, created_at=K.RECORD, family=K.NAME, member=K.NAME, channel=K.PROFILE, status=K.PROFILE,

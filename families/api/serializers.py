@@ -193,7 +193,7 @@ class ReopenSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
 
 
-class StatusChangeSerializer(serializers.ModelSerializer):
+class StatusChangeSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     changed_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -202,7 +202,7 @@ class StatusChangeSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RiskChangeSerializer(serializers.ModelSerializer):
+class RiskChangeSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     changed_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -225,7 +225,7 @@ class CarePlanGoalSerializer(serializers.ModelSerializer):
         return fields
 
 
-class CarePlanSerializer(serializers.ModelSerializer):
+class CarePlanSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     family = ScopedRelatedField(queryset=Family.objects.all())
     owner = UserBriefSerializer(read_only=True)
     goals = serializers.SerializerMethodField()
@@ -311,7 +311,7 @@ class EnrollmentSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
-class AnnualReviewSerializer(serializers.ModelSerializer):
+class AnnualReviewSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     enrollment = ScopedRelatedField(queryset=AssistanceEnrollment.objects.all())
     reviewer = UserBriefSerializer(read_only=True, allow_null=True)
 

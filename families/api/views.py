@@ -288,7 +288,7 @@ class FamilyViewSet(ScopedModelViewSet):
         family = self.get_object()
         rows = selectors.status_history(user=request.user, family=family)
         self.audit_read("status_history", [family])
-        return Response(s.StatusChangeSerializer(rows, many=True).data)
+        return Response(s.StatusChangeSerializer(rows, many=True, context={"request": request}).data)
 
     @extend_schema(responses=s.RiskChangeSerializer(many=True))
     @action(detail=True, methods=["get"], url_path="risk-history")
@@ -296,7 +296,7 @@ class FamilyViewSet(ScopedModelViewSet):
         family = self.get_object()
         rows = selectors.risk_history(user=request.user, family=family)
         self.audit_read("risk_history", [family])
-        return Response(s.RiskChangeSerializer(rows, many=True).data)
+        return Response(s.RiskChangeSerializer(rows, many=True, context={"request": request}).data)
 
 
 class MemberViewSet(RevealMixin, ScopedModelViewSet):

@@ -169,7 +169,7 @@ class ClaimRejectSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500)
 
 
-class DisbursementSerializer(serializers.ModelSerializer):
+class DisbursementSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     fund = ScopedRelatedField(queryset=Fund.objects.all())
     family = ScopedRelatedField(queryset=Family.objects.all(), allow_null=True, required=False)
     member = ScopedRelatedField(queryset=FamilyMember.objects.all(), allow_null=True, required=False)
