@@ -162,3 +162,13 @@ def test_free_text_columns_hold_only_ciphertext_and_the_orm_reads_plaintext(case
             assert decrypt(raw) == plain
             assert getattr(model.objects.get(pk=pk), column) == plain
             assert model.objects.filter(pk=pk).values_list(column, flat=True).get() == plain
+
+
+def test_a_bounded_encrypted_field_keeps_its_length_and_one_line_input():
+    from django import forms
+
+    doctor = FamilyMember._meta.get_field("family_doctor").formfield()
+    assert isinstance(doctor.widget, forms.TextInput) and doctor.max_length == 100
+    with pytest.raises(forms.ValidationError):
+        doctor.clean("医" * 101)
+    assert isinstance(Family._meta.get_field("notes").formfield().widget, forms.Textarea)
