@@ -232,14 +232,15 @@ class ReadOnlyHistoryAdmin(ReachModelAdmin):
 class FamilyStatusChangeAdmin(ReadOnlyHistoryAdmin):
     list_display = ("family", "from_status", "to_status", "reason", "changed_by", "changed_at")
     list_filter = (CountyFilter, "to_status", "changed_at")
-    search_fields = ("=family__file_number", "reason")
+    # The reason is encrypted: no search by its words.
+    search_fields = ("=family__file_number",)
 
 
 @admin.register(RiskLevelChange)
 class RiskLevelChangeAdmin(ReadOnlyHistoryAdmin):
     list_display = ("family", "from_level", "to_level", "reason", "changed_by", "changed_at")
     list_filter = (CountyFilter, "to_level", "changed_at")
-    search_fields = ("=family__file_number", "reason")
+    search_fields = ("=family__file_number",)
 
 
 @admin.register(CadenceRule)
@@ -279,7 +280,8 @@ class ContactAssignmentAdmin(ReachModelAdmin):
 class CheckInAdmin(ReachModelAdmin):
     list_display = ("occurred_at", "family", "channel", "physical_state", "mental_state", "recorded_by", "follow_up_due")
     list_filter = (CountyFilter, "channel", "mental_state", "physical_state", "occurred_at", "follow_up_due")
-    search_fields = ("=family__file_number", "needs", "help_given", "follow_up")
+    # Notes are encrypted: a search finds the family's check-ins by its file number only.
+    search_fields = ("=family__file_number",)
     date_hierarchy = "occurred_at"
     list_select_related = ("family", "recorded_by")
     autocomplete_fields = ("family",)
@@ -350,7 +352,7 @@ class CarePlanAdmin(ReachModelAdmin):
 class CarePlanGoalAdmin(ReachModelAdmin):
     list_display = ("description", "plan", "target_date", "status")
     list_filter = (CountyFilter, "status", "target_date")
-    search_fields = ("description", "plan__title")
+    search_fields = ("plan__title",)
     list_select_related = ("plan",)
 
 

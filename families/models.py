@@ -49,17 +49,17 @@ class Family(TrackedModel):
     address = models.CharField(_("address"), max_length=300, blank=True)
     residence = models.CharField(_("residence"), max_length=8, choices=Residence.choices, default=Residence.RURAL)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.REGISTERED)
-    status_reason = models.CharField(_("status reason"), max_length=300, blank=True)
+    status_reason = EncryptedTextField(_("status reason"), max_length=300, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
     risk_level = models.CharField(_("risk level"), max_length=8, choices=RiskLevel.choices, default=RiskLevel.GREEN)
-    risk_reason = models.CharField(_("risk reason"), max_length=300, blank=True)
+    risk_reason = EncryptedTextField(_("risk reason"), max_length=300, blank=True)
     risk_assessed_at = models.DateTimeField(_("risk assessed at"), null=True, blank=True)
     registered_on = models.DateField(_("registered on"), default=timezone.localdate)
     last_checkin_at = models.DateTimeField(_("last check-in"), null=True, blank=True)
     next_checkin_due = models.DateField(_("next check-in due"), null=True, blank=True)
     last_home_visit_at = models.DateTimeField(_("last home visit"), null=True, blank=True)
     next_home_visit_due = models.DateField(_("next home visit due"), null=True, blank=True)
-    notes = models.TextField(_("notes"), blank=True)
+    notes = EncryptedTextField(_("notes"), blank=True)
 
     class Meta:
         verbose_name = _("family")
@@ -123,7 +123,7 @@ class FamilyStatusChange(models.Model):
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="status_changes")
     from_status = models.CharField(_("from status"), max_length=16, choices=Family.Status.choices, blank=True)
     to_status = models.CharField(_("to status"), max_length=16, choices=Family.Status.choices)
-    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    reason = EncryptedTextField(_("reason"), max_length=300, blank=True)
     changed_by = models.ForeignKey(
         USER, verbose_name=_("changed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -142,7 +142,7 @@ class RiskLevelChange(models.Model):
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="risk_changes")
     from_level = models.CharField(_("from level"), max_length=8, choices=RiskLevel.choices, blank=True)
     to_level = models.CharField(_("to level"), max_length=8, choices=RiskLevel.choices)
-    reason = models.CharField(_("reason"), max_length=300)
+    reason = EncryptedTextField(_("reason"), max_length=300)
     assessment = models.ForeignKey(
         "Assessment", verbose_name=_("assessment"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -203,8 +203,8 @@ class FamilyMember(TrackedModel):
     )
     disability_certificate_number = EncryptedTextField(_("disability certificate number"), blank=True)
     health_conditions = EncryptedTextField(_("health conditions"), blank=True)
-    family_doctor = models.CharField(_("family doctor"), max_length=100, blank=True)
-    family_doctor_institution = models.CharField(_("family doctor's institution"), max_length=200, blank=True)
+    family_doctor = EncryptedTextField(_("family doctor"), max_length=100, blank=True)
+    family_doctor_institution = EncryptedTextField(_("family doctor's institution"), max_length=200, blank=True)
     family_doctor_signed_on = models.DateField(_("family-doctor contract signed on"), null=True, blank=True)
     family_doctor_expires_on = models.DateField(_("family-doctor contract expires on"), null=True, blank=True)
 
@@ -345,10 +345,10 @@ class CheckIn(TrackedModel):
     physical_state = models.CharField(_("physical state"), max_length=16, choices=PhysicalState.choices, blank=True)
     mental_state = models.CharField(_("mental state"), max_length=16, choices=MentalState.choices, blank=True)
     mental_notes = EncryptedTextField(_("mental-state notes"), blank=True)
-    difficulties = models.TextField(_("difficulties"), blank=True)
-    needs = models.TextField(_("needs and requests"), blank=True)
-    help_given = models.TextField(_("help given"), blank=True)
-    follow_up = models.TextField(_("follow-up"), blank=True)
+    difficulties = EncryptedTextField(_("difficulties"), blank=True)
+    needs = EncryptedTextField(_("needs and requests"), blank=True)
+    help_given = EncryptedTextField(_("help given"), blank=True)
+    follow_up = EncryptedTextField(_("follow-up"), blank=True)
     follow_up_due = models.DateField(_("follow-up due"), null=True, blank=True)
 
     class Meta:
@@ -418,7 +418,7 @@ class CarePlan(TrackedModel):
 
     family = models.ForeignKey(Family, verbose_name=_("family"), on_delete=models.CASCADE, related_name="care_plans")
     title = models.CharField(_("title"), max_length=200)
-    summary = models.TextField(_("summary"), blank=True)
+    summary = EncryptedTextField(_("summary"), blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.DRAFT)
     owner = models.ForeignKey(USER, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="care_plans")
     starts_on = models.DateField(_("starts on"), default=timezone.localdate)
@@ -446,7 +446,7 @@ class CarePlanGoal(models.Model):
         DROPPED = "dropped", _("dropped")
 
     plan = models.ForeignKey(CarePlan, verbose_name=_("care plan"), on_delete=models.CASCADE, related_name="goals")
-    description = models.CharField(_("goal"), max_length=300)
+    description = EncryptedTextField(_("goal"), max_length=300)
     target_date = models.DateField(_("target date"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.OPEN)
 
@@ -596,7 +596,7 @@ class AnnualReview(TrackedModel):
     reviewer = models.ForeignKey(
         USER, verbose_name=_("reviewer"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    note = models.TextField(_("note"), blank=True)
+    note = EncryptedTextField(_("note"), blank=True)
 
     class Meta:
         verbose_name = _("annual review")

@@ -8,4 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core: regions, users, audit")
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from . import checks, signals  # noqa: F401

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django import forms
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
@@ -52,7 +53,15 @@ def blind_index(value, purpose):
 
 
 class EncryptedTextField(models.TextField):
-    """A text column that holds only ciphertext. Only ``isnull`` lookups make sense on it."""
+    """A text column that holds only ciphertext. Only ``isnull`` lookups make sense on it.
+
+    ``max_length`` bounds the plaintext (forms and serializers enforce it; the ciphertext is longer)
+    and, as on a ``CharField``, asks forms for a one-line input."""
+
+    def formfield(self, **kwargs):
+        if self.max_length is not None and not self.choices:
+            kwargs.setdefault("widget", forms.TextInput)
+        return super().formfield(**kwargs)
 
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
