@@ -290,3 +290,18 @@ def test_no_admin_exports_around_the_policy():
     for model, model_admin in admin.site._registry.items():
         assert not isinstance(model_admin, ExportMixin), model._meta.label_lower
         assert not any("export" in name for name in (model_admin.actions or ()) if isinstance(name, str))
+
+
+@pytest.mark.django_db
+def test_a_rows_name_carries_no_personal_value(client, people, families, planted):
+    """Titles, breadcrumbs, links and choices show ``str(obj)`` to everybody who reaches the row."""
+    from families.models import Assessment
+
+    for model in matrix.governed_models():
+        for obj in model._base_manager.all():
+            assert not any(marker in str(obj) for marker in planted), model._meta.label_lower
+    assessment = Assessment.objects.get()
+    Assessment.objects.filter(pk=assessment.pk).update(score=987)  # no date holds these digits
+    client.force_login(people["manager"])
+    response = client.get(_url(Assessment, "change", assessment.pk))
+    assert "987" not in str(response.context["original"]) and "987" not in response.context["subtitle"]
