@@ -367,13 +367,16 @@ class PolicyAdminMixin:
         kept = [link for link in links if link in list_display]
         return kept or list(list_display)[:1]
 
-    def _searchable(self, request, lookup):
+    def _searchable(self, request, lookup, *, text=True):
+        """Whether rows may be found by ``lookup``; ``text``: by the words of a search box, which
+        ciphertext never matches (encrypted values are found through ``blind_search`` only)."""
         found = resolve(self.model, lookup)
         if found is None:
             return True
         model, field = found
-        # Ciphertext matches nothing but exact blind-index lookups (``blind_search``).
-        return privacy.searchable(request.user, model, field.name) and not isinstance(field, EncryptedTextField)
+        if text and isinstance(field, EncryptedTextField):
+            return False
+        return privacy.searchable(request.user, model, field.name)
 
     def get_search_fields(self, request):
         return [name for name in super().get_search_fields(request) if self._searchable(request, name)]
@@ -392,6 +395,12 @@ class PolicyAdminMixin:
                         continue
             kept.append(entry)
         return kept
+
+    def lookup_allowed(self, lookup, value, request=None):
+        # The admin allows any query-string filter on a local field; a filter is a search.
+        if request is not None and not self._searchable(request, lookup, text=False):
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     # --- audit of what was shown -----------------------------------------------------------------
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
