@@ -13,7 +13,6 @@ from casemgmt.core.admin_reach import (
     ReachStackedInline,
     ReachTabularInline,
 )
-from casemgmt.core.idcard import mask_id_number, mask_phone
 from volunteers.models import Pairing
 
 from . import services
@@ -121,9 +120,8 @@ class FamilyAdmin(ReachModelAdmin):
     )
     UPDATABLE = ("file_number", "category", "address", "residence", "notes")
 
-    def get_readonly_fields(self, request, obj=None):
-        fields = [*super().get_readonly_fields(request, obj), *self.SERVICE_FIELDS]
-        return fields + ["region", "registered_on"] if obj is not None else fields
+    def readonly_for(self, request, obj=None):
+        return [*self.SERVICE_FIELDS, "region", "registered_on"] if obj is not None else list(self.SERVICE_FIELDS)
 
     def write(self, request, obj, form, change):
         if not change:
@@ -189,21 +187,10 @@ class FamilyAdmin(ReachModelAdmin):
         self._set_risk(request, queryset, RiskLevel.RED)
 
 
-class MaskedColumns:
-    """List columns that show ID numbers and phones masked, as public lists do."""
-
-    @admin.display(description=_("ID number"))
-    def masked_id_number(self, obj):
-        return mask_id_number(obj.id_number)
-
-    @admin.display(description=_("phone"))
-    def masked_phone(self, obj):
-        return mask_phone(obj.phone)
-
-
 @admin.register(FamilyMember)
-class FamilyMemberAdmin(MaskedColumns, ReachModelAdmin):
-    list_display = ("name", "relation", "family", "masked_id_number", "sex", "birth_date", "masked_phone", "is_deceased")
+class FamilyMemberAdmin(ReachModelAdmin):
+    # ID numbers and phones appear as the policy gives them to the reader (masked, or not at all).
+    list_display = ("name", "relation", "family", "id_number", "sex", "birth_date", "phone", "is_deceased")
     list_filter = (CountyFilter, "relation", "sex", "is_deceased", "family__category", "birthday_calendar")
     search_fields = ("name", "name_pinyin", "=name_initials", "=family__file_number")
     blind_search = {"id_number": "id_number_index", "phone": "phone_index"}
@@ -382,17 +369,13 @@ class AnnualReviewInline(ReachTabularInline):
 
 @admin.register(AssistanceEnrollment)
 class AssistanceEnrollmentAdmin(ReachModelAdmin):
-    list_display = ("member", "family", "status", "applied_on", "approved_on", "ended_on", "bank_name", "masked_account")
+    list_display = ("member", "family", "status", "applied_on", "approved_on", "ended_on", "bank_name", "bank_account")
     list_filter = (CountyFilter, "status", "end_reason", "applied_on")
     search_fields = ("member__name", "=family__file_number")
     blind_search = {"id_number": "member__id_number_index"}
     list_select_related = ("member", "family")
     autocomplete_fields = ("member", "family")
     inlines = (AnnualReviewInline,)
-
-    @admin.display(description=_("bank account"))
-    def masked_account(self, obj):
-        return ("*" * 4 + obj.bank_account[-4:]) if obj.bank_account else ""
 
 
 @admin.register(AnnualReview)

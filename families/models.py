@@ -406,7 +406,8 @@ class Assessment(TrackedModel):
         ordering = ["-assessed_at", "-id"]
 
     def __str__(self):
-        return f"{self.scale} {self.score}"
+        # The score is health data: a name shown in titles, links and choices never carries it.
+        return f"{self.scale} {timezone.localtime(self.assessed_at):%Y-%m-%d}"
 
 
 class CarePlan(TrackedModel):

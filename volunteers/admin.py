@@ -5,7 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from casemgmt.core.admin_reach import CountyFilter, ReachModelAdmin, ReachTabularInline
-from casemgmt.core.idcard import mask_phone
 
 from .models import Enrollment, Pairing, Qualification, ServiceHours, Skill, Team, TrainingCourse, TrainingSession, Volunteer
 
@@ -39,17 +38,13 @@ class VolunteerPairingInline(ReachTabularInline):
 
 @admin.register(Volunteer)
 class VolunteerAdmin(ReachModelAdmin):
-    list_display = ("name", "masked_phone", "region", "team", "status", "professional_title", "joined_on")
+    list_display = ("name", "phone", "region", "team", "status", "professional_title", "joined_on")
     list_filter = (CountyFilter, "status", ("team", admin.RelatedOnlyFieldListFilter), "skills", "joined_on")
     search_fields = ("name", "=name_initials", "professional_title", "team__name")
     blind_search = {"id_number": "id_number_index", "phone": "phone_index"}
     list_select_related = ("region", "team")
     autocomplete_fields = ("region", "team", "skills")
     inlines = (QualificationInline, VolunteerPairingInline)
-
-    @admin.display(description=_("phone"))
-    def masked_phone(self, obj):
-        return mask_phone(obj.phone)
 
 
 @admin.register(TrainingCourse)

@@ -65,8 +65,8 @@ class UserAdmin(ReachModelAdmin, DjangoUserAdmin):
     # Groups follow the role (core.signals); only a superuser grants superuser or single permissions.
     SUPERUSER_ONLY = ("is_superuser", "groups", "user_permissions")
 
-    def hidden_fields(self, request):
-        hidden = super().hidden_fields(request)
+    def hidden_fields(self, request, obj=None):
+        hidden = super().hidden_fields(request, obj)
         return hidden if request.user.is_superuser else [*hidden, *self.SUPERUSER_ONLY]
 
 

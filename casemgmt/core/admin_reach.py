@@ -1,9 +1,10 @@
 """The reach rules of the Django admin, written once and mixed into every ModelAdmin and inline.
 
 A non-superuser sees, opens and picks only rows inside their reach (``reach.restrict``), cannot save
-a record into a region outside it, never sees encrypted fields unless their role needs them, and
-cannot overwrite a change somebody else saved meanwhile (the form carries the version it loaded).
-Every add, change and delete leaves an audit row; encrypted values are named, never logged.
+a record into a region outside it, sees each personal field as the privacy policy gives it to their
+role (``admin_privacy``), and cannot overwrite a change somebody else saved meanwhile (the form
+carries the version it loaded). Every add, change and delete leaves an audit row; sensitive values
+are named, never logged.
 """
 import datetime
 import decimal
@@ -17,16 +18,15 @@ from django.db import models, transaction
 from django.db.models.fields.files import FieldFile
 from django.utils.translation import gettext_lazy as _
 
+from . import privacy
+from .admin_privacy import PolicyAdminMixin
 from .audit import audit_log
 from .crypto import EncryptedTextField, blind_index
 from .idcard import parse_id_number
-from .models import Region, Role
+from .models import Region
 from .reach import can_use, region_within_reach, restrict, scope_for
 
 VERSION_FIELD = "loaded_version"
-# Roles whose work needs ID numbers, phones, health and mental notes, bank accounts (PIPL art. 6: minimum
-# necessary); everybody else gets forms without the encrypted fields.
-SENSITIVE_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER})
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
 
 
@@ -35,11 +35,12 @@ def has_version(model):
 
 
 def sensitive_field_names(model):
+    """Fields whose values an audit row names but never holds: the policy's redacted kinds, and any
+    encrypted column of a model it does not govern."""
+    if privacy.governs(model):
+        return [f.name for f in model._meta.concrete_fields
+                if privacy.field_of(model, f.name).kind in privacy.REDACTED_KINDS]
     return [f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]
-
-
-def may_see_sensitive(user):
-    return bool(user and user.is_authenticated and (user.is_superuser or user.role in SENSITIVE_ROLES))
 
 
 def staff_choices(queryset, user):
@@ -191,7 +192,7 @@ class CountyFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
 
-class ReachAdminMixin:
+class ReachAdminMixin(PolicyAdminMixin):
     """Mixed into ModelAdmin and InlineModelAdmin classes."""
 
     form = ReachModelForm
@@ -208,7 +209,7 @@ class ReachAdminMixin:
 
     def get_search_results(self, request, queryset, search_term):
         term = (search_term or "").strip()
-        if term and "id_number" in self.blind_search:
+        if term and self._blind_searchable(request, "id_number"):
             try:
                 number = parse_id_number(term).number
             except ValidationError:
@@ -216,10 +217,15 @@ class ReachAdminMixin:
             if number:
                 lookup = self.blind_search["id_number"]
                 return queryset.filter(**{lookup: blind_index(number, "id_number")}), "__" in lookup
-        if term and "phone" in self.blind_search and PHONE_RE.match(term):
+        if term and self._blind_searchable(request, "phone") and PHONE_RE.match(term):
             lookup = self.blind_search["phone"]
             return queryset.filter(**{lookup: blind_index(term, "phone")}), "__" in lookup
         return super().get_search_results(request, queryset, search_term)
+
+    def _blind_searchable(self, request, kind):
+        """Whether the exact search ``kind`` is offered: finding a person by a number is learning
+        whose it is, so never for a user the policy leaves the number out for."""
+        return kind in self.blind_search and self._searchable(request, self.blind_search[kind])
 
     # --- choices -------------------------------------------------------------------------------
     def reach_choices(self, db_field, request, queryset=None):
@@ -243,22 +249,19 @@ class ReachAdminMixin:
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     # --- what the form shows -----------------------------------------------------------------------
-    def hidden_fields(self, request):
-        hidden = list(self.actor_fields)
-        if not may_see_sensitive(request.user):
-            hidden += sensitive_field_names(self.model)
-        return hidden
+    def hidden_fields(self, request, obj=None):
+        return list(self.actor_fields)
 
     def get_exclude(self, request, obj=None):
         exclude = list(super().get_exclude(request, obj) or [])
-        return exclude + [f for f in self.hidden_fields(request) if f not in exclude]
+        return exclude + [f for f in self.hidden_fields(request, obj) if f not in exclude]
 
     def get_readonly_fields(self, request, obj=None):
-        hidden = self.hidden_fields(request)
+        hidden = self.hidden_fields(request, obj)
         return [f for f in super().get_readonly_fields(request, obj) if f not in hidden]
 
     def get_fieldsets(self, request, obj=None):
-        hidden = set(self.hidden_fields(request))
+        hidden = set(self.hidden_fields(request, obj))
         fieldsets = []
         for name, options in super().get_fieldsets(request, obj):
             fields = _without(options.get("fields", ()), hidden | {VERSION_FIELD})

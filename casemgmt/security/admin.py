@@ -1,11 +1,13 @@
 """Admin of the security app: break-the-glass grants (opened through the service, with a reason)
-and the record of messages to families and anonymisations, all read-only once written."""
+and the record of messages to families and anonymisations, all read-only once written. A message's
+text is shown as the privacy policy gives it to the reader (``core.admin_privacy``)."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from casemgmt.core.admin_privacy import PolicyAdminMixin
 from casemgmt.core.models import Role
 from families.models import Family
 
@@ -50,7 +52,7 @@ class BreakGlassForm(forms.ModelForm):
         return family.file_number
 
 
-class ReadOnlyRecordAdmin(admin.ModelAdmin):
+class ReadOnlyRecordAdmin(PolicyAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -90,7 +92,7 @@ class BreakGlassGrantAdmin(ReadOnlyRecordAdmin):
             kwargs["fields"] = ["file_number", "reason", "hours"]
         return super().get_form(request, obj, **kwargs)
 
-    def get_readonly_fields(self, request, obj=None):
+    def readonly_for(self, request, obj=None):
         return [f.name for f in BreakGlassGrant._meta.fields] if obj else []
 
     def save_model(self, request, obj, form, change):
@@ -121,7 +123,6 @@ class FamilyMessageAdmin(ReadOnlyRecordAdmin):
     list_filter = ("channel", "status", "created_at")
     search_fields = ("family__file_number", "sent_by__username")
     list_select_related = ("family", "member", "sent_by")
-    exclude = ("text",)
 
     def get_queryset(self, request):
         return _visible(super().get_queryset(request), request.user)

@@ -234,9 +234,10 @@ def test_coordinator_sees_no_sensitive_fields(client, people, families):
         f for fs in response.context["adminform"].fieldsets for f in _flat(fs[1]["fields"]))
     assert member.id_number not in html and member.phone not in html
 
+    # Not even masked: the policy leaves a coordinator without ID numbers.
     listing = client.get(reverse("admin:families_familymember_changelist")).content.decode()
     assert member.id_number not in listing
-    assert member.id_number[:6] + "********" + member.id_number[-4:] in listing
+    assert member.id_number[:6] + "********" + member.id_number[-4:] not in listing
 
     family_page = client.get(reverse("admin:families_family_change", args=[families["own"].pk])).content.decode()
     assert member.id_number not in family_page and member.phone not in family_page
@@ -246,7 +247,10 @@ def test_social_worker_sees_sensitive_fields_of_own_case_only(client, people, fa
     client.force_login(people["alice"])
     member = families["own"].members.get(relation="mother")
     response = client.get(reverse("admin:families_familymember_change", args=[member.pk]))
-    assert response.context["adminform"].form["id_number"].value() == member.id_number
+    # Revealed on request only: the input is empty, the masked number beside it.
+    assert response.context["adminform"].form["id_number"].value() == ""
+    html = response.content.decode()
+    assert member.id_number not in html and member.id_number[:6] + "********" + member.id_number[-4:] in html
     other = families["colleague"].members.first()
     assert client.get(reverse("admin:families_familymember_change", args=[other.pk])).status_code == 302
 
@@ -278,9 +282,18 @@ def test_coordinator_reviews_hours_through_the_service(client, people, dataset):
     assert AuditEvent.objects.filter(event="volunteers.hours.approved", object_ids=[hours.pk]).exists()
 
 
-def test_volunteer_found_by_exact_phone_and_masked_in_the_list(client, people, dataset):
+def test_volunteer_found_by_exact_phone_and_shown_to_the_coordinator_with_an_audit_row(client, people, dataset):
     client.force_login(people["coordinator"])
     response = client.get(reverse("admin:volunteers_volunteer_changelist"), {"q": "13900000009"})
     assert list(response.context["cl"].result_list) == [dataset["volunteer"]]
+    # A volunteer's phone is the coordinator's working data; reading it is audited.
+    html = client.get(reverse("admin:volunteers_volunteer_changelist")).content.decode()
+    assert "13900000009" in html
+    event = AuditEvent.objects.filter(event="admin.volunteers.volunteer.viewed").latest("at")
+    assert event.actor == people["coordinator"] and event.after == {"fields": ["phone"]}
+    # A manager gets it masked, and no row.
+    client.force_login(people["manager"])
+    before = AuditEvent.objects.filter(event="admin.volunteers.volunteer.viewed").count()
     html = client.get(reverse("admin:volunteers_volunteer_changelist")).content.decode()
     assert "13900000009" not in html and "139****0009" in html
+    assert AuditEvent.objects.filter(event="admin.volunteers.volunteer.viewed").count() == before
