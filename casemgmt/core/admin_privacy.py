@@ -389,9 +389,9 @@ class PolicyAdminMixin:
                 found = resolve(self.model, lookup)
                 if found is not None and privacy.governs(found[0]):
                     model, field = found
-                    how = privacy.access(request.user, model, field.name)
-                    # A filter on free text would list the stored values as its choices.
-                    if how == A.HIDDEN or (how != A.SHOW and _text_field(field)):
+                    # A filter lists the stored values as its choices: it is a search.
+                    if not privacy.searchable(request.user, model, field.name) or (
+                            _text_field(field) and privacy.access(request.user, model, field.name) != A.SHOW):
                         continue
             kept.append(entry)
         return kept

@@ -53,6 +53,8 @@ AUDITED_KINDS = frozenset({Kind.PHONE, Kind.ID_NUMBER, Kind.HEALTH, Kind.NOTES, 
 # Never written into the audit trail's before/after: the row says which field changed, not its value.
 REDACTED_KINDS = AUDITED_KINDS | {Kind.ADDRESS}
 REDACTED = "[redacted]"
+# Whole identifiers: found by exact match only, which confirms a number the searcher already has.
+IDENTIFIER_KINDS = frozenset({Kind.PHONE, Kind.ID_NUMBER, Kind.VOLUNTEER_CONTACT, Kind.VOLUNTEER_ID})
 
 A, RM, SW, CP, VC, V, AU = (Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER, Role.CONTACT_PERSON,
                             Role.VOLUNTEER_COORDINATOR, Role.VOLUNTEER, Role.AUDITOR)
@@ -289,9 +291,14 @@ def audited_fields(model, names):
 
 
 def searchable(user, model, name):
-    """Whether ``user`` may find rows of ``model`` by the value of ``name``: never by a field they
-    do not get at all (a search would tell them the value)."""
-    return access(user, model, name) != Access.HIDDEN
+    """Whether ``user`` may find rows of ``model`` by the value of ``name``. A search or filter
+    tells the value of the rows it finds, so only by a field they see in plaintext, or by a whole
+    identifier they already hold (an exact phone or ID number, matched by its blind index) when
+    the field is theirs to reveal or see masked. Never by a masked health note or someone else's notes."""
+    how = access(user, model, name)
+    if how == Access.SHOW:
+        return True
+    return how in (Access.REVEAL, Access.MASKED) and field_of(model, name).kind in IDENTIFIER_KINDS
 
 
 def hidden_for(user, model, names):

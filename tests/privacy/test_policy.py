@@ -122,3 +122,15 @@ def test_every_api_serializer_of_a_governed_model_asks_the_policy():
         and privacy.governs(getattr(getattr(cls, "Meta", None), "model", None) or "-")
         and not issubclass(cls, PolicyFieldsMixin))
     assert not unasked, f"serializers of governed models without PolicyFieldsMixin: {unasked}"
+
+
+@pytest.mark.parametrize("reader, label, name, found", [
+    ("manager", "families.checkin", "mental_state", False),  # health is revealed with a reason, not filtered
+    ("contact", "families.checkin", "difficulties", False),  # own notes only: a search would read the others'
+    ("alice", "families.checkin", "mental_state", True),
+    ("manager", "families.familymember", "id_number", True),  # the whole number, by its blind index
+    ("contact", "families.familymember", "phone", True),
+    ("coordinator", "families.familymember", "phone", False),
+])
+def test_searching_never_tells_a_value_the_reader_does_not_see(people, reader, label, name, found):
+    assert privacy.searchable(people[reader], label, name) is found
