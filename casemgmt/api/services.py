@@ -41,5 +41,5 @@ def user_tokens_revoke(*, user, reason, actor=None, ip=None):
             return 0
         ApiToken.objects.filter(pk__in=[t.pk for t in tokens]).update(revoked_at=timezone.now())
         audit_log(actor=actor or user, event="api.token.revoked", objects=tokens,
-                  region_path=user.reach_path or None, ip=ip, after={"reason": reason, "count": len(tokens)})
+                  region_path=user.reach_path or None, ip=ip, reason=reason, after={"count": len(tokens)})
     return len(tokens)
