@@ -241,6 +241,9 @@ REST_FRAMEWORK = {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="300/hour"),
     },
     "ORDERING_PARAM": "ordering",
+    # Rate limits count per REMOTE_ADDR, which casemgmt.security.network sets to the client's address
+    # behind the trusted proxies; DRF's default would key on the whole X-Forwarded-For the client sends.
+    "NUM_PROXIES": 0,
 }
 # Largest accepted request body (bytes); the API answers 413 above it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)

@@ -142,3 +142,17 @@ def test_admin_sign_in_behind_the_proxy_is_slowed_too(people, lockout):
     assert response.status_code == 429 and "此地址登录失败次数过多" in response.content.decode()
     assert client.get("/admin/").status_code == 302
     assert 'id="login-form"' in response.content.decode()  # the admin's own sign-in page
+
+
+def test_the_api_rate_limit_counts_the_same_client_address(settings):
+    from rest_framework.request import Request
+
+    from casemgmt.api.throttling import AnonThrottle
+    from casemgmt.security.network import ClientAddressMiddleware
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    seen = []
+    request = RequestFactory().get("/api/v1/families/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=f"6.6.6.6, {ATTACKER}")
+    ClientAddressMiddleware(seen.append)(request)
+    # A forged hop cannot give a client a fresh rate-limit bucket.
+    assert AnonThrottle().get_ident(Request(seen[0])) == ATTACKER
