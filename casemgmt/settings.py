@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "axes",
     "rest_framework",
     "django_filters",
@@ -86,6 +87,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: REMOTE_ADDR becomes the client's address behind the trusted proxies (TRUSTED_PROXY_COUNT).
+    "casemgmt.security.network.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "casemgmt.security.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -97,6 +100,8 @@ MIDDLEWARE = [
     # Whether the user holds a break-the-glass grant is looked up once per request (reach.restrict).
     "casemgmt.core.reach.GrantMemoMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # A session without its verified second factor counts as signed out (casemgmt.security.otp).
+    "casemgmt.security.middleware.SecondFactorSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -249,6 +254,9 @@ REST_FRAMEWORK = {
         "anon": env.str("API_ANON_THROTTLE_RATE", default="300/hour"),
     },
     "ORDERING_PARAM": "ordering",
+    # Rate limits count per REMOTE_ADDR, which casemgmt.security.network sets to the client's address
+    # behind the trusted proxies; DRF's default would key on the whole X-Forwarded-For the client sends.
+    "NUM_PROXIES": 0,
 }
 # Largest accepted request body (bytes); the API answers 413 above it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
@@ -274,15 +282,33 @@ SPECTACULAR_SETTINGS = {
 }
 
 # ---- Security and privacy (casemgmt.security) ----
-# Sign-in lockout: failures are counted per username *and* address together, so an attacker
-# elsewhere cannot lock a colleague out; a success resets the count.
+# Reverse proxies in front of the application that append the address they saw to X-Forwarded-For;
+# the client's address is the one the outermost of them saw (casemgmt.security.network). 0: no
+# proxy, the peer address is the client's. Set it to the real number: too high lets clients choose
+# their address, too low makes everybody share the proxy's (and its lockouts).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Sign-in lockout (django-axes with casemgmt.security.lockout): failures are counted per username
+# and address together, and per address across usernames (password spraying). Past a limit the
+# address waits AXES_BACKOFF_BASE_SECONDS, doubled with each further failure up to the maximum; the
+# account's owner elsewhere is never locked out. Failures are forgotten after a quiet window.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_BACKOFF_BASE_SECONDS = env.int("AXES_BACKOFF_BASE_SECONDS", default=60)
+AXES_BACKOFF_MAX_SECONDS = env.int("AXES_BACKOFF_MAX_SECONDS", default=3600)
+AXES_FAILURE_WINDOW_HOURS = env.float("AXES_FAILURE_WINDOW_HOURS", default=24.0)
+AXES_HANDLER = "casemgmt.security.lockout.BackoffHandler"
+AXES_LOCK_OUT_AT_FAILURE = False  # the handler decides, with the two limits and the back-off
+AXES_COOLOFF_TIME = "casemgmt.security.lockout.failure_window"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # what a successful sign-in resets
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "casemgmt.security.network.client_ip"
+AXES_LOCKOUT_CALLABLE = "casemgmt.security.lockout.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="casemgmt")
 # How long a verified second factor vouches for a step-up act (token, unmasked export, break-glass).
 STEP_UP_SECONDS = env.int("STEP_UP_SECONDS", default=300)
+# Longest lifetime of a personal API token.
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=90)
 # Audit events are kept at least three years (PIPL art. 55-56); only audit_purge deletes older ones.
 AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=3 * 365 + 1)
 # Personal data of a closed case is anonymised this many years after it closed.

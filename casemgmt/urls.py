@@ -4,6 +4,8 @@ from django.http import JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from casemgmt.security import views as security_views
+
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
@@ -12,6 +14,10 @@ def healthz(request):
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    # The second factor: enrolment after the first password sign-in, recovery codes, step-up.
+    path("sign-in/authenticator/", security_views.enrol, name="otp_enrol"),
+    path("account/recovery-codes/", security_views.recovery_codes, name="recovery_codes"),
+    path("step-up/", security_views.step_up, name="step_up"),
     path("reports/", include("reports.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include(("casemgmt.api.urls", "api"), namespace="api")),

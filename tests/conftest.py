@@ -25,28 +25,38 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _force_login_with_second_factor(monkeypatch):
-    """``client.force_login`` stands for a complete sign-in, second factor included: the session
-    carries a TOTP device of the user, as ``django_otp.login`` leaves it after the real admin form
-    (tests/security signs in through that form, with and without a code)."""
+    """``client.force_login`` and ``client.login`` stand for a complete sign-in, second factor
+    included: the session carries a TOTP device of the user and a fresh step-up mark, as the sign-in
+    form leaves them (tests/security signs in through that form, with and without a code)."""
     from django.test import Client
     from django_otp import DEVICE_ID_SESSION_KEY
 
     from casemgmt.security import stepup
 
-    original = Client.force_login
+    original_force_login, original_login = Client.force_login, Client.login
 
-    def force_login(self, user, backend=None):
+    def verified(client, user):
         from django_otp.plugins.otp_totp.models import TOTPDevice
 
-        original(self, user, backend)
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
             user=user, name="test", confirmed=True)
-        session = self.session
+        session = client.session
         session[DEVICE_ID_SESSION_KEY] = device.persistent_id
         session[stepup.SESSION_KEY] = time.time()
         session.save()
 
+    def force_login(self, user, backend=None):
+        original_force_login(self, user, backend)
+        verified(self, user)
+
+    def login(self, **credentials):
+        if not original_login(self, **credentials):
+            return False
+        verified(self, User.objects.get_by_natural_key(credentials["username"]))
+        return True
+
     monkeypatch.setattr(Client, "force_login", force_login)
+    monkeypatch.setattr(Client, "login", login)
 
 
 def make_region(code, name, level, parent=None, urban_rural_code=""):

@@ -6,7 +6,6 @@ import functools
 
 import segno
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_POST
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import Region, Role
 from casemgmt.core.reach import region_within_reach, restrict
+from casemgmt.security.views import SignInView
 from families import selectors as family_selectors
 from families.models import Family, FamilyMember
 from services import birthdays
@@ -64,12 +64,10 @@ def _is_htmx(request):
     return request.headers.get("HX-Request") == "true"
 
 
-class LoginView(auth_views.LoginView):
-    template_name = "workspace/login.html"
-    redirect_authenticated_user = True
+class LoginView(SignInView):
+    """The one sign-in form (password and second factor, casemgmt.security) in the workspace's look."""
 
-    def get_default_redirect_url(self):
-        return reverse("workspace:home")
+    template_name = "workspace/login.html"
 
 
 @login

@@ -1,19 +1,18 @@
 """Endpoints of the API app itself: the caller (``users/me``), personal tokens, regions, audit trail."""
-import datetime
-
 import django_filters
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from casemgmt.core.audit import audit_log
 from casemgmt.core.models import AuditEvent, Region
+from casemgmt.security.stepup import require_step_up
 
+from . import services as token_services
 from .models import ApiToken
 from .permissions import HasViewPerm, ScopedPermission
 from .viewsets import ScopedReadOnlyModelViewSet, client_ip
@@ -132,7 +131,10 @@ class AuditEventViewSet(ScopedReadOnlyModelViewSet):
 
 
 class TokenSerializer(serializers.ModelSerializer):
-    expires_in_days = serializers.IntegerField(write_only=True, min_value=1, max_value=365, default=90)
+    expires_in_days = serializers.IntegerField(
+        write_only=True, min_value=1, required=False,
+        help_text=_("Days until the token expires; at most the configured maximum (API_TOKEN_MAX_DAYS), "
+                    "which is also the default."))
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -140,6 +142,13 @@ class TokenSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at", "is_active",
                   "expires_in_days"]
         read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+    def validate_expires_in_days(self, value):
+        limit = token_services.token_max_days()
+        if value > limit:
+            raise serializers.ValidationError(
+                _("A token lives at most %(days)d days.") % {"days": limit}, code="max_value")
+        return value
 
 
 class IssuedTokenSerializer(TokenSerializer):
@@ -151,7 +160,11 @@ class IssuedTokenSerializer(TokenSerializer):
 
 class TokenViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                    mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """The caller's own personal API tokens. DELETE revokes (the row stays for the record)."""
+    """The caller's own personal API tokens. DELETE revokes (the row stays for the record).
+
+    Minting one needs a signed-in session (a token never mints another: it would outlive its own
+    revocation) and a fresh second factor (step-up: a code entered in the last few minutes, or the
+    current code in the ``X-OTP`` header); else 403 ``step_up_required``."""
 
     serializer_class = TokenSerializer
     permission_classes = [IsAuthenticated]
@@ -163,18 +176,17 @@ class TokenViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
 
     @extend_schema(responses={201: IssuedTokenSerializer})
     def create(self, request, *args, **kwargs):
+        if request.auth is not None:
+            raise PermissionDenied(_("A token cannot create tokens: sign in to create one."), code="token_not_allowed")
+        require_step_up(request, "api.token.issue")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        expires_at = timezone.now() + datetime.timedelta(days=serializer.validated_data["expires_in_days"])
-        token, raw = ApiToken.issue(user=request.user, name=serializer.validated_data["name"], expires_at=expires_at)
-        audit_log(actor=request.user, event="api.token.issued", obj=token, after={"name": token.name,
-                  "expires_at": expires_at}, ip=client_ip(request))
+        days = serializer.validated_data.get("expires_in_days") or token_services.token_max_days()
+        token, raw = token_services.token_issue(actor=request.user, name=serializer.validated_data["name"], days=days,
+                                                ip=client_ip(request))
         data = IssuedTokenSerializer(token).data
         data["token"] = raw
         return Response(data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
-        if instance.revoked_at is None:
-            ApiToken.objects.filter(pk=instance.pk).update(revoked_at=timezone.now())
-            audit_log(actor=self.request.user, event="api.token.revoked", obj=instance, ip=client_ip(self.request))
-
+        token_services.token_revoke(actor=self.request.user, token=instance, ip=client_ip(self.request))

@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from casemgmt.core import privacy, reach
 from casemgmt.core.audit import page_read_recorded, read_recorded, record_read
 from casemgmt.core.statements import rows_of
+from casemgmt.security.network import client_ip  # the one client address (API views import it from here)
 
 from .exceptions import Conflict, IdempotentReplay, PayloadTooLarge, PreconditionFailed, PreconditionRequired
 from .models import IdempotencyRecord
@@ -44,10 +45,6 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
     description="Any unique string; sending the same key again returns the first answer instead of writing twice.",
 )
-
-
-def client_ip(request):
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _json(data):

@@ -13,12 +13,13 @@ from families.models import Family
 
 from . import services
 from .models import Anonymisation, BreakGlassGrant, FamilyMessage
+from .network import client_ip
 
 OVERSIGHT_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.AUDITOR})
 
 
 def _ip(request):
-    return request.META.get("REMOTE_ADDR") or None
+    return client_ip(request)
 
 
 def _visible(queryset, user, family_field="family"):

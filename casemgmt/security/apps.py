@@ -9,14 +9,15 @@ class SecurityConfig(AppConfig):
 
     def ready(self):
         from django.contrib import admin
-        from django_otp.admin import OTPAdminSite
+        from django_otp.plugins.otp_static.models import StaticDevice
 
         from . import signals  # noqa: F401  (audit receivers for sign-in events)
+        from .admin_site import SecondFactorAdminSite
 
-        # A password alone reaches no admin page: the one admin site becomes django-otp's, whose
-        # login form asks for the TOTP code and whose permission check needs a verified session.
-        # Swapping the class keeps every registration and the site titles set on the instance.
-        admin.site.__class__ = OTPAdminSite
-        from .forms import AuditedOTPAdminAuthenticationForm
-
-        admin.site.login_form = AuditedOTPAdminAuthenticationForm
+        # A password alone reaches no admin page: the one admin site becomes django-otp's (whose
+        # permission check needs a verified session), signing in through the same form as the
+        # workspace. Swapping the class keeps every registration and the site titles set on the instance.
+        admin.site.__class__ = SecondFactorAdminSite
+        # Recovery codes are the user's alone: django-otp's admin would show them to an administrator.
+        if admin.site.is_registered(StaticDevice):
+            admin.site.unregister(StaticDevice)

@@ -6,6 +6,8 @@ import re
 
 from casemgmt.core.audit import audit_log
 
+from .network import client_ip
+
 # A family id in the path; longer than any bigint (19 digits) is a probe, recorded by its path only.
 FAMILY_PATH = re.compile(r"^/api/v\d+/families/(\d{1,18})/")
 AUDITED_PREFIXES = ("/api/", "/admin/")
@@ -23,7 +25,7 @@ class DeniedAccessAuditMiddleware:
             if user is not None and user.is_authenticated:
                 match = FAMILY_PATH.match(request.path)
                 audit_log(actor=user, event="security.access.denied", family_id=int(match.group(1)) if match else None,
-                          ip=request.META.get("REMOTE_ADDR") or None,
+                          ip=client_ip(request),
                           after={"path": request.path[:300], "method": request.method, "status": response.status_code})
         return response
 
@@ -51,4 +53,23 @@ class RequestSizeLimitMiddleware:
             message = _("The request is larger than %(size)s MB.") % {"size": settings.MAX_UPLOAD_SIZE // (1024 * 1024)}
             return JsonResponse({"detail": message, "errors": [{"field": None, "code": "too_large", "message": message}]},
                                 status=413)
+        return self.get_response(request)
+
+
+class SecondFactorSessionMiddleware:
+    """A session counts as signed in only with its second factor verified (``django_otp``), for
+    every user who needs one: a session made before the second factor was required, or by any
+    path that skipped it, is treated as signed out. After ``OTPMiddleware``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.contrib.auth.models import AnonymousUser
+
+        from .otp import second_factor_required
+
+        user = request.user
+        if user.is_authenticated and second_factor_required(user) and not user.is_verified():
+            request.user = AnonymousUser()
         return self.get_response(request)

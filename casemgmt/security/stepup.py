@@ -9,7 +9,9 @@ moment in the ``X-OTP`` header instead. Tokens never count: a token cannot vouch
 import time
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from django_otp import match_token
+from rest_framework import exceptions
 
 from casemgmt.core import privacy
 
@@ -50,3 +52,17 @@ def step_up_ok(request, act):
     if user is None or not user.is_authenticated:
         return False
     return _session_fresh(request) or _header_code_matches(request)
+
+
+class StepUpRequired(exceptions.PermissionDenied):
+    """The API's answer (403, code ``step_up_required``) to a step-up act without a fresh second factor."""
+
+    default_detail = _("This needs a fresh code from your authenticator: confirm at /step-up/ or send the "
+                       "current code in the X-OTP header.")
+    default_code = "step_up_required"
+
+
+def require_step_up(request, act):
+    """Raise ``StepUpRequired`` unless ``step_up_ok(request, act)``."""
+    if not step_up_ok(request, act):
+        raise StepUpRequired()

@@ -30,6 +30,8 @@ ROUTE_POLICIES = {
                   volunteer=set(), auditor=set(), contact=set()),
         make=lambda world, scope: ApiToken.issue(user=world.owner_of[scope], name=f"t-{scope}",
                                                  expires_at=timezone.now() + datetime.timedelta(days=1))[0],
-        write={"create": SIGNED_IN, "destroy": SIGNED_IN},
+        # Minting needs a signed-in session with a fresh second factor, which the matrix's callers lack
+        # (tests/security/test_tokens.py mints with one).
+        write={"create": frozenset(), "destroy": SIGNED_IN},
     ),
 }

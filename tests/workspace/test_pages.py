@@ -51,7 +51,10 @@ def test_login_page_logs_in_and_sends_each_role_home(client, people):
     assert client.get("/today/").status_code == 302
     response = client.get("/login/")
     assert response.status_code == 200 and 'name="viewport"' in response.content.decode()
-    response = client.post("/login/", {"username": "alice", "password": PASSWORD}, follow=True)
+    from casemgmt.security.totp import totp_device_create, totp_token
+
+    code = totp_token(totp_device_create(user=people["alice"]))
+    response = client.post("/login/", {"username": "alice", "password": PASSWORD, "otp_token": code}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("workspace:today")
     for name, target in (("coordinator", "trainings"), ("manager", "coverage"), ("volunteer_user", "me")):
         client.force_login(people[name])

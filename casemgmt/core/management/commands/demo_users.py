@@ -36,15 +36,21 @@ class Command(BaseCommand):
         self.stdout.write("Demo logins (development only) — password for all: " + self.style.WARNING(password))
         for user, region in rows:
             self.stdout.write(f"  {user.username:<{width}}  {user.get_role_display()}  {region or '—'}")
-        # The admin asks for a second factor: one TOTP authenticator per staff login (add the URI
-        # to an authenticator app, or type the secret).
+        # Every staff sign-in asks for a second factor: one authenticator per login, kept across
+        # runs (add the URI to an authenticator app once, or type the secret), and three fresh
+        # recovery codes each, for trying the system without an app (each works once).
+        from casemgmt.security.otp import display_code, recovery_codes_create
         from casemgmt.security.totp import totp_device_create, totp_secret
 
-        self.stdout.write("Admin second factor (TOTP) — add to an authenticator app:")
+        self.stdout.write("Second factor at sign-in: the code of an authenticator app set up with the secret (or URI),")
+        self.stdout.write("or one of the recovery codes shown (each works once; new ones at every run):")
         for user, _region in rows:
             if user.is_staff:
                 device = totp_device_create(user=user)
-                self.stdout.write(f"  {user.username:<{width}}  secret {totp_secret(device)}  {device.config_url}")
+                codes = recovery_codes_create(user=user)[:3]
+                self.stdout.write(f"  {user.username:<{width}}  secret {totp_secret(device)}  "
+                                  f"recovery {' '.join(display_code(c) for c in codes)}")
+                self.stdout.write(f"  {'':<{width}}  {device.config_url}")
 
 
 def _regions():
