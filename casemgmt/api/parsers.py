@@ -3,7 +3,8 @@
 Python's parser recurses once per level: a body of 50,000 opening brackets (50 KB) ends in a
 ``RecursionError``, which DRF's parser does not catch (a 500). No request of this API nests deeper
 than a few levels, so anything past ``MAX_DEPTH`` is refused before it is parsed. A NUL character
-in a string cannot be stored by PostgreSQL (``text`` and ``jsonb`` refuse it) and is refused too.
+in a string cannot be stored by PostgreSQL (``text`` and ``jsonb`` refuse it) and is refused too,
+as is a body of bare ``null``, which no route takes.
 Every JSON body of the API goes through ``loads`` here (it is the default parser, and views that
 list their own parsers name this one).
 """
@@ -48,6 +49,9 @@ def loads(text):
         data = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise ParseError(_("The JSON body is not valid: %(error)s") % {"error": exc}, code="parse_error") from None
+    if data is None:
+        # DRF's serializers answer a null body in untranslated English ("No data provided").
+        raise ParseError(_("The JSON body is null; send an object with the fields."), code="null")
     if NUL_ESCAPE.search(text) and _has_nul(data):
         raise ParseError(_("The JSON body contains a NUL character, which is not allowed."),
                          code="null_characters_not_allowed")
