@@ -215,7 +215,7 @@ SMS_BACKEND = env.str("SMS_BACKEND", default="casemgmt.core.channels.LoggingSMSB
 NOTIFICATION_DIGEST_TIME = env.str("NOTIFICATION_DIGEST_TIME", default="08:30")
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "casemgmt.api.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The token class goes first: its WWW-Authenticate header makes anonymous calls answer 401.
         "casemgmt.api.authentication.ApiTokenAuthentication",
@@ -268,6 +268,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "casemgmt.api.schema.add_error_responses",
     ],
+    # Request bodies are documented as JSON (forms are still parsed, for the browsable API); the
+    # imports declare their multipart upload themselves.
+    "PARSER_WHITELIST": ["casemgmt.api.parsers.JSONParser"],
 }
 
 # ---- Security and privacy (casemgmt.security) ----

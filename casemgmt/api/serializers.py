@@ -262,13 +262,16 @@ class RevealResponseSerializer(serializers.Serializer):
 
 
 class PolicyFieldsSchema(OpenApiSerializerExtension):
-    """In the schema, fields some role never receives are optional (not ``required``)."""
+    """In the schema of answers, fields some role never receives are optional (not ``required``);
+    a request still has to send every field its serializer requires."""
 
     target_class = "casemgmt.api.serializers.PolicyFieldsMixin"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            return schema
         model = self.target.Meta.model
         owned = model._meta.label_lower in privacy.OWNERS
         dropped = {name for name, field in self.target.fields.items()

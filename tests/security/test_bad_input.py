@@ -86,7 +86,8 @@ def test_json_of_ordinary_depth_and_brackets_inside_strings_still_parse(signed_i
 
 
 def test_a_nul_escaped_in_a_json_string_is_a_400(signed_in, people, families):
-    body = '{"family": FAMILY, "channel": "phone", "follow_up": "a\\u0000b"}'.replace("FAMILY", str(families["own"].pk))
+    body = json.dumps({"family": families["own"].pk, "channel": "phone", "follow_up": "a\x00b"})
+    assert "\\u0000" in body
     response = signed_in(people["alice"]).post("/api/v1/checkins/", body, content_type="application/json")
     assert api_error(response)["errors"][0]["code"] == "null_characters_not_allowed"
 
