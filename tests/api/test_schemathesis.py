@@ -34,12 +34,15 @@ STATEFUL = {"use_after_free", "ensure_resource_availability", "object_level_auth
 # So is a NUL character in any string, a property name included: PostgreSQL cannot store it, so the
 # API refuses it everywhere (casemgmt/api/parsers.py), which no string of the schema repeats.
 ACCEPTED_REFUSALS = {"does_not_exist", "invalid_choice", "null_characters_not_allowed"}
-# And the one rule across fields the schema cannot state: a check-in names a member or a volunteer.
+# And the rules the schema cannot state: a check-in names a member or a volunteer (one of two
+# fields), an ID number carries a real birth date and check digit (GB 11643).
 CROSS_FIELD_RULES = {("/activities/checkin-by-token/", "member"), ("/activities/{id}/checkin/", "member")}
+UNSTATED_FIELDS = {"id_number"}
 
 
 def _accepted_refusal(case, error):
     return (error.get("code") in ACCEPTED_REFUSALS
+            or error.get("field") in UNSTATED_FIELDS
             or any(case.operation.path.endswith(path) and error.get("field") == field and error.get("code") == "invalid"
                    for path, field in CROSS_FIELD_RULES))
 

@@ -3,6 +3,7 @@ wrong shape, free text without end, redirects off the site, spreadsheet cells th
 formulas, and the beat schedule edited from below national level."""
 import io
 import json
+from urllib.parse import urlencode
 
 import openpyxl
 import pytest
@@ -60,10 +61,20 @@ def test_a_nul_in_a_page_query_parameter_or_form_field_is_a_plain_400(signed_in,
     assert not CheckIn.objects.exists()
 
 
-def test_a_nul_in_an_api_form_body_is_a_400(signed_in, people, families):
-    response = signed_in(people["alice"]).post("/api/v1/checkins/", {"family": families["own"].pk, "channel": "phone",
-                                                                    "needs": "a\x00b"})
+@pytest.mark.parametrize("encode", ["multipart", "urlencoded"])
+def test_a_nul_in_an_api_form_body_is_a_400(signed_in, people, families, encode):
+    client, data = signed_in(people["alice"]), {"family": families["own"].pk, "channel": "phone", "needs": "a\x00b"}
+    if encode == "urlencoded":
+        response = client.post("/api/v1/checkins/", urlencode(data), content_type="application/x-www-form-urlencoded")
+    else:
+        response = client.post("/api/v1/checkins/", data)
     assert api_error(response)["errors"][0]["field"] == "needs"
+
+
+def test_an_api_form_post_with_an_idempotency_key_still_reads_its_body(signed_in, people, families):
+    response = signed_in(people["alice"]).post("/api/v1/checkins/", {"family": families["own"].pk, "channel": "phone"},
+                                               HTTP_IDEMPOTENCY_KEY="form-1")
+    assert response.status_code == 201, response.content[:300]
 
 
 # ---- deep JSON -----------------------------------------------------------------------------------
