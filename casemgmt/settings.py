@@ -94,6 +94,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # After the language is chosen, before any view: a NUL character in a parameter is a clear 400.
+    "casemgmt.core.middleware.NulCharacterMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -231,7 +233,7 @@ SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
 NOTIFICATION_DIGEST_TIME = env.str("NOTIFICATION_DIGEST_TIME", default="08:30")
 
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "casemgmt.api.schema.AutoSchema",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The token class goes first: its WWW-Authenticate header makes anonymous calls answer 401.
         "casemgmt.api.authentication.ApiTokenAuthentication",
@@ -240,6 +242,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # DRF's JSON renderer, which also takes values that are JSON already (a page of cards).
     "DEFAULT_RENDERER_CLASSES": ["casemgmt.api.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    # DRF's JSON parser with a nesting limit (a 50,000-deep body is a 400, not a RecursionError).
+    "DEFAULT_PARSER_CLASSES": [
+        "casemgmt.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "casemgmt.api.negotiation.ContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
@@ -262,6 +270,8 @@ REST_FRAMEWORK = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 # Uploaded files above this go to a temporary file instead of memory; imports refuse larger ones.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+# Longest free text (notes, difficulties, descriptions) any form or API field accepts, in characters.
+FREE_TEXT_MAX_LENGTH = env.int("FREE_TEXT_MAX_LENGTH", default=10_000)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = env.int("DATA_UPLOAD_MAX_NUMBER_FIELDS", default=2000)
 # Largest request of any kind, uploads included (casemgmt.security.middleware answers 413 above it).
 MAX_UPLOAD_SIZE = env.int("MAX_UPLOAD_SIZE", default=10 * 1024 * 1024)
@@ -279,6 +289,9 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "casemgmt.api.schema.add_error_responses",
     ],
+    # Request bodies are documented as JSON (forms are still parsed, for the browsable API); the
+    # imports declare their multipart upload themselves.
+    "PARSER_WHITELIST": ["casemgmt.api.parsers.JSONParser"],
 }
 
 # ---- Security and privacy (casemgmt.security) ----

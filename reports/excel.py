@@ -3,6 +3,11 @@
 Workbooks are written in openpyxl's write-only mode, row by row, so a long list never sits in memory
 as cell objects. Money goes in as numbers with two decimals, dates as dates, so the sheets add up in
 Excel and LibreOffice.
+
+Every cell goes through ``_cell``: text that a spreadsheet would read as a formula (it begins with
+``= + - @``, a tab or a carriage return: a member named ``=HYPERLINK(…)`` would otherwise be a
+live link that sends the neighbouring cells away) is written as a text cell with Excel's quote
+prefix, its value unchanged, so it stays text even when someone edits the cell.
 """
 import datetime
 import io
@@ -15,6 +20,7 @@ from openpyxl.styles import Font
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _(message):
@@ -30,10 +36,21 @@ def _cell(sheet, value, bold=False):
     elif isinstance(value, datetime.date):
         cell = WriteOnlyCell(sheet, value=value)
         cell.number_format = "yyyy-mm-dd"
+    elif value is None or isinstance(value, (int, float)):
+        cell = WriteOnlyCell(sheet, value="" if value is None else value)
     else:
-        cell = WriteOnlyCell(sheet, value="" if value is None else value if isinstance(value, (int, float)) else str(value))
+        cell = text_cell(sheet, str(value))
     if bold:
         cell.font = Font(bold=True)
+    return cell
+
+
+def text_cell(sheet, text):
+    """A cell that holds ``text`` as text, whatever it begins with (see the module docstring)."""
+    cell = WriteOnlyCell(sheet, value=text)
+    if text.startswith(FORMULA_STARTS):
+        cell.data_type = "s"  # openpyxl makes any text beginning with "=" a formula
+        cell.quotePrefix = True
     return cell
 
 

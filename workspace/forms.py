@@ -2,6 +2,7 @@
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -17,9 +18,12 @@ class CheckinForm(forms.Form):
                                        widget=forms.RadioSelect, required=False)
     mental_state = forms.ChoiceField(label=_("mental state"), choices=CheckIn.MentalState.choices,
                                      widget=forms.RadioSelect, required=False)
-    needs = forms.CharField(label=_("needs and requests"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    help_given = forms.CharField(label=_("help given"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    follow_up = forms.CharField(label=_("follow-up"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    needs = forms.CharField(label=_("needs and requests"), required=False, max_length=settings.FREE_TEXT_MAX_LENGTH,
+                            widget=forms.Textarea(attrs={"rows": 2}))
+    help_given = forms.CharField(label=_("help given"), required=False, max_length=settings.FREE_TEXT_MAX_LENGTH,
+                                 widget=forms.Textarea(attrs={"rows": 2}))
+    follow_up = forms.CharField(label=_("follow-up"), required=False, max_length=settings.FREE_TEXT_MAX_LENGTH,
+                                widget=forms.Textarea(attrs={"rows": 2}))
     follow_up_due = forms.DateField(label=_("follow-up due"), required=False,
                                     widget=forms.DateInput(attrs={"type": "date"}))
 

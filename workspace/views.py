@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -97,7 +98,11 @@ def today(request):
 @login
 def notifications_read(request):
     services.notifications_mark_read(actor=request.user)
-    return redirect(request.POST.get("next") or "workspace:today")
+    # Back to the page the form was on, and only ever to a page of this site.
+    target = request.POST.get("next")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        target = reverse("workspace:today")
+    return redirect(target)
 
 
 @roles(*FAMILY_READERS)

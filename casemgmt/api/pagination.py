@@ -1,7 +1,10 @@
 """Pagination of the API lists.
 
 ``StandardPagination``: page numbers with a total ``count``, a client-chosen page size up to 200 —
-the default, for lists of a few thousand rows at most.
+the default, for lists of a few thousand rows at most. Its ordering (the ``ordering`` parameter,
+else the view's or the model's default) always ends with the primary key (``stable``): rows that
+tie on every sort key would otherwise come back in whatever order the database finds them, and
+page 2 could repeat rows of page 1 while others are never shown.
 
 ``KeysetPagination``: for the lists that reach a million rows (families). It never counts and never
 skips rows with OFFSET: a page is "the next rows after the last one seen" in the list's own
@@ -19,17 +22,64 @@ import json
 from collections import namedtuple
 
 from django.core.exceptions import FieldDoesNotExist, ValidationError
-from django.db.models import BooleanField, Expression, F, Q, Value
+from django.db.models import BooleanField, Expression, F, Q, QuerySet, Value
+from rest_framework import exceptions, serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination, _positive_int
+from rest_framework.pagination import BasePagination, CursorPagination, PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+
+def stable(queryset):
+    """``queryset`` with the primary key ending its ordering, in the direction of the last key (an
+    index on (key, id) then serves both directions); as it is when the pk ends it already, and for
+    anything but a plain queryset (a grouped one would group by the pk too)."""
+    if not isinstance(queryset, QuerySet) or queryset.query.group_by is not None:
+        return queryset
+    query = queryset.query
+    ordering = list(query.order_by) or (list(query.get_meta().ordering) if query.default_ordering else [])
+    pk_names = {"pk", queryset.model._meta.pk.name, queryset.model._meta.pk.attname}
+    last = ordering[-1] if ordering else None
+    if isinstance(last, str) and last.lstrip("-") in pk_names:
+        return queryset
+    descending = (last.startswith("-") if isinstance(last, str)
+                  else bool(getattr(last, "descending", False)))
+    return queryset.order_by(*ordering, "-pk" if descending else "pk")
+
+
+def requested_page_size(request, name, default, maximum):
+    """The ``name`` query parameter as a page size: ``default`` when absent, at most ``maximum``; a
+    value that is not a whole number from 1 up is a 400 (DRF would quietly use the default, and
+    the schema promises an integer of at least 1)."""
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        size = serializers.IntegerField(min_value=1).run_validation(raw)
+    except exceptions.ValidationError as exc:
+        raise exceptions.ValidationError({name: exc.detail}) from None
+    return min(size, maximum)
+
+
+def _at_least_one(parameters):
+    for parameter in parameters:
+        parameter["schema"] = {**parameter["schema"], "minimum": 1}
+    return parameters
 
 
 class StandardPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        return super().paginate_queryset(stable(queryset), request, view)
+
+    def get_page_size(self, request):
+        return requested_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        return _at_least_one(super().get_schema_operation_parameters(view))
 
 
 # One column of the ordering: its field name, whether it sorts descending, whether it may be NULL.
@@ -163,11 +213,7 @@ class KeysetPagination(BasePagination):
         return page
 
     def get_page_size(self, request):
-        try:
-            return _positive_int(request.query_params[self.page_size_query_param], strict=True,
-                                 cutoff=self.max_page_size)
-        except (KeyError, ValueError):
-            return self.page_size
+        return requested_page_size(request, self.page_size_query_param, self.page_size, self.max_page_size)
 
     # ---- the ordering --------------------------------------------------------------------------
     def ordering_keys(self, queryset):
@@ -258,7 +304,8 @@ class KeysetPagination(BasePagination):
             {"name": self.cursor_query_param, "required": False, "in": "query",
              "description": str(CursorPagination.cursor_query_description), "schema": {"type": "string"}},
             {"name": self.page_size_query_param, "required": False, "in": "query",
-             "description": str(PageNumberPagination.page_size_query_description), "schema": {"type": "integer"}},
+             "description": str(PageNumberPagination.page_size_query_description),
+             "schema": {"type": "integer", "minimum": 1}},
         ]
 
     def get_html_context(self):

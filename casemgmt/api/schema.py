@@ -1,5 +1,10 @@
 """OpenAPI post-processing: every operation documents the shared error answers, so clients (and
-schemathesis) know their shape instead of meeting undocumented status codes."""
+schemathesis) know their shape instead of meeting undocumented status codes; decimal strings have
+patterns that say what the API accepts."""
+from decimal import Decimal
+
+from drf_spectacular import openapi
+from rest_framework import serializers
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -34,6 +39,38 @@ ERRORS = {
     "428": "If-Match is required.",
     "429": "Too many requests.",
 }
+
+
+def _decimal_pattern(whole, places, minimum, maximum):
+    """A regular expression for the decimal strings DRF takes: ``whole`` digits before the point,
+    ``places`` after; no minus sign for a minimum of 0 or more; nothing under 0.1 for a minimum
+    above 0 (up to 0.1); nothing above a small whole-number maximum (hours in a day)."""
+    sign = "" if minimum is not None and minimum >= 0 else "-?"
+    positive = minimum is not None and 0 < minimum <= Decimal("0.1") and places
+    fraction = rf"(?:\.\d{{0,{places}}})?"
+    if maximum is not None and maximum == int(maximum) and 1 <= maximum <= 1000 and sign == "":
+        top = int(maximum)
+        integers = "|".join(str(n) for n in range(1 if positive else 0, top))
+        parts = [f"(?:{integers}){fraction}"] if integers else []
+        parts.append(rf"{top}(?:\.0{{0,{places}}})?")
+    else:
+        parts = [rf"{'[1-9]' if positive else ''}\d{{{0 if positive else 1},{whole - 1 if positive else whole}}}{fraction}"]
+    parts.append(rf"0?\.[1-9]\d{{0,{places - 1}}}" if positive else rf"\.\d{{1,{places}}}")
+    return f"^{sign}(?:{'|'.join(parts)})$"
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's, with decimal strings described as the API parses them: its pattern makes
+    every digit optional (so "" and "-" would be decimals) and cannot carry a minimum, so a negative
+    amount looked valid where DRF refuses it. Here: at least one digit, no minus sign when the field's
+    minimum is 0 or more, and no value under 0.1 when the minimum is above 0 (hours worked)."""
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        content = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and content.get("format") == "decimal" and field.max_whole_digits:
+            content["pattern"] = _decimal_pattern(field.max_whole_digits, field.decimal_places,
+                                                  field.min_value, field.max_value)
+        return content
 
 
 def add_error_responses(result, generator, request, public):

@@ -6,12 +6,15 @@
   requesting user may see them: left out, masked (plaintext through the audited ``reveal`` action,
   ``RevealMixin`` in viewsets.py), plaintext, or plaintext on their own records only.
 - ``ColumnReadMixin``: the same output as DRF's, read faster, for serializers on hot lists.
+- ``BoundedTextField``: what every ModelSerializer makes of a model's ``TextField`` (DRF's field
+  mapping, extended once here): free text up to ``FREE_TEXT_MAX_LENGTH`` characters, not unbounded.
 """
 import copy
 import operator
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connections
+from django.db import connections, models
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
@@ -21,6 +24,20 @@ from rest_framework.relations import PKOnlyObject
 
 from casemgmt.core import privacy, reach
 from casemgmt.core.statements import row_id
+
+
+class BoundedTextField(serializers.CharField):
+    """A model ``TextField`` in the API: at most ``FREE_TEXT_MAX_LENGTH`` characters (a model's
+    text columns have no length of their own, and a megabyte of note is no note)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", settings.FREE_TEXT_MAX_LENGTH)
+        super().__init__(**kwargs)
+
+
+# For every ModelSerializer of the project, including encrypted text (a TextField subclass): the
+# mapping is looked up along the model field's classes when a serializer builds its fields.
+serializers.ModelSerializer.serializer_field_mapping[models.TextField] = BoundedTextField
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
@@ -245,13 +262,16 @@ class RevealResponseSerializer(serializers.Serializer):
 
 
 class PolicyFieldsSchema(OpenApiSerializerExtension):
-    """In the schema, fields some role never receives are optional (not ``required``)."""
+    """In the schema of answers, fields some role never receives are optional (not ``required``);
+    a request still has to send every field its serializer requires."""
 
     target_class = "casemgmt.api.serializers.PolicyFieldsMixin"
     match_subclasses = True
 
     def map_serializer(self, auto_schema, direction):
         schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            return schema
         model = self.target.Meta.model
         owned = model._meta.label_lower in privacy.OWNERS
         dropped = {name for name, field in self.target.fields.items()

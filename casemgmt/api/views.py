@@ -81,15 +81,19 @@ class RegionViewSet(ScopedReadOnlyModelViewSet):
     filterset_class = RegionFilter
     audit_reads = False  # public administrative data
 
-    @extend_schema(responses=RegionSerializer(many=True))
+    @extend_schema(responses=RegionSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"])
     def children(self, request, pk=None):
+        """The regions directly under this one, a page at a time (a city has thousands of villages
+        two levels down, a province hundreds of townships)."""
         region = self.get_object()
-        children = self.get_queryset().filter(parent=region)
-        return Response(RegionSerializer(children, many=True).data)
+        children = self.get_queryset().filter(parent=region).order_by("code")
+        page = self.paginate_queryset(children)
+        return self.get_paginated_response(RegionSerializer(page, many=True).data)
 
-    @extend_schema(responses=RegionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    # Five regions at most (province to village): one unpaginated list, as the schema says.
+    @extend_schema(responses=RegionSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], pagination_class=None)
     def ancestors(self, request, pk=None):
         """From the top of the tree down to the region itself (names only, for breadcrumbs)."""
         region = self.get_object()

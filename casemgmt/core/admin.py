@@ -5,6 +5,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.utils.translation import gettext_lazy as _
 
+from . import beat_admin  # noqa: F401 — the beat schedule's pages, editable at national level only
 from .admin_reach import CountyFilter, ReachFormMixin, ReachModelAdmin
 from .models import AuditEvent, Notification, Region, User
 

@@ -11,6 +11,7 @@ import decimal
 import re
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -194,6 +195,9 @@ class CountyFilter(admin.SimpleListFilter):
 
 class ReachAdminMixin(PolicyAdminMixin):
     """Mixed into ModelAdmin and InlineModelAdmin classes."""
+
+    # Free text is bounded as in the API (a model's TextField has no length of its own).
+    formfield_overrides = {models.TextField: {"max_length": settings.FREE_TEXT_MAX_LENGTH}}
 
     form = ReachModelForm
     # Fields filled with the acting user on creation and not offered in the form.

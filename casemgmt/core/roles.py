@@ -28,14 +28,28 @@ SERVICE_MODELS = [
 ]
 REFERENCE_MODELS = ["families.assessmentscale", "families.assistancerate", "families.cadencerule", "volunteers.skill"]
 
+# The Celery beat schedule runs the nightly jobs of the whole country, whoever's region they serve.
+BEAT_MODELS = ["django_celery_beat.periodictask", "django_celery_beat.crontabschedule",
+               "django_celery_beat.intervalschedule"]
+
+
+def may_edit_beat_schedule(user):
+    """Whether ``user`` may add, change, delete, enable, disable or run the beat schedule's entries:
+    superusers and the administrators whose reach is the whole country (no region), never an
+    administrator of one city or county, whose model permissions (the role's group) are read-only."""
+    if user is None or not user.is_active or not user.is_authenticated:
+        return False
+    return bool(user.is_superuser or (user.role == Role.ADMIN and user.region_id is None))
+
+
 PERMISSIONS = {
     Role.ADMIN: {
         **{m: ALL_ACTIONS for m in CASEWORK_MODELS + VOLUNTEER_MODELS + SERVICE_MODELS + REFERENCE_MODELS},
         **{m: (VIEW,) for m in HISTORY_MODELS},
         "core.region": ALL_ACTIONS, "core.user": ALL_ACTIONS, "core.auditevent": (VIEW,),
         "core.notification": (VIEW,),
-        "django_celery_beat.periodictask": ALL_ACTIONS, "django_celery_beat.crontabschedule": ALL_ACTIONS,
-        "django_celery_beat.intervalschedule": ALL_ACTIONS,
+        # Every administrator may read the schedule; only national ones change it (may_edit_beat_schedule).
+        **{m: (VIEW,) for m in BEAT_MODELS},
     },
     Role.REGION_MANAGER: {
         **{m: WORK for m in CASEWORK_MODELS + VOLUNTEER_MODELS + SERVICE_MODELS},

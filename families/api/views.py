@@ -282,16 +282,18 @@ class FamilyViewSet(ScopedModelViewSet):
         transfer = services.family_transfer_request(actor=request.user, family=family, **body.validated_data)
         return Response(s.TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.StatusChangeSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="status-history")
+    # A family's whole history, a few dozen rows at most: one unpaginated list, as the schema says.
+    @extend_schema(responses=s.StatusChangeSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], url_path="status-history", pagination_class=None)
     def status_history(self, request, pk=None):
         family = self.get_object()
         rows = selectors.status_history(user=request.user, family=family)
         self.audit_read("status_history", [family])
         return Response(s.StatusChangeSerializer(rows, many=True, context={"request": request}).data)
 
-    @extend_schema(responses=s.RiskChangeSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="risk-history")
+    # A family's whole history, a few dozen rows at most: one unpaginated list, as the schema says.
+    @extend_schema(responses=s.RiskChangeSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], url_path="risk-history", pagination_class=None)
     def risk_history(self, request, pk=None):
         family = self.get_object()
         rows = selectors.risk_history(user=request.user, family=family)
