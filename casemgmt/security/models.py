@@ -37,7 +37,8 @@ class BreakGlassGrant(models.Model):
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.APPROVED)
     requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
     hours = models.PositiveSmallIntegerField(_("hours"), default=4)
-    granted_at = models.DateTimeField(_("granted at"), null=True, blank=True)
+    # Now, unless the grant waits for approval (then empty until approved).
+    granted_at = models.DateTimeField(_("granted at"), null=True, blank=True, default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
     decided_by = models.ForeignKey(
         USER, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -102,7 +102,8 @@ def breakglass_open(*, actor, family, reason, hours=None, ip=None, now=None):
                       after={"family": family.pk, "expires_at": grant.expires_at})
         else:
             grant = BreakGlassGrant.objects.create(user=actor, family=family, reason=reason, hours=hours,
-                                                   requested_at=now, status=BreakGlassGrant.Status.PENDING)
+                                                   requested_at=now, granted_at=None,
+                                                   status=BreakGlassGrant.Status.PENDING)
             audit_log(actor=actor, event="security.break_glass.requested", obj=grant, family_id=family.pk,
                       region_path=family.region_path, reason=reason, ip=ip,
                       after={"family": family.pk, "hours": hours, "opened_today": opened_today})
