@@ -328,6 +328,17 @@ AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=3 * 365 + 1)
 FAMILY_RETENTION_YEARS = env.int("FAMILY_RETENTION_YEARS", default=10)
 BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)
 BREAK_GLASS_MAX_HOURS = env.int("BREAK_GLASS_MAX_HOURS", default=24)
+# Break-the-glass grants a user opens alone in a day; beyond them a region manager approves each one.
+BREAK_GLASS_DAILY_CAP = env.int("BREAK_GLASS_DAILY_CAP", default=3)
+# Imports: caps on one upload (non-empty rows, bytes once unzipped, seconds of a web worker), how many
+# problems an answer lists (the rest are counted by kind), and how many people registered outside
+# the importer's reach a user's files may name in a day before their imports stop and their manager
+# is told (each such row tells that the person exists somewhere).
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=10_000)
+IMPORT_MAX_UNPACKED_BYTES = env.int("IMPORT_MAX_UNPACKED_BYTES", default=32 * 1024 * 1024)
+IMPORT_MAX_SECONDS = env.float("IMPORT_MAX_SECONDS", default=30.0)
+IMPORT_PROBLEMS_SHOWN = env.int("IMPORT_PROBLEMS_SHOWN", default=100)
+IMPORT_COLLISIONS_PER_DAY = env.int("IMPORT_COLLISIONS_PER_DAY", default=5)
 # Content Security Policy (Django's own middleware): scripts only from this site or with the
 # per-response nonce, never inline; styles may be inline (the admin and Swagger UI set some).
 SECURE_CSP = {

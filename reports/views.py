@@ -124,7 +124,7 @@ def import_page(request, kind):
     """Upload, see every problem (nothing written); a file without problems is imported with “Import”."""
     if kind not in imports.IMPORTERS:
         raise Http404
-    result, error = None, ""
+    result, error, status = None, "", None
     if request.method == "POST" and request.FILES.get("file"):
         extra = {"policy_id": request.POST.get("policy")} if kind == "roster" else {}
         try:
@@ -132,7 +132,9 @@ def import_page(request, kind):
                                              commit="import" in request.POST, **extra)
         except imports.ImportFileError as exc:
             error = exc.messages[0]
+        except imports.ImportsPaused as exc:
+            error, status = exc.args[0], 403
     return render(request, "reports/import.html", {
         "kind": kind, "result": result, "error": error,
         "template_url": reverse("reports:import-template", args=[kind]),
-    }, status=400 if (error or (result and not result.ok)) else 200)
+    }, status=status or (400 if (error or (result and not result.ok)) else 200))

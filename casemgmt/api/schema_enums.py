@@ -17,5 +17,6 @@ ENUM_NAME_OVERRIDES = {
     "EnrollmentEndReasonEnum": "families.models.AssistanceEnrollment.EndReason",
     "AnnualReviewStatusEnum": "families.models.AnnualReview.Status",
     "TransferStatusEnum": "families.models.FamilyTransfer.Status",
+    "BreakGlassStatusEnum": "casemgmt.security.models.BreakGlassGrant.Status",
     "CloseStatusEnum": [("closed", "closed"), ("moved", "moved away"), ("deceased", "deceased")],
 }

@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from casemgmt.core import privacy
 from casemgmt.core.models import AuditEvent, Region
 from casemgmt.security.stepup import require_step_up
 
@@ -103,12 +104,21 @@ class RegionViewSet(ScopedReadOnlyModelViewSet):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
+    """An audit row as served: before/after through the privacy policy's ``redact`` again, for rows
+    written before the trail redacted on writing (which field changed, never its value)."""
+
     actor_username = serializers.CharField(source="actor.username", read_only=True, allow_null=True, default=None)
 
     class Meta:
         model = AuditEvent
         fields = ["id", "at", "actor", "actor_username", "actor_role", "event", "object_type", "object_ids",
                   "family_id", "region_path", "before", "after", "reason", "ip"]
+
+    def to_representation(self, event):
+        data = super().to_representation(event)
+        data["before"] = privacy.redact(event.object_type, data["before"])
+        data["after"] = privacy.redact(event.object_type, data["after"])
+        return data
 
 
 class AuditEventFilter(django_filters.FilterSet):

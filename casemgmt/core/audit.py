@@ -128,6 +128,7 @@ def updated_and_logged(queryset, values, *, actor, event, obj=None, objects=(), 
         return rows
     object_type, object_ids = _objects(obj, objects)
     record = _record_for(queryset.db)
+    region_path = _region_for(region_path, obj, objects, actor)
     audit_params = record.params(_row_values(actor=actor, event=event, object_type=object_type, ids=object_ids,
                                              family_id=family_id, region_path=region_path, before=before,
                                              after=after, reason=reason, ip=ip))
@@ -169,7 +170,8 @@ def saved_and_logged(instance, update=None, *, actor, event, family_id=None, reg
         params += update_params
     record = _record_for(using)
     values = _row_values(actor=actor, event=event, object_type=meta.label_lower, ids=[], family_id=family_id,
-                         region_path=region_path, before=before, after=after, reason=reason, ip=ip)
+                         region_path=_region_for(region_path, instance, (), actor), before=before, after=after,
+                         reason=reason, ip=ip)
     pk = connection.ops.quote_name(meta.pk.column)
     audit_sql, audit_params = record.from_rows("inserted", values, {"object_ids": f"jsonb_build_array(inserted.{pk})"})
     statements.append(f"audit AS ({audit_sql})")

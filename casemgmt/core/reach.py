@@ -54,6 +54,8 @@ SCOPES = {
     "core.user": Scope(region="region__path"),
     "core.auditevent": Scope(roles=frozenset({Role.AUDITOR}), region="region_path"),
     "core.notification": Scope(roles=ALL, owner="recipient"),
+    # Emergency grants: administrators and region managers over the family, and its auditors.
+    "security.breakglassgrant": Scope(roles=frozenset({Role.AUDITOR}), region="family__region_path"),
     # Coordinators see families and members to pair volunteers and take attendance (serializers
     # and the admin leave sensitive fields out for them); volunteers see the families paired with them.
     "families.family": _case(SELF, roles=WITH_VOLUNTEERS, volunteer="pairings__volunteer"),

@@ -1,6 +1,7 @@
-"""Admin of the security app: break-the-glass grants (opened through the service, with a reason)
-and the record of messages to families and anonymisations, all read-only once written. A message's
-text is shown as the privacy policy gives it to the reader (``core.admin_privacy``)."""
+"""Admin of the security app: break-the-glass grants (opened through the service, with a reason;
+requests beyond the day's cap approved or denied here by a region manager) and the record of
+messages to families and anonymisations, all read-only once written. A message's text is shown as
+the privacy policy gives it to the reader (``core.admin_privacy``)."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -8,10 +9,10 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from casemgmt.core.admin_privacy import PolicyAdminMixin
+from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import Role
-from families.models import Family
 
-from . import services
+from . import services, stepup
 from .models import Anonymisation, BreakGlassGrant, FamilyMessage
 from .network import client_ip
 
@@ -45,12 +46,27 @@ class BreakGlassForm(forms.ModelForm):
         fields = ["reason"]
         widgets = {"reason": forms.Textarea(attrs={"rows": 3})}
 
-    def clean_file_number(self):
-        family = Family.objects.filter(file_number=self.cleaned_data["file_number"].strip()).first()
-        if family is None:
-            raise ValidationError(_("No family has this file number."))
-        self.family = family
-        return family.file_number
+    request = None  # set by the admin: the service acts for its user
+
+    def clean(self):
+        """Open the grant (or ask for it) here, so that every refusal is a message on the form. A
+        family that cannot be opened gets one answer whether its file number exists or not."""
+        data = super().clean()
+        if self.errors:
+            return data
+        request = self.request
+        if not stepup.step_up_ok(request, "breakglass.open"):
+            raise ValidationError(_("Confirm it is you: enter a fresh code from your authenticator, then try again."),
+                                  code="step_up_required")
+        try:
+            self.grant = services.breakglass_request(
+                actor=request.user, file_number=data["file_number"], reason=data.get("reason", ""),
+                hours=data["hours"], ip=_ip(request))
+        except OutOfReachError:
+            raise ValidationError({"file_number": _("No family can be opened with this file number.")}) from None
+        except PermissionDenied as exc:
+            raise ValidationError(str(exc)) from exc
+        return data
 
 
 class ReadOnlyRecordAdmin(PolicyAdminMixin, admin.ModelAdmin):
@@ -74,12 +90,13 @@ class ReadOnlyRecordAdmin(PolicyAdminMixin, admin.ModelAdmin):
 
 @admin.register(BreakGlassGrant)
 class BreakGlassGrantAdmin(ReadOnlyRecordAdmin):
-    list_display = ("granted_at", "user", "family", "expires_at", "revoked_at", "reason")
-    list_filter = ("granted_at", ("revoked_at", admin.EmptyFieldListFilter))
+    list_display = ("requested_at", "user", "family", "status", "granted_at", "expires_at", "decided_by", "revoked_at",
+                    "reason")
+    list_filter = ("status", "requested_at", ("revoked_at", admin.EmptyFieldListFilter))
     search_fields = ("user__username", "family__file_number", "reason")
-    list_select_related = ("user", "family")
-    date_hierarchy = "granted_at"
-    actions = ["revoke"]
+    list_select_related = ("user", "family", "decided_by")
+    date_hierarchy = "requested_at"
+    actions = ["revoke", "approve", "deny"]
 
     def get_queryset(self, request):
         return _visible(super().get_queryset(request), request.user)
@@ -91,19 +108,18 @@ class BreakGlassGrantAdmin(ReadOnlyRecordAdmin):
         if obj is None:
             kwargs["form"] = BreakGlassForm
             kwargs["fields"] = ["file_number", "reason", "hours"]
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form.request = request
+        return form
 
     def readonly_for(self, request, obj=None):
         return [f.name for f in BreakGlassGrant._meta.fields] if obj else []
 
     def save_model(self, request, obj, form, change):
-        try:
-            grant = services.breakglass_open(actor=request.user, family=form.family, reason=form.cleaned_data["reason"],
-                                             hours=form.cleaned_data["hours"], ip=_ip(request))
-        except (ValidationError, PermissionDenied) as exc:
-            raise PermissionDenied(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
-        obj.pk = grant.pk
-        obj.__dict__.update(grant.__dict__)
+        # The form's clean() opened the grant through the service.
+        obj.pk = form.grant.pk
+        obj.__dict__.update(form.grant.__dict__)
 
     @admin.action(description=_("End the selected emergency accesses now"))
     def revoke(self, request, queryset):
@@ -111,10 +127,34 @@ class BreakGlassGrantAdmin(ReadOnlyRecordAdmin):
             services.breakglass_revoke(actor=request.user, grant=grant, ip=_ip(request))
         self.message_user(request, _("Emergency access ended."), messages.SUCCESS)
 
+    @admin.action(description=_("Approve the selected requests for emergency access"))
+    def approve(self, request, queryset):
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description=_("Deny the selected requests for emergency access"))
+    def deny(self, request, queryset):
+        self._decide(request, queryset, approve=False)
+
+    def _decide(self, request, queryset, *, approve):
+        done = 0
+        for grant in queryset.filter(status=BreakGlassGrant.Status.PENDING).select_related("family", "user"):
+            try:
+                services.breakglass_decide(actor=request.user, grant=grant, approve=approve, ip=_ip(request))
+                done += 1
+            except (OutOfReachError, ValidationError):
+                self.message_user(request, _("You may not decide the request of %(user)s.") % {"user": grant.user},
+                                  messages.ERROR)
+        if done:
+            self.message_user(request, _("%(count)s requests decided.") % {"count": done}, messages.SUCCESS)
+
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if not services.may_break_glass(request.user):
+        user = request.user
+        if not services.may_break_glass(user):
             actions.pop("revoke", None)
+        if not (user.is_superuser or user.role in (Role.ADMIN, Role.REGION_MANAGER)):
+            actions.pop("approve", None)
+            actions.pop("deny", None)
         return actions
 
 

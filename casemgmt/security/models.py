@@ -13,20 +13,37 @@ USER = settings.AUTH_USER_MODEL
 
 class BreakGlassGrantQuerySet(models.QuerySet):
     def live(self, now=None):
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now or timezone.now())
+        return self.filter(status=BreakGlassGrant.Status.APPROVED, revoked_at__isnull=True,
+                           expires_at__gt=now or timezone.now())
 
 
 class BreakGlassGrant(models.Model):
     """Read access to one family outside the user's reach, given for a stated emergency and for a
-    few hours only. ``reach.restrict`` admits the family while the grant is live."""
+    few hours only. ``reach.restrict`` admits the family while the grant is live.
+
+    A user opens a few a day alone (``BREAK_GLASS_DAILY_CAP``); beyond them a grant is a pending
+    request until a region manager over the family approves it (its hours run from then) or denies it."""
+
+    class Status(models.TextChoices):
+        APPROVED = "approved", _("approved")
+        PENDING = "pending", _("awaiting approval")
+        DENIED = "denied", _("denied")
 
     user = models.ForeignKey(USER, verbose_name=_("user"), on_delete=models.PROTECT, related_name="break_glass_grants")
     family = models.ForeignKey(
         "families.Family", verbose_name=_("family"), on_delete=models.CASCADE, related_name="break_glass_grants"
     )
     reason = models.CharField(_("reason"), max_length=500)
-    granted_at = models.DateTimeField(_("granted at"), default=timezone.now)
-    expires_at = models.DateTimeField(_("expires at"))
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.APPROVED)
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    hours = models.PositiveSmallIntegerField(_("hours"), default=4)
+    # Now, unless the grant waits for approval (then empty until approved).
+    granted_at = models.DateTimeField(_("granted at"), null=True, blank=True, default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    decided_by = models.ForeignKey(
+        USER, verbose_name=_("decided by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     revoked_by = models.ForeignKey(
         USER, verbose_name=_("revoked by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -37,19 +54,30 @@ class BreakGlassGrant(models.Model):
     class Meta:
         verbose_name = _("break-the-glass grant")
         verbose_name_plural = _("break-the-glass grants")
-        ordering = ["-granted_at", "-id"]
-        indexes = [models.Index(fields=["user", "expires_at"], name="breakglass_user_expiry")]
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "expires_at"], name="breakglass_user_expiry"),
+            models.Index(fields=["user", "requested_at"], name="breakglass_user_requested"),
+        ]
         constraints = [
-            models.CheckConstraint(condition=Q(expires_at__gt=F("granted_at")), name="breakglass_expires_after_grant"),
+            # An approved grant has its window; a request not (yet) approved has none.
+            models.CheckConstraint(
+                condition=(Q(status="approved", granted_at__isnull=False, expires_at__gt=F("granted_at"))
+                           | (Q(status__in=("pending", "denied"), granted_at__isnull=True, expires_at__isnull=True))),
+                name="breakglass_window_when_approved"),
             models.CheckConstraint(condition=~Q(reason=""), name="breakglass_reason_required"),
+            # One open request per user and family: asking again does not ask the manager twice.
+            models.UniqueConstraint(fields=["user", "family"], condition=Q(status="pending"),
+                                    name="breakglass_one_pending_request"),
         ]
 
     def __str__(self):
-        return f"{self.user} → {self.family} ({self.granted_at:%Y-%m-%d %H:%M})"
+        return f"{self.user} → {self.family} ({timezone.localtime(self.requested_at):%Y-%m-%d %H:%M})"
 
     @property
     def is_live(self):
-        return self.revoked_at is None and self.expires_at > timezone.now()
+        return (self.status == self.Status.APPROVED and self.revoked_at is None and self.expires_at is not None
+                and self.expires_at > timezone.now())
 
 
 class FamilyMessage(models.Model):

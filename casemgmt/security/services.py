@@ -37,55 +37,164 @@ def may_break_glass(user):
     return bool(user and user.is_authenticated and user.is_active and (user.is_superuser or user.role in BREAK_GLASS_ROLES))
 
 
-def breakglass_open(*, actor, family, reason, hours=None, ip=None, now=None):
-    """Give ``actor`` read access to ``family`` (outside their reach) for a few hours; audited and
-    the family's region managers are told at once."""
+def may_decide_break_glass(user, grant):
+    """Whether ``user`` approves or denies ``grant``: an administrator or region manager over the
+    family, never the one who asked."""
+    return bool(user and user.is_authenticated and user.is_active and user.pk != grant.user_id
+                and (user.is_superuser or (user.role in (Role.ADMIN, Role.REGION_MANAGER)
+                                           and reach.region_within_reach(user, grant.family.region_path))))
+
+
+def _day_start(now):
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(now), datetime.time.min))
+
+
+def breakglass_request(*, actor, reason, family_id=None, file_number=None, hours=None, ip=None, now=None):
+    """``breakglass_open`` of the family named by id or file number. A family that does not exist
+    is answered as ``OutOfReachError``, before anything is written — the same answer whatever the id,
+    so that the door tells nothing about families the caller has not opened (the checks of the
+    caller's role and request come first, for every id alike)."""
+    _check_request(actor, reason, hours)
+    lookup = {"pk": family_id} if family_id is not None else {"file_number": (file_number or "").strip()}
+    family = Family.objects.filter(**lookup).first() if any(lookup.values()) else None
+    if family is None:
+        raise OutOfReachError()
+    return breakglass_open(actor=actor, family=family, reason=reason, hours=hours, ip=ip, now=now)
+
+
+def _check_request(actor, reason, hours):
     if not may_break_glass(actor):
         raise PermissionDenied(_("Your role may not open families outside your reach."))
-    reason = (reason or "").strip()
-    if len(reason) < 10:
+    if len((reason or "").strip()) < 10:
         raise ValidationError({"reason": _("Describe the emergency (at least 10 characters).")}, code="required")
-    if reach.restrict(Family.objects.filter(pk=family.pk), actor).exists():
-        raise ValidationError({"family": _("This family is already within your reach.")}, code="in_reach")
-    default_hours = settings.BREAK_GLASS_HOURS
-    hours = default_hours if hours is None else hours
+    hours = settings.BREAK_GLASS_HOURS if hours is None else hours
     if not 0 < hours <= settings.BREAK_GLASS_MAX_HOURS:
         raise ValidationError({"hours": _("Access can be given for at most %(max)s hours.") % {
             "max": settings.BREAK_GLASS_MAX_HOURS}}, code="max_value")
+    return hours
+
+
+def breakglass_open(*, actor, family, reason, hours=None, ip=None, now=None):
+    """Give ``actor`` read access to ``family`` (outside their reach) for a few hours; audited in
+    the family's region and the family's region managers are told at once. Beyond
+    ``BREAK_GLASS_DAILY_CAP`` grants a day the request waits for a manager's approval (status
+    pending, no access yet); asking again for the same family returns the waiting request."""
+    hours = _check_request(actor, reason, hours)
+    reason = reason.strip()
+    if reach.restrict(Family.objects.filter(pk=family.pk), actor).exists():
+        raise ValidationError({"family": _("This family is already within your reach.")}, code="in_reach")
     now = now or timezone.now()
     with transaction.atomic():
-        grant = BreakGlassGrant.objects.create(
-            user=actor, family=family, reason=reason, granted_at=now, expires_at=now + datetime.timedelta(hours=hours)
-        )
-        audit_log(actor=actor, event="security.break_glass.opened", obj=grant, family_id=family.pk,
-                  region_path=family.region_path, reason=reason, ip=ip,
-                  after={"family": family.pk, "expires_at": grant.expires_at})
+        # One request at a time per user: the count of today's grants and the new one agree.
+        User.objects.select_for_update().filter(pk=actor.pk).first()
+        waiting = BreakGlassGrant.objects.filter(user=actor, family=family, status=BreakGlassGrant.Status.PENDING).first()
+        if waiting is not None:
+            return waiting
+        opened_today = BreakGlassGrant.objects.filter(
+            user=actor, requested_at__gte=_day_start(now), status=BreakGlassGrant.Status.APPROVED,
+            decided_by__isnull=True).count()
+        if opened_today < settings.BREAK_GLASS_DAILY_CAP:
+            grant = BreakGlassGrant.objects.create(
+                user=actor, family=family, reason=reason, hours=hours, requested_at=now, granted_at=now,
+                expires_at=now + datetime.timedelta(hours=hours))
+            audit_log(actor=actor, event="security.break_glass.opened", obj=grant, family_id=family.pk,
+                      region_path=family.region_path, reason=reason, ip=ip,
+                      after={"family": family.pk, "expires_at": grant.expires_at})
+        else:
+            grant = BreakGlassGrant.objects.create(user=actor, family=family, reason=reason, hours=hours,
+                                                   requested_at=now, granted_at=None,
+                                                   status=BreakGlassGrant.Status.PENDING)
+            audit_log(actor=actor, event="security.break_glass.requested", obj=grant, family_id=family.pk,
+                      region_path=family.region_path, reason=reason, ip=ip,
+                      after={"family": family.pk, "hours": hours, "opened_today": opened_today})
         _notify_region_managers(grant)
     return grant
 
 
+def breakglass_decide(*, actor, grant, approve, ip=None, now=None):
+    """Approve (its hours run from now) or deny a pending request; audited in the family's region
+    and the requester is told."""
+    if not may_decide_break_glass(actor, grant):
+        raise OutOfReachError()
+    now = now or timezone.now()
+    pending = BreakGlassGrant.objects.filter(pk=grant.pk, status=BreakGlassGrant.Status.PENDING)
+    with transaction.atomic():
+        if approve:
+            updated = pending.update(status=BreakGlassGrant.Status.APPROVED, granted_at=now, decided_by=actor,
+                                     decided_at=now, expires_at=now + datetime.timedelta(hours=grant.hours))
+        else:
+            updated = pending.update(status=BreakGlassGrant.Status.DENIED, decided_by=actor, decided_at=now)
+        if not updated:
+            raise ValidationError(_("This request has been decided already."), code="decided")
+        grant.refresh_from_db()
+        audit_log(actor=actor, event="security.break_glass.approved" if approve else "security.break_glass.denied",
+                  obj=grant, family_id=grant.family_id, region_path=grant.family.region_path, ip=ip,
+                  after={"user": grant.user_id, "expires_at": grant.expires_at})
+        _notify_requester(grant)
+    return grant
+
+
+def managers_over(path, *, exclude=None):
+    """Who answers for region ``path``: the active region managers whose subtree holds it, at the
+    deepest level that has any (``exclude``, a user, left out); without any, the administrators
+    over it, then the national ones."""
+    prefixes = [path[:n] for n in (2, 4, 6, 9, 12) if len(path) >= n]
+    users = User.objects.filter(is_active=True).exclude(pk=getattr(exclude, "pk", None)).select_related("region")
+    for candidates in (users.filter(role=Role.REGION_MANAGER, region__path__in=prefixes),
+                       users.filter(role=Role.ADMIN, region__path__in=prefixes),
+                       users.filter(Q(is_superuser=True) | Q(role=Role.ADMIN, region__isnull=True))):
+        found = list(candidates)
+        if found:
+            deepest = max(len(user.reach_path) for user in found)
+            return [user for user in found if len(user.reach_path) == deepest]
+    return []
+
+
+def managers_of(user):
+    """The managers of ``user``: those over the user's own region (``managers_over``)."""
+    return managers_over(user.reach_path, exclude=user)
+
+
 def _region_managers(family):
-    """The active region managers whose subtree holds the family (the deepest level that has any)."""
-    prefixes = [family.region_path[:n] for n in (2, 4, 6, 9, 12) if len(family.region_path) >= n]
-    managers = list(User.objects.filter(role=Role.REGION_MANAGER, is_active=True, region__path__in=prefixes)
-                    .select_related("region"))
-    deepest = max((len(m.region.path) for m in managers), default=0)
-    return [m for m in managers if len(m.region.path) == deepest]
+    return managers_over(family.region_path)
 
 
 def _notify_region_managers(grant):
     from casemgmt.core.notifications import notify
 
+    pending = grant.status == BreakGlassGrant.Status.PENDING
     for manager in _region_managers(grant.family):
         if manager.pk == grant.user_id:
             continue
-        with translation.override(manager.language):
-            title = _("Emergency access to family %(file)s by %(user)s") % {
-                "file": grant.family.file_number, "user": grant.user}
-            body = _("Reason: %(reason)s. Access ends at %(end)s.") % {
-                "reason": grant.reason, "end": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")}
+        with translation.override(manager.language or None):
+            values = {"file": grant.family.file_number, "user": grant.user, "reason": grant.reason}
+            if pending:
+                title = _("%(user)s asks for emergency access to family %(file)s") % values
+                body = _("Reason: %(reason)s. They have used today's emergency accesses; approve or deny the request.") % values
+            else:
+                title = _("Emergency access to family %(file)s by %(user)s") % values
+                body = _("Reason: %(reason)s. Access ends at %(end)s.") % {
+                    **values, "end": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")}
         notify(recipient=manager, kind="security.break_glass", title=title, body=body,
-               level=Notification.Level.WARNING, family=grant.family, dedup_key=f"break-glass:{grant.pk}:{manager.pk}")
+               level=Notification.Level.WARNING, family=grant.family,
+               dedup_key=f"break-glass:{grant.pk}:{grant.status}:{manager.pk}")
+
+
+def _notify_requester(grant):
+    from casemgmt.core.notifications import notify
+
+    requester = grant.user
+    with translation.override(requester.language or None):
+        values = {"file": grant.family.file_number, "user": grant.decided_by}
+        if grant.status == BreakGlassGrant.Status.APPROVED:
+            title = _("Emergency access to family %(file)s approved by %(user)s") % values
+            body = _("Access ends at %(end)s.") % {
+                "end": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")}
+        else:
+            title = _("Emergency access to family %(file)s denied by %(user)s") % values
+            body = ""
+    notify(recipient=requester, kind="security.break_glass", title=title, body=body, family=grant.family,
+           dedup_key=f"break-glass:{grant.pk}:{grant.status}:{requester.pk}")
 
 
 def breakglass_revoke(*, actor, grant, ip=None):

@@ -256,12 +256,28 @@ class CarePlanSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
         return attrs
 
 
+ASSIGNEE_OUTSIDE = _("Choose a person who works in the family's region.")
+
+
+class NobodyHere:
+    """An assignee id that names no active user: refused in ``validate`` with the same words as a
+    user outside the family's region, so that the answer tells nothing of who exists elsewhere."""
+
+
+class AssigneeField(serializers.PrimaryKeyRelatedField):
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError:
+            return NobodyHere()
+
+
 class CareTaskSerializer(serializers.ModelSerializer):
     family = ScopedRelatedField(queryset=Family.objects.all())
     plan = ScopedRelatedField(queryset=CarePlan.objects.all(), required=False, allow_null=True)
     goal = ScopedRelatedField(queryset=CarePlanGoal.objects.all(), required=False, allow_null=True)
-    assignee = serializers.PrimaryKeyRelatedField(queryset=User.objects.filter(is_active=True).select_related("region"),
-                                                  required=False, allow_null=True)
+    assignee = AssigneeField(queryset=User.objects.filter(is_active=True).select_related("region"), required=False,
+                             allow_null=True)
 
     class Meta:
         model = CareTask
@@ -281,9 +297,9 @@ class CareTaskSerializer(serializers.ModelSerializer):
         if plan is not None and family is not None and plan.family_id != family.pk:
             raise serializers.ValidationError({"plan": _("This care plan belongs to another family.")})
         assignee = attrs.get("assignee")
-        if assignee is not None and family is not None and (
-                assignee.region_id is None or not family.region_path.startswith(assignee.reach_path)):
-            raise serializers.ValidationError({"assignee": _("This person works outside the family's region.")})
+        if isinstance(assignee, NobodyHere) or (assignee is not None and family is not None and (
+                assignee.region_id is None or not family.region_path.startswith(assignee.reach_path))):
+            raise serializers.ValidationError({"assignee": serializers.ErrorDetail(ASSIGNEE_OUTSIDE, code="invalid")})
         return attrs
 
 

@@ -11,7 +11,7 @@ from django.http import Http404, HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -186,5 +186,8 @@ class ImportView(ReportView):
             raise ValidationError({"file": ["Upload an Excel workbook as 'file'."]})
         commit = str(request.data.get("commit", "")).lower() in ("1", "true", "yes")
         extra = {"policy_id": request.query_params.get("policy") or request.data.get("policy")} if kind == "roster" else {}
-        result = imports.IMPORTERS[kind](actor=request.user, upload=upload, commit=commit, **extra)
+        try:
+            result = imports.IMPORTERS[kind](actor=request.user, upload=upload, commit=commit, **extra)
+        except imports.ImportsPaused as exc:
+            raise PermissionDenied(exc.args[0], code="imports_paused") from exc
         return Response(result.as_dict(), status=201 if result.committed else 200 if result.ok else 400)

@@ -1,6 +1,7 @@
 """Break-the-glass from the outside: a reason opens one family for a few hours, the region manager
 is told, it is audited, it expires, and cross-region ids stay closed without it."""
 import datetime
+import time
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -90,3 +91,152 @@ def test_the_grant_adds_no_query_to_scoped_lists(client, people, families, djang
         response = client.get("/api/v1/families/")
     ids = {row["id"] for row in response.json()["results"]}
     assert ids == {families["own"].pk, families["outside"].pk}
+
+
+# ---- no oracle: one answer for a family that does not exist and one that cannot be opened ---------
+
+def _ask(client, family_id, reason=REASON):
+    return client.post("/api/v1/break-glass/", {"family": family_id, "reason": reason}, content_type="application/json")
+
+
+def test_a_role_that_may_not_break_the_glass_learns_nothing_of_the_family(client, people, families):
+    client.force_login(people["contact"])
+    existing, missing = _ask(client, families["outside"].pk), _ask(client, 987654321)
+    assert existing.status_code == missing.status_code == 403
+    assert existing.json() == missing.json()
+    assert not BreakGlassGrant.objects.exists()
+
+
+def test_a_family_that_does_not_exist_is_answered_like_one_out_of_reach_of_the_door(client, people, families):
+    client.force_login(people["carol"])
+    missing, huge = _ask(client, 987654321), _ask(client, 2**62)
+    assert missing.status_code == huge.status_code == 404
+    assert missing.json() == huge.json() == client.get("/api/v1/families/987654321/").json()
+    # The request is checked before the family is looked up: a bad reason is the same 400 for both.
+    assert _ask(client, families["own"].pk, "急").json() == _ask(client, 987654321, "急").json()
+    assert not BreakGlassGrant.objects.exists()
+
+
+def test_the_admin_form_answers_alike_for_unknown_file_numbers(client, people, families):
+    client.force_login(people["carol"])
+    response = client.post("/admin/security/breakglassgrant/add/", {"file_number": "NO-SUCH", "reason": REASON,
+                                                                    "hours": 2})
+    assert response.status_code == 200
+    assert "没有可以打开的家庭使用此档案编号" in response.content.decode()
+    response = client.post("/admin/security/breakglassgrant/add/", {"file_number": "ZP-0001", "reason": REASON,
+                                                                    "hours": 2})
+    assert response.status_code == 302
+    assert BreakGlassGrant.objects.get().family == families["own"]
+
+
+# ---- a fresh second factor ------------------------------------------------------------------------
+
+def test_breaking_the_glass_needs_a_fresh_second_factor(client, people, families):
+    from casemgmt.security import stepup
+
+    client.force_login(people["carol"])
+    session = client.session
+    session[stepup.SESSION_KEY] = time.time() - 3600
+    session.save()
+    response = _ask(client, families["own"].pk)
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "step_up_required"
+    assert not BreakGlassGrant.objects.exists()
+    # The admin form asks for it too.
+    response = client.post("/admin/security/breakglassgrant/add/", {"file_number": "ZP-0001", "reason": REASON,
+                                                                    "hours": 2})
+    assert response.status_code == 200 and not BreakGlassGrant.objects.exists()
+
+
+# ---- the daily cap and a manager's approval ----------------------------------------------------------
+
+@pytest.fixture
+def many_families(regions, families):
+    from tests.conftest import add_family
+
+    more = [add_family(regions["village2"], f"ZP-1{i:03d}", mother_seq=200 + 2 * i, father_seq=201 + 2 * i)
+            for i in range(4)]
+    return [families["own"], families["colleague"], *more]
+
+
+def test_beyond_the_daily_cap_a_request_waits_for_a_manager(client, people, families, many_families, settings):
+    settings.BREAK_GLASS_DAILY_CAP = 3
+    carol, manager = people["carol"], people["manager"]
+    client.force_login(carol)
+    for family in many_families[:3]:
+        assert _ask(client, family.pk).status_code == 201
+    waiting = _ask(client, many_families[3].pk)
+    assert waiting.status_code == 202 and waiting.json()["status"] == "pending" and not waiting.json()["is_live"]
+    assert not visible(carol, many_families[3])
+    # Asking again for the same family asks the manager once.
+    again = _ask(client, many_families[3].pk)
+    assert again.status_code == 202 and again.json()["id"] == waiting.json()["id"]
+    assert BreakGlassGrant.objects.filter(status="pending").count() == 1
+    # The manager over the family is told at once of every break: three opened and one request.
+    notes = Notification.objects.filter(recipient=manager, kind="security.break_glass")
+    assert notes.count() == 4
+    assert any("请求" in note.title for note in notes)
+    requested = AuditEvent.objects.get(event="security.break_glass.requested")
+    assert requested.region_path == many_families[3].region_path and requested.actor == carol
+
+    # A manager of another county cannot decide it; the manager over the family approves it.
+    client.force_login(people["other_manager"])
+    grant_id = waiting.json()["id"]
+    assert client.post(f"/api/v1/break-glass/{grant_id}/approve/").status_code == 404
+    client.force_login(manager)
+    pending = client.get("/api/v1/break-glass/grants/?status=pending").json()["results"]
+    assert [row["id"] for row in pending] == [grant_id] and pending[0]["user_username"] == "carol"
+    approved = client.post(f"/api/v1/break-glass/{grant_id}/approve/")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved" and approved.json()["is_live"]
+    assert visible(carol, many_families[3])
+    assert client.post(f"/api/v1/break-glass/{grant_id}/deny/").status_code == 400  # decided already
+    assert Notification.objects.filter(recipient=carol, kind="security.break_glass").count() == 1
+    event = AuditEvent.objects.get(event="security.break_glass.approved")
+    assert event.actor == manager and event.region_path == many_families[3].region_path
+
+    # The next one beyond the cap, denied: no access.
+    client.force_login(carol)
+    denied_id = _ask(client, many_families[4].pk).json()["id"]
+    grant = BreakGlassGrant.objects.select_related("family").get(pk=denied_id)
+    from casemgmt.security.services import breakglass_decide
+    breakglass_decide(actor=manager, grant=grant, approve=False)
+    assert not visible(carol, many_families[4])
+    assert AuditEvent.objects.filter(event="security.break_glass.denied", region_path=grant.family.region_path).exists()
+
+
+def test_the_cap_counts_one_day(people, many_families, settings):
+    settings.BREAK_GLASS_DAILY_CAP = 1
+    yesterday = timezone.now() - datetime.timedelta(days=1, hours=1)
+    first = breakglass_open(actor=people["carol"], family=many_families[0], reason=REASON, now=yesterday)
+    assert first.status == "approved"
+    assert breakglass_open(actor=people["carol"], family=many_families[1], reason=REASON).status == "approved"
+    assert breakglass_open(actor=people["carol"], family=many_families[2], reason=REASON).status == "pending"
+
+
+def test_a_manager_decides_requests_in_the_admin(client, people, many_families, settings):
+    settings.BREAK_GLASS_DAILY_CAP = 0
+    grant = breakglass_open(actor=people["carol"], family=many_families[0], reason=REASON)
+    assert grant.status == "pending"
+    client.force_login(people["manager"])
+    changelist = "/admin/security/breakglassgrant/"
+    assert "carol" in client.get(changelist + "?status__exact=pending").content.decode()
+    response = client.post(changelist, {"action": "approve", "_selected_action": [grant.pk]})
+    assert response.status_code == 302
+    grant.refresh_from_db()
+    assert grant.status == "approved" and grant.decided_by == people["manager"] and grant.is_live
+
+
+def test_auditors_see_the_grants_on_families_of_their_reach(client, people, regions, many_families):
+    from tests.conftest import make_user
+
+    grant = breakglass_open(actor=people["carol"], family=many_families[0], reason=REASON)
+    zhangpu_auditor = make_user("zp_auditor", "auditor", regions["zhangpu"])
+    yunxiao_auditor = make_user("yx_auditor", "auditor", regions["yunxiao"])
+    client.force_login(zhangpu_auditor)
+    rows = client.get("/api/v1/break-glass/grants/").json()["results"]
+    assert [row["id"] for row in rows] == [grant.pk] and rows[0]["reason"] == REASON
+    assert client.get("/admin/security/breakglassgrant/").status_code == 200
+    client.force_login(yunxiao_auditor)
+    assert client.get("/api/v1/break-glass/grants/").json()["results"] == []
+    client.force_login(people["alice"])  # a social worker oversees nobody's grants
+    assert client.get("/api/v1/break-glass/grants/").json()["results"] == []

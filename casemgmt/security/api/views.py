@@ -1,7 +1,9 @@
-"""API doors of the security app: break-the-glass access and messages to families."""
+"""API doors of the security app: break-the-glass access (opened, asked for, approved, overseen)
+and messages to families."""
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,8 +12,13 @@ from casemgmt.api.viewsets import client_ip
 from casemgmt.core import reach
 from families.models import Family, FamilyMember
 
-from .. import services
+from .. import services, stepup
 from ..models import BreakGlassGrant, FamilyMessage
+
+
+class StepUpRequired(exceptions.PermissionDenied):
+    default_detail = _("Confirm it is you: enter a fresh code from your authenticator, then try again.")
+    default_code = "step_up_required"
 
 
 class BreakGlassGrantSerializer(serializers.ModelSerializer):
@@ -19,33 +26,53 @@ class BreakGlassGrantSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BreakGlassGrant
-        fields = ["id", "family", "reason", "granted_at", "expires_at", "revoked_at", "is_live"]
+        fields = ["id", "family", "reason", "status", "hours", "requested_at", "granted_at", "expires_at",
+                  "decided_at", "revoked_at", "is_live"]
+
+
+class OverseenGrantSerializer(BreakGlassGrantSerializer):
+    """A grant as its overseers read it: who asked, for which family (by region), who decided."""
+
+    user_username = serializers.CharField(source="user.username", read_only=True)
+    family_file_number = serializers.CharField(source="family.file_number", read_only=True)
+    region_path = serializers.CharField(source="family.region_path", read_only=True)
+    decided_by = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta(BreakGlassGrantSerializer.Meta):
+        fields = [*BreakGlassGrantSerializer.Meta.fields, "user", "user_username", "family_file_number", "region_path",
+                  "decided_by", "revoked_by"]
 
 
 class BreakGlassRequestSerializer(serializers.Serializer):
-    family = serializers.IntegerField()
+    family = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
     reason = serializers.CharField(max_length=500)
-    hours = serializers.IntegerField(required=False, min_value=1)
+    hours = serializers.IntegerField(required=False, min_value=1, max_value=10_000)
 
 
 class BreakGlassView(APIView):
-    """GET: the caller's grants. POST: open a family outside the caller's reach for an emergency."""
+    """GET: the caller's grants. POST: open a family outside the caller's reach for an emergency
+    (201), or, beyond the day's cap, ask a region manager to (202, status ``pending``). Needs a
+    fresh second factor. A family that cannot be opened is answered 404 whether it exists or not."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses=BreakGlassGrantSerializer(many=True))
     def get(self, request):
-        grants = BreakGlassGrant.objects.filter(user=request.user).order_by("-granted_at")[:100]
+        grants = BreakGlassGrant.objects.filter(user=request.user).order_by("-requested_at", "-id")[:100]
         return Response(BreakGlassGrantSerializer(grants, many=True).data)
 
-    @extend_schema(request=BreakGlassRequestSerializer, responses={201: BreakGlassGrantSerializer})
+    @extend_schema(request=BreakGlassRequestSerializer,
+                   responses={201: BreakGlassGrantSerializer, 202: BreakGlassGrantSerializer})
     def post(self, request):
+        if not stepup.step_up_ok(request, "breakglass.open"):
+            raise StepUpRequired()
         data = BreakGlassRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        family = get_object_or_404(Family, pk=data.validated_data["family"])
-        grant = services.breakglass_open(actor=request.user, family=family, reason=data.validated_data["reason"],
-                                         hours=data.validated_data.get("hours"), ip=client_ip(request))
-        return Response(BreakGlassGrantSerializer(grant).data, status=status.HTTP_201_CREATED)
+        grant = services.breakglass_request(actor=request.user, family_id=data.validated_data["family"],
+                                            reason=data.validated_data["reason"],
+                                            hours=data.validated_data.get("hours"), ip=client_ip(request))
+        answer = status.HTTP_202_ACCEPTED if grant.status == BreakGlassGrant.Status.PENDING else status.HTTP_201_CREATED
+        return Response(BreakGlassGrantSerializer(grant).data, status=answer)
 
 
 class BreakGlassRevokeView(APIView):
@@ -58,6 +85,39 @@ class BreakGlassRevokeView(APIView):
         grant = get_object_or_404(BreakGlassGrant.objects.select_related("family"), pk=pk)
         grant = services.breakglass_revoke(actor=request.user, grant=grant, ip=client_ip(request))
         return Response(BreakGlassGrantSerializer(grant).data)
+
+
+class OverseenGrantsView(generics.ListAPIView):
+    """Every grant on families in the caller's reach, for administrators, region managers and
+    auditors (``?status=pending``: the requests waiting for a decision)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = OverseenGrantSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("status", str, enum=BreakGlassGrant.Status.values)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        grants = reach.restrict(BreakGlassGrant.objects.select_related("user", "family"), self.request.user)
+        wanted = self.request.query_params.get("status")
+        if wanted in BreakGlassGrant.Status.values:
+            grants = grants.filter(status=wanted)
+        return grants.order_by("-requested_at", "-id")
+
+
+class BreakGlassDecideView(APIView):
+    """A region manager (or administrator) over the family approves or denies a pending request."""
+
+    permission_classes = [IsAuthenticated]
+    approve = True
+
+    @extend_schema(request=None, responses=OverseenGrantSerializer)
+    def post(self, request, pk):
+        grants = reach.restrict(BreakGlassGrant.objects.select_related("family", "user"), request.user)
+        grant = get_object_or_404(grants, pk=pk)
+        grant = services.breakglass_decide(actor=request.user, grant=grant, approve=self.approve, ip=client_ip(request))
+        return Response(OverseenGrantSerializer(grant).data)
 
 
 class FamilyMessageSerializer(serializers.Serializer):
