@@ -364,7 +364,9 @@ def volunteer_home(*, user, volunteer):
 
 def calendar_events(*, user, today=None):
     """(uid, start, end, all_day, summary, description) for the user's feed: visits due, trainings,
-    activities. Family events name the file number only: a feed leaves the system for a phone app."""
+    activities. A feed leaves the system for a phone's calendar app (lock screens, other clouds): a
+    family's fields go in as ``privacy.outbound`` lets them, which names the family by its file number
+    only; a task's free-text description stays in the workspace."""
     today = today or timezone.localdate()
     until = today + datetime.timedelta(days=90)
     events = []
@@ -372,11 +374,13 @@ def calendar_events(*, user, today=None):
         for f in restrict(Family.objects.filter(status__in=OPEN_STATUSES, next_checkin_due__lte=until), user).only(
                 "id", "file_number", "next_checkin_due"):
             day = max(f.next_checkin_due, today)
+            file = privacy.outbound(Family, "file_number", f.file_number, user)
             events.append((f"family-{f.pk}-due", day, day + datetime.timedelta(days=1), True,
-                           _("Check-in due: %(file)s") % {"file": f.file_number}, ""))
+                           _("Check-in due: %(file)s") % {"file": file}, ""))
         for t in family_selectors.task_list(user=user).filter(assignee=user, status=CareTask.Status.OPEN, due_on__lte=until):
+            file = privacy.outbound(Family, "file_number", t.family.file_number, user)
             events.append((f"task-{t.pk}", t.due_on, t.due_on + datetime.timedelta(days=1), True,
-                           f"{t.get_kind_display()}: {t.family.file_number}", t.description))
+                           f"{t.get_kind_display()}: {file}", ""))
     sessions = volunteer_selectors.session_list(user).filter(starts_at__date__gte=today, starts_at__date__lte=until)
     if user.role == Role.VOLUNTEER:
         sessions = sessions.filter(enrollments__volunteer__user=user, enrollments__status__in=("enrolled", "waitlisted"))
