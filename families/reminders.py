@@ -16,6 +16,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+from casemgmt.core import privacy
 from casemgmt.core.models import Notification, Role, User
 from casemgmt.core.notifications import notify_many, notify_select
 
@@ -70,6 +71,12 @@ WHAT = {
     "mid_autumn": _("Mid-Autumn Festival"),
     "birthday": _("birthday of %(name)s"),
 }
+
+
+def _outbound_name(name):
+    """A member's name as a reminder may carry it: it is mailed and texted (``privacy.outbound``);
+    the recipients are the family's own contacts."""
+    return privacy.outbound(FamilyMember, "name", name)
 
 
 def _staff_by_path(role):
@@ -313,7 +320,7 @@ def sensitive_dates_sweep(*, today=None, region_path="", ahead_days=None, now=No
     ):
         day = lunar_days[(lmonth, lday)] if cal == "lunar" else solar_days[(birth.month, birth.day)]
         events.append({"family_id": family_id, "file_number": file_number, "kind": CareTask.Kind.BIRTHDAY,
-                       "what": _Named(WHAT["birthday"], name=name), "date": day,
+                       "what": _Named(WHAT["birthday"], name=_outbound_name(name)), "date": day,
                        "key": f"birthday:{member_id}:{day.year}"})
     return _care_tasks(events, now=now)
 
@@ -372,6 +379,6 @@ def annual_review_open(*, year, region_path="", now=None):
             items.append(Notification(
                 recipient_id=user_id, family_id=family_id, kind="review.turning_49", level=Notification.Level.INFO,
                 dedup_key=f"review:turning49:{year}:{member_id}:{user_id}",
-                title=TURNING_49(language, file=file_number, name=name, year=year + 1),
+                title=TURNING_49(language, file=file_number, name=_outbound_name(name), year=year + 1),
             ))
     return notify_many(items, now=now)

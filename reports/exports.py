@@ -1,16 +1,18 @@
-"""List exports to Excel: masked by default; unmasked only for entitled roles, with a reason, audited.
+"""List exports to Excel, their columns as the privacy policy gives them to the reader
+(``core.privacy.export_access``): masked by default; unmasked only for the roles the policy names,
+with a reason and a fresh second factor. Every export leaves an audit row naming the fields it
+carried, in plaintext and masked.
 
 The public-posting list (公示) is always masked; the insurer roster lists the living people insured
 under one policy, for its renewal.
 """
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from casemgmt.core import reach
+from casemgmt.core import privacy, reach
 from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
-from casemgmt.core.models import Role
 from casemgmt.security.consent import EXPORT_PURPOSES, consent_filter
 from families.models import AssistanceEnrollment, FamilyMember
 from families.resources import FamilyMemberResource, PublicPostingResource
@@ -21,11 +23,13 @@ from volunteers.resources import VolunteerResource
 
 from .excel import list_workbook
 
-UNMASKED_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER})
+UNMASKED_ACT = "export.unmasked"
 
 
-def may_export_unmasked(user):
-    return bool(user.is_superuser or user.role in UNMASKED_ROLES)
+class StepUpRequired(PermissionDenied):
+    """The act needs a second factor entered in the last few minutes (``security.stepup``)."""
+
+
 
 
 def _in_region(queryset, path_field, region):
@@ -57,23 +61,26 @@ TITLES = {"families": gettext_lazy("families"), "volunteers": gettext_lazy("volu
           "public_posting": gettext_lazy("public posting"), "insurer_roster": gettext_lazy("insurer roster")}
 
 
-def list_export(*, actor, kind, region=None, unmasked=False, reason="", policy_id=None, ip=None):
-    """(file name, workbook bytes) of the list ``kind`` within the actor's reach and ``region``."""
+def list_export(*, actor, kind, region=None, unmasked=False, reason="", policy_id=None, ip=None, stepped_up=False):
+    """(file name, workbook bytes) of the list ``kind`` within the actor's reach and ``region``.
+    ``stepped_up``: the request carries a fresh second factor (``security.stepup.step_up_ok``)."""
     reason = (reason or "").strip()
     if unmasked:
-        if kind == "public_posting" or not may_export_unmasked(actor):
+        if kind == "public_posting" or not privacy.may_export_unmasked(actor):
             raise PermissionDenied(_("Your role may not export unmasked personal data."))
-        if not reason:
-            raise ValidationError({"reason": _("Say why you need the unmasked list.")}, code="required")
+        reason = privacy.clean_reason(reason)
+        if privacy.needs_step_up(UNMASKED_ACT) and not stepped_up:
+            raise StepUpRequired(_("Enter a code from your authenticator again before an unmasked export."))
     queryset, resource_class = _records(actor, kind, region, policy_id)
     if kind in EXPORT_PURPOSES:
         # Lists that leave the casework (posted publicly, sent to an insurer) carry only consenting people.
         queryset = consent_filter(queryset, EXPORT_PURPOSES[kind])
     objects = list(queryset)
-    resource = resource_class(masked=not unmasked)
+    resource = resource_class(reader=actor, unmasked=unmasked)
     dataset = resource.export(queryset=objects)
     data = list_workbook(str(TITLES[kind]), dataset.headers, dataset)
     audit_log(actor=actor, event="reports.export.unmasked" if unmasked else "reports.export.masked", objects=objects,
               region_path=region.path if region else actor.reach_path, reason=reason, ip=ip,
-              after={"list": kind, "rows": len(objects)})
+              after={"list": kind, "rows": len(objects), "fields": resource.fields_carried(privacy.Access.SHOW),
+                     "masked": resource.fields_carried(privacy.Access.MASKED)})
     return f"{kind}.xlsx", data

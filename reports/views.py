@@ -4,14 +4,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from casemgmt.core import privacy
 from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
+from casemgmt.security.stepup import step_up_ok
 
 from . import drilldown, exports, imports
 from .api.views import xlsx_response
@@ -64,7 +66,7 @@ def index(request):
     figures, trends = statistics_compute(scope), trends_compute(scope)
     return render(request, "reports/index.html", {
         "figures": figures, "trends": trends, "charts": _charts(figures, trends), "query": _query(request),
-        "params": request.GET, "may_unmask": exports.may_export_unmasked(request.user),
+        "params": request.GET, "may_unmask": privacy.may_export_unmasked(request.user),
     })
 
 
@@ -105,10 +107,20 @@ def export(request, kind):
         raise Http404
     region = ReportScope.from_params(request.user, request.GET).region
     unmasked = request.method == "POST"
-    name, data = exports.list_export(actor=request.user, kind=kind, region=region, unmasked=unmasked,
-                                     reason=request.POST.get("reason", ""), policy_id=request.GET.get("policy"),
-                                     ip=request.META.get("REMOTE_ADDR"))
+    try:
+        name, data = exports.list_export(actor=request.user, kind=kind, region=region, unmasked=unmasked,
+                                         reason=request.POST.get("reason", ""), policy_id=request.GET.get("policy"),
+                                         ip=request.META.get("REMOTE_ADDR"),
+                                         stepped_up=unmasked and step_up_ok(request, exports.UNMASKED_ACT))
+    except exports.StepUpRequired:
+        return _to_step_up(request)
     return xlsx_response(data, name)
+
+
+def _to_step_up(request):
+    """The step-up page, coming back to the reports page (the export form) once the code is entered."""
+    back = reverse("reports:index") + (f"?{_query(request)}" if _query(request) else "")
+    return redirect(f"{reverse('step_up')}?{urlencode({'next': back})}")
 
 
 @report_view

@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from casemgmt.core import privacy
 from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import Notification
@@ -106,7 +107,9 @@ def birthday_lists_send(*, today=None, now=None):
                              len(members)) % {"count": len(members), "site": site.name}
         items.append(Notification(
             recipient=coordinator, kind="birthdays.monthly_list", level=Notification.Level.INFO, title=title[:200],
-            body="\n".join(f"{day:%m-%d} {member.name} ({member.family.file_number})" for member, day in members),
+            # Mailed and texted: names as they may leave the system (the list page has them in full).
+            body="\n".join(f"{day:%m-%d} {privacy.outbound(FamilyMember, 'name', member.name, coordinator)} "
+                           f"({member.family.file_number})" for member, day in members),
             dedup_key=f"birthdays:{site.pk}:{year}-{month:02d}", link=f"/admin/services/servicesite/{site.pk}/change/",
         ))
     return notify_many(items, now=now)

@@ -4,11 +4,12 @@ import datetime
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from casemgmt.core import privacy
 from casemgmt.core.models import Notification, Role
 from casemgmt.core.notifications import notify_many
 from families.reminders import _staff_by_path, _Text, deepest
 
-from .models import Enrollment, Qualification, TrainingSession
+from .models import Enrollment, Qualification, TrainingSession, Volunteer
 
 SESSION_TOMORROW = _Text(_("Reminder: training “%(course)s” tomorrow at %(time)s, %(venue)s."))
 QUALIFICATION_EXPIRING = _Text(_("The qualification “%(name)s” of %(volunteer)s expires on %(date)s."))
@@ -51,6 +52,8 @@ def training_sweep(*, today=None, now=None):
             items.append(Notification(
                 recipient_id=recipient_id, kind="training.qualification_expiring", level=Notification.Level.REMINDER,
                 dedup_key=f"qualification:{pk}:{expires_on}:{recipient_id}",
-                title=QUALIFICATION_EXPIRING(recipient_language, name=name, volunteer=volunteer, date=expires_on)[:200],
+                # Mailed and texted: the volunteer's name as it may leave the system.
+                title=QUALIFICATION_EXPIRING(recipient_language, name=name, date=expires_on,
+                                             volunteer=privacy.outbound(Volunteer, "name", volunteer))[:200],
             ))
     return notify_many(items, now=now)

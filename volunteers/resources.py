@@ -1,14 +1,17 @@
-"""django-import-export resource for volunteer lists (translated headings, masked by default)."""
+"""django-import-export resource for volunteer lists (translated headings); its columns as the
+privacy policy gives them to the reader (``families.resources.PolicyResource``)."""
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from import_export import fields
 
-from families.resources import MaskingResource
+from families.resources import PolicyResource
 
 from .models import Volunteer
 
+VOLUNTEER = "volunteers.volunteer"
 
-class VolunteerResource(MaskingResource):
+
+class VolunteerResource(PolicyResource):
     name = fields.Field(column_name=pgettext_lazy("person", "name"))
     id_number = fields.Field(column_name=_("ID number"))
     phone = fields.Field(column_name=_("phone"))
@@ -19,14 +22,21 @@ class VolunteerResource(MaskingResource):
     status = fields.Field(column_name=_("status"), dehydrate_method=lambda v: v.get_status_display())
     joined_on = fields.Field(column_name=_("joined on"), dehydrate_method=lambda v: v.joined_on)
 
+    governed = {
+        "name": (VOLUNTEER, "name"), "id_number": (VOLUNTEER, "id_number"), "phone": (VOLUNTEER, "phone"),
+        "region_code": (VOLUNTEER, "region"), "region": (VOLUNTEER, "region"),
+        "professional_title": (VOLUNTEER, "professional_title"), "status": (VOLUNTEER, "status"),
+        "joined_on": (VOLUNTEER, "joined_on"),
+    }
+
     class Meta:
         model = Volunteer
 
     def dehydrate_name(self, volunteer):
-        return self.name_of(volunteer.name)
+        return self.carried("name", volunteer.name)
 
     def dehydrate_id_number(self, volunteer):
-        return self.id_of(volunteer.id_number)
+        return self.carried("id_number", volunteer.id_number)
 
     def dehydrate_phone(self, volunteer):
-        return self.phone_of(volunteer.phone)
+        return self.carried("phone", volunteer.phone)

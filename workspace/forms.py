@@ -28,8 +28,17 @@ class CheckinForm(forms.Form):
                                     widget=forms.DateInput(attrs={"type": "date"}))
 
 
+# The reason a tap on "call" gives: the purpose is the same every time, and it is still audited.
+CALL_REASON = _("Phone call to the family")
+
+
 class RevealForm(forms.Form):
-    reason = forms.CharField(label=_("reason"), max_length=500)
+    field = forms.ChoiceField(choices=[("id_number", _("ID number")), ("phone", _("phone"))], required=False)
+    reason = forms.CharField(label=_("reason"), max_length=500,
+                             error_messages={"required": _("Say why you need to see it.")})
+
+    def clean_field(self):
+        return self.cleaned_data["field"] or "id_number"
 
 
 class SessionForm(forms.Form):

@@ -1,5 +1,7 @@
 """Reads for the workspace pages, all built on the apps' scoped selectors (``reach.restrict``), each
-page a fixed number of queries however many rows it shows."""
+page a fixed number of queries however many rows it shows. Which fields of a record a page shows,
+and how, the privacy policy decides (``core.privacy``, through ``PageFields``): no page keeps a
+list of its own."""
 import datetime
 from dataclasses import dataclass, field
 
@@ -8,6 +10,7 @@ from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from casemgmt.core import privacy
 from casemgmt.core.models import Notification, Region, Role
 from casemgmt.core.reach import restrict
 from families import selectors as family_selectors
@@ -20,18 +23,62 @@ from volunteers.models import Enrollment, Pairing, Qualification, Volunteer
 
 COMING_UP_DAYS = 7
 TASK_AHEAD_DAYS = 14
-# Roles that may see ID numbers at all (masked) and reveal one with a reason. Coordinators,
-# volunteers and auditors never see them, not even masked (minimum necessary, PIPL art. 6).
-ID_NUMBER_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER, Role.CONTACT_PERSON})
+SURFACE = "workspace"
 
 
-def may_see_id_numbers(user):
-    return bool(user.is_authenticated and (user.is_superuser or user.role in ID_NUMBER_ROLES))
+class PageFields:
+    """The governed fields one page shows one user, each as the privacy policy gives it to them
+    (``privacy.present``), and the audited plaintext among them, for the page's audit row."""
+
+    def __init__(self, user):
+        self.user = user
+        self._plaintext = {}  # model label -> ({pk: object}, {field names})
+
+    def get(self, obj, name):
+        """``privacy.Shown`` of field ``name`` of ``obj``; a plaintext audited value is noted for ``record``."""
+        shown = privacy.present(self.user, obj, name)
+        if shown.plaintext and shown.value not in (None, "") and privacy.audited_fields(obj, [name]):
+            objects, names = self._plaintext.setdefault(privacy.label_of(obj), ({}, set()))
+            objects[obj.pk] = obj
+            names.add(name)
+        return shown
+
+    def text(self, obj, name):
+        """The field as the page writes it: its display value in plaintext, masked, or "" when left out."""
+        shown = self.get(obj, name)
+        if shown.hidden or shown.value in (None, ""):
+            return ""
+        if shown.plaintext:
+            display = getattr(obj, f"get_{name}_display", None)
+            return str(display() if display else shown.value)
+        return str(shown.value)
+
+    @property
+    def shown_plaintext(self):
+        """{model label: sorted field names} of the audited plaintext shown so far."""
+        return {label: sorted(names) for label, (_objects, names) in self._plaintext.items()}
+
+    def record(self, *, ip=None):
+        """One audit row per kind of record whose audited plaintext the page showed (``privacy.record_view``)."""
+        for objects, names in self._plaintext.values():
+            privacy.record_view(actor=self.user, surface=SURFACE, objects=list(objects.values()), names=sorted(names),
+                                ip=ip)
 
 
 def family_get(*, user, pk):
     """One family the user may see, with what its page shows first; ``Family.DoesNotExist`` otherwise."""
     return family_selectors.family_list(user=user).get(pk=pk)
+
+
+def family_search(*, user, q):
+    """Families in reach that the search ``q`` finds. A search by a value the user never gets (a
+    coordinator typing an ID number or a phone) finds nothing: its answer would tell them whose it is."""
+    terms = family_selectors.search_terms(q)
+    families = family_selectors.family_list(user=user)
+    if terms is not None and terms[0] in family_selectors.EXACT_KINDS and not privacy.searchable(
+            user, FamilyMember, terms[0]):
+        return families.none()
+    return family_selectors.family_search(families, q)
 
 
 # --- Today -------------------------------------------------------------------------------------
@@ -102,46 +149,92 @@ def _at(day):
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12)))
 
 
-def family_timeline(*, user, family):
-    """Everything that happened to a family, newest first, one query per kind of record."""
+def _of_family(records, family):
+    """``records`` of ``family``, each knowing it: their audit row finds the family's region without a query."""
+    for record in records:
+        record.family = family
+        yield record
+
+
+def _joined(parts):
+    """Non-empty parts, once each (masked values all read "***")."""
+    return " · ".join(dict.fromkeys(part for part in parts if part))
+
+
+def family_timeline(*, user, family, fields):
+    """Everything that happened to a family, newest first, one query per kind of record; each field
+    as ``fields`` (a ``PageFields``) gives it to the user."""
+    text = fields.text
     entries = []
     for c in family_selectors.checkin_list(user=user).filter(family=family):
-        state = ", ".join(filter(None, [c.get_physical_state_display(), c.get_mental_state_display()]))
-        detail = " · ".join(filter(None, [state, c.needs, c.help_given, c.follow_up]))
-        entries.append(TimelineEntry(c.occurred_at, _("check-in"), f"{c.get_channel_display()} — {c.recorded_by}", detail))
+        state = ", ".join(filter(None, [text(c, "physical_state"), text(c, "mental_state")]))
+        detail = _joined([state, text(c, "difficulties"), text(c, "needs"), text(c, "help_given"), text(c, "follow_up")])
+        title = " — ".join(filter(None, [text(c, "channel"), text(c, "recorded_by")]))
+        entries.append(TimelineEntry(c.occurred_at, _("check-in"), title, detail))
     for a in family_selectors.assessment_list(user=user).filter(family=family):
-        entries.append(TimelineEntry(a.assessed_at, _("assessment"), f"{a.scale}: {a.score}", a.get_resulting_risk_display()))
+        title = ": ".join(filter(None, [text(a, "scale"), text(a, "score")]))
+        entries.append(TimelineEntry(a.assessed_at, _("assessment"), title, text(a, "resulting_risk")))
     for p in family_selectors.careplan_list(user=user).filter(family=family):
-        entries.append(TimelineEntry(_at(p.starts_on), _("care plan"), p.title, p.get_status_display()))
-    for s in family_selectors.status_history(user=user, family=family):
-        change = f"{s.get_from_status_display() or '—'} → {s.get_to_status_display()}"
-        entries.append(TimelineEntry(s.changed_at, _("status"), change, s.reason))
-    for r in family_selectors.risk_history(user=user, family=family):
-        change = f"{r.get_from_level_display() or '—'} → {r.get_to_level_display()}"
-        entries.append(TimelineEntry(r.changed_at, _("risk level"), change, r.reason))
+        entries.append(TimelineEntry(_at(p.starts_on), _("care plan"), text(p, "title"), text(p, "status")))
+    for s in _of_family(family_selectors.status_history(user=user, family=family), family):
+        change = f"{text(s, 'from_status') or '—'} → {text(s, 'to_status')}"
+        entries.append(TimelineEntry(s.changed_at, _("status"), change, text(s, "reason")))
+    for r in _of_family(family_selectors.risk_history(user=user, family=family), family):
+        change = f"{text(r, 'from_level') or '—'} → {text(r, 'to_level')}"
+        entries.append(TimelineEntry(r.changed_at, _("risk level"), change, text(r, "reason")))
     for att in restrict(ActivityAttendance.objects.filter(member__family=family).select_related("activity", "member"), user):
-        entries.append(TimelineEntry(att.checked_in_at, _("activity"), att.activity.title, att.member.name if att.member else ""))
+        entries.append(TimelineEntry(att.checked_in_at, _("activity"), att.activity.title,
+                                     text(att.member, "name") if att.member else ""))
     for d in restrict(Disbursement.objects.filter(family=family).select_related("fund"), user):
         entries.append(TimelineEntry(_at(d.paid_on), _("disbursement"), f"{d.get_kind_display()} ¥{d.amount}",
                                      " ".join(filter(None, [d.goods, d.description]))))
     for ins in restrict(InsuredPerson.objects.filter(member__family=family).select_related("policy", "member"), user):
         policy = ins.policy
-        title = f"{policy.get_product_kind_display()} — {ins.member.name}"
+        title = f"{policy.get_product_kind_display()} — {text(ins.member, 'name')}"
         period = f"{policy.insurer} {policy.starts_on}–{policy.ends_on}"
         entries.append(TimelineEntry(_at(ins.added_on), _("insurance"), title, period))
     for cl in restrict(InsuranceClaim.objects.filter(member__family=family).select_related("policy", "member"), user):
-        entries.append(TimelineEntry(_at(cl.filed_on), _("insurance claim"), f"{cl.member.name} ¥{cl.amount_claimed}",
-                                     cl.get_status_display()))
+        amount = text(cl, "amount_claimed")
+        title = " ".join(filter(None, [text(cl.member, "name"), f"¥{amount}" if amount else ""]))
+        entries.append(TimelineEntry(_at(cl.filed_on), _("insurance claim"), title, text(cl, "status")))
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries
 
 
-def family_page(*, user, family):
+@dataclass
+class MemberRow:
+    """One member on the family page: each governed field as the policy gives it to the reader, and
+    the values they revealed just now (``revealed``: field → plaintext)."""
+
+    member: FamilyMember
+    name: str
+    relation: str
+    id_number: privacy.Shown
+    phone: privacy.Shown
+    revealed: dict
+
+    @property
+    def call_number(self):
+        """The number a "call" link dials: revealed just now, or shown to this reader as it is."""
+        return self.revealed.get("phone") or (self.phone.value if self.phone.plaintext else "")
+
+
+def family_members(*, family, fields, revealed=None):
+    revealed = revealed or {}
+    return [
+        MemberRow(member=m, name=fields.text(m, "name"), relation=fields.text(m, "relation"),
+                  id_number=fields.get(m, "id_number"), phone=fields.get(m, "phone"), revealed=revealed.get(m.pk, {}))
+        for m in family.members.all()
+    ]
+
+
+def family_page(*, user, family, fields):
     """The rest of the family page besides the timeline: contacts, consents, risk history."""
     return {
         "assignments": list(family_selectors.assignment_list(user=user).filter(family=family).order_by("ended_on", "kind")),
         "consents": list(family_selectors.consent_list(user=user).filter(family=family)),
-        "risk_changes": list(family_selectors.risk_history(user=user, family=family)[:10]),
+        "risk_changes": [(r, fields.text(r, "reason"))
+                         for r in _of_family(family_selectors.risk_history(user=user, family=family)[:10], family)],
         "open_tasks": list(family_selectors.task_list(user=user).filter(family=family, status=CareTask.Status.OPEN)),
     }
 
@@ -271,7 +364,9 @@ def volunteer_home(*, user, volunteer):
 
 def calendar_events(*, user, today=None):
     """(uid, start, end, all_day, summary, description) for the user's feed: visits due, trainings,
-    activities. Family events name the file number only: a feed leaves the system for a phone app."""
+    activities. A feed leaves the system for a phone's calendar app (lock screens, other clouds): a
+    family's fields go in as ``privacy.outbound`` lets them, which names the family by its file number
+    only; a task's free-text description stays in the workspace."""
     today = today or timezone.localdate()
     until = today + datetime.timedelta(days=90)
     events = []
@@ -279,11 +374,13 @@ def calendar_events(*, user, today=None):
         for f in restrict(Family.objects.filter(status__in=OPEN_STATUSES, next_checkin_due__lte=until), user).only(
                 "id", "file_number", "next_checkin_due"):
             day = max(f.next_checkin_due, today)
+            file = privacy.outbound(Family, "file_number", f.file_number, user)
             events.append((f"family-{f.pk}-due", day, day + datetime.timedelta(days=1), True,
-                           _("Check-in due: %(file)s") % {"file": f.file_number}, ""))
+                           _("Check-in due: %(file)s") % {"file": file}, ""))
         for t in family_selectors.task_list(user=user).filter(assignee=user, status=CareTask.Status.OPEN, due_on__lte=until):
+            file = privacy.outbound(Family, "file_number", t.family.file_number, user)
             events.append((f"task-{t.pk}", t.due_on, t.due_on + datetime.timedelta(days=1), True,
-                           f"{t.get_kind_display()}: {t.family.file_number}", t.description))
+                           f"{t.get_kind_display()}: {file}", ""))
     sessions = volunteer_selectors.session_list(user).filter(starts_at__date__gte=today, starts_at__date__lte=until)
     if user.role == Role.VOLUNTEER:
         sessions = sessions.filter(enrollments__volunteer__user=user, enrollments__status__in=("enrolled", "waitlisted"))

@@ -2,16 +2,16 @@
 only a web form needs (an idempotency key) around the apps' services."""
 import secrets
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from casemgmt.core import privacy
 from casemgmt.core.audit import audit_log
 from families.services import checkin_record
 
 from .models import CalendarFeed, CheckinSubmission, hash_token
-from .selectors import may_see_id_numbers
+from .selectors import SURFACE
 
 
 def checkin_submit(*, actor, family, key, **fields):
@@ -37,16 +37,12 @@ def checkin_submit(*, actor, family, key, **fields):
     return checkin, True
 
 
-def member_id_reveal(*, actor, member, reason, ip=None):
-    """Show one member's full ID number to an entitled role, leaving an audit row with the reason."""
-    if not may_see_id_numbers(actor):
-        raise PermissionDenied(_("Your role may not see ID numbers."))
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError({"reason": _("Give a reason for revealing the ID number.")})
-    audit_log(actor=actor, event="families.member.id_revealed", obj=member, family_id=member.family_id,
-              region_path=member.family.region_path, after={"field": "id_number"}, reason=reason[:500], ip=ip)
-    return member.id_number
+def member_reveal(*, actor, member, names, reason, ip=None):
+    """{field: plaintext} of fields ``names`` of ``member`` (in the actor's reach already) when the
+    policy lets the actor reveal them, with the reason in the audit trail: ``privacy.reveal``, the
+    one act whatever the surface. ``PermissionDenied`` for a field the actor may not reveal (a
+    contact person's ID number), ``ValidationError`` without a reason."""
+    return privacy.reveal(actor=actor, obj=member, names=names, reason=reason, surface=SURFACE, ip=ip)
 
 
 def calendar_feed_create(*, actor):

@@ -18,11 +18,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from casemgmt.api.viewsets import client_ip
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import Region, Role
 from casemgmt.core.reach import region_within_reach, restrict
 from casemgmt.security.views import SignInView
-from families import selectors as family_selectors
 from families.models import Family, FamilyMember
 from services import birthdays
 from services import selectors as service_selectors
@@ -32,7 +32,7 @@ from volunteers import services as volunteer_services
 from volunteers.models import Enrollment, Pairing, Skill, Volunteer
 
 from . import ical, selectors, services
-from .forms import CheckinForm, RevealForm, ServiceHoursForm, SessionForm, SkillFilterForm
+from .forms import CALL_REASON, CheckinForm, RevealForm, ServiceHoursForm, SessionForm, SkillFilterForm
 
 CASEWORK = (Role.SOCIAL_WORKER, Role.CONTACT_PERSON, Role.REGION_MANAGER, Role.ADMIN)
 COORDINATION = (Role.VOLUNTEER_COORDINATOR, Role.REGION_MANAGER, Role.ADMIN)
@@ -108,8 +108,7 @@ def notifications_read(request):
 @roles(*FAMILY_READERS)
 def family_search(request):
     q = request.GET.get("q", "").strip()
-    families = family_selectors.family_search(family_selectors.family_list(user=request.user), q).order_by(
-        "next_checkin_due", "id")
+    families = selectors.family_search(user=request.user, q=q).order_by("next_checkin_due", "id")
     page = Paginator(families, 30).get_page(request.GET.get("page"))
     template = "workspace/partials/family_results.html" if _is_htmx(request) else "workspace/families.html"
     return render(request, template, {"q": q, "page": page, "today": timezone.localdate()})
@@ -124,29 +123,42 @@ def _family_or_404(request, pk):
 
 @roles(*FAMILY_READERS)
 def family_detail(request, pk, revealed=None):
+    """The family page: every field as the privacy policy gives it to the reader, and one audit row
+    per kind of record whose audited plaintext (check-in notes, health…) the page showed."""
     family = _family_or_404(request, pk)
-    return render(request, "workspace/family.html", {
-        "family": family, **selectors.family_page(user=request.user, family=family),
-        "timeline": selectors.family_timeline(user=request.user, family=family),
-        "show_ids": selectors.may_see_id_numbers(request.user), "revealed": revealed or {},
-        "today": timezone.localdate(), "reveal_form": RevealForm(),
-    })
+    fields = selectors.PageFields(request.user)
+    context = {
+        "family": family, **selectors.family_page(user=request.user, family=family, fields=fields),
+        "members": selectors.family_members(family=family, fields=fields, revealed=revealed),
+        "timeline": selectors.family_timeline(user=request.user, family=family, fields=fields),
+        "today": timezone.localdate(), "call_reason": CALL_REASON,
+    }
+    fields.record(ip=client_ip(request))
+    return render(request, "workspace/family.html", context)
 
 
 @require_POST
 @roles(*CASEWORK)
 def member_reveal(request, pk, member_pk):
+    """Reveal a member's ID number or phone with a reason (``privacy.reveal``: the same audited act
+    as on the API). A revealed phone comes back as a "call" link: tap-to-call."""
     family = _family_or_404(request, pk)
     member = get_object_or_404(FamilyMember, pk=member_pk, family=family)
     form = RevealForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("Give a reason for revealing the ID number."))
+        _errors(request, ValidationError(list(form.errors.values())))
         return redirect("workspace:family", pk=family.pk)
-    number = services.member_id_reveal(actor=request.user, member=member, reason=form.cleaned_data["reason"],
-                                       ip=request.META.get("REMOTE_ADDR"))
+    name = form.cleaned_data["field"]
+    try:
+        values = services.member_reveal(actor=request.user, member=member, names=[name],
+                                        reason=form.cleaned_data["reason"], ip=client_ip(request))
+    except ValidationError as exc:
+        _errors(request, exc)
+        return redirect("workspace:family", pk=family.pk)
     if _is_htmx(request):
-        return render(request, "workspace/partials/revealed.html", {"member": member, "number": number})
-    return family_detail(request, pk, revealed={member.pk: number})
+        return render(request, "workspace/partials/revealed.html", {"member": member, "field": name,
+                                                                     "value": values[name]})
+    return family_detail(request, pk, revealed={member.pk: values})
 
 
 @roles(Role.SOCIAL_WORKER, Role.CONTACT_PERSON, *MANAGERS)

@@ -340,6 +340,86 @@ def clean_reason(reason):
     return reason[:500]
 
 
+# ---- what leaves the system: list exports, calendar feeds, e-mail, SMS, notifications -------------
+
+# A person's name, as opposed to the other fields of kind NAME (a file number, a village): it leaves
+# the system masked (王*英); its spellings (pinyin, initials) would give it away, so they do not leave.
+PERSON_NAMES = {
+    "families.familymember": {"name": Access.MASKED, "name_pinyin": Access.HIDDEN, "name_initials": Access.HIDDEN},
+    "volunteers.volunteer": {"name": Access.MASKED, "name_initials": Access.HIDDEN},
+}
+# Text sent out of the system (a calendar app, a mail box, a phone's SMS inbox: read on a lock screen,
+# forwarded, synced to other clouds) carries at most these; the family's file number names the case
+# to whoever may open it. A notification is mailed and texted as it is stored, so it counts too.
+OUTBOUND = {kind: Access.SHOW if kind in (Kind.RECORD, Kind.NAME, Kind.PROFILE) else Access.HIDDEN for kind in Kind}
+_STRICTNESS = {Access.SHOW: 0, Access.OWN: 1, Access.REVEAL: 2, Access.MASKED: 3, Access.HIDDEN: 4}
+
+
+def _stricter(first, second):
+    return first if _STRICTNESS[first] >= _STRICTNESS[second] else second
+
+
+def outbound_access(model, name, user=None):
+    """How field ``name`` of ``model`` may appear in text that leaves the system: SHOW, MASKED or
+    HIDDEN. ``user``: the recipient (the text carries no more than they may see); None when the
+    caller sends it only to people entitled to the record (a family's own contacts)."""
+    spec = field_of(model, name)
+    if spec is None:
+        return Access.SHOW
+    how = PERSON_NAMES.get(label_of(model), {}).get(name, OUTBOUND[spec.kind])
+    if user is not None:
+        how = _stricter(how, access(user, model, name))
+    # Nothing is revealed in a text nobody can ask again, and a text is not one of the recipient's records.
+    return {Access.REVEAL: Access.MASKED, Access.OWN: Access.HIDDEN}.get(how, how)
+
+
+def outbound(model, name, value, user=None):
+    """``value`` of field ``name`` of ``model`` as text that leaves the system may carry it: the
+    value, masked, or "" (``outbound_access``)."""
+    how = outbound_access(model, name, user)
+    if how == Access.SHOW:
+        return "" if value is None else str(value)
+    if how == Access.MASKED and value:
+        return str(_masked(model, name, value))
+    return ""
+
+
+def _masked(model, name, value):
+    if name in PERSON_NAMES.get(label_of(model), {}):
+        return mask_name(value)
+    return present_value(model, name, value, Access.MASKED).value
+
+
+def export_access(user, model, name, *, unmasked=False):
+    """How field ``name`` of ``model`` goes into a list export (a file that leaves the system) for
+    ``user``: a column in plaintext (SHOW), masked (MASKED), or no column at all (HIDDEN).
+
+    A masked list (the default, and always the public posting list) carries personal values masked:
+    names, addresses, phones, ID numbers, whatever the user may otherwise see of them. An unmasked
+    list (``may_export_unmasked``: a reason and a fresh second factor besides) carries in plaintext
+    what the user may see or reveal. A field the user never gets is no column in either, and a list
+    is nobody's own record."""
+    how = access(user, model, name)
+    if how in (Access.HIDDEN, Access.OWN):
+        return Access.HIDDEN
+    if unmasked and may_export_unmasked(user):
+        return Access.SHOW if how == Access.REVEAL else how
+    spec = field_of(model, name)
+    personal = spec is not None and (spec.kind in REDACTED_KINDS or name in PERSON_NAMES.get(label_of(model), {}))
+    if how == Access.REVEAL or (how == Access.SHOW and personal):
+        return Access.MASKED
+    return how
+
+
+def export_value(model, name, value, how):
+    """``value`` as an export column of access ``how`` (``export_access``) carries it."""
+    if how == Access.SHOW:
+        return value
+    if how == Access.MASKED:
+        return _masked(model, name, value) if value else value
+    return None
+
+
 # ---- the audit trail ----------------------------------------------------------------------------
 
 def read_event(surface, model, kind="viewed"):

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from casemgmt.api.parsers import JSONParser
 from casemgmt.api.viewsets import client_ip
 from casemgmt.core.audit import audit_log
+from casemgmt.security.stepup import step_up_ok
 
 from .. import drilldown, exports, imports
 from ..excel import XLSX, statistics_workbook
@@ -129,7 +130,8 @@ class UnmaskedExportSerializer(serializers.Serializer):
 
 
 class ExportView(ReportView):
-    """GET: the masked list. POST ``{"reason": "..."}``: the unmasked list, for entitled roles, audited."""
+    """GET: the masked list. POST ``{"reason": "..."}``: the unmasked list, for entitled roles with a
+    fresh second factor (a session's, or the ``X-OTP`` header's; 403 ``step_up_required`` without), audited."""
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
@@ -138,8 +140,13 @@ class ExportView(ReportView):
         if kind not in exports.TITLES:
             raise Http404
         region = ReportScope.from_params(request.user, request.query_params).region
-        name, data = exports.list_export(actor=request.user, kind=kind, region=region, unmasked=unmasked, reason=reason,
-                                         policy_id=request.query_params.get("policy"), ip=client_ip(request))
+        try:
+            name, data = exports.list_export(
+                actor=request.user, kind=kind, region=region, unmasked=unmasked, reason=reason,
+                policy_id=request.query_params.get("policy"), ip=client_ip(request),
+                stepped_up=unmasked and step_up_ok(request, exports.UNMASKED_ACT))
+        except exports.StepUpRequired as exc:
+            raise PermissionDenied(str(exc.args[0]), code="step_up_required") from None
         return xlsx_response(data, name)
 
     @extend_schema(parameters=SCOPE_PARAMETERS[:2] + [OpenApiParameter("policy", int)], responses=WORKBOOK)

@@ -33,20 +33,37 @@ def test_family_list_is_masked_by_default(client, login, families):
     row = next(r for r in rows if r[0] == "ZP-0001" and r[6] == "母亲")
     assert row[5] == "王*英" and row[7] == mother.id_number[:6] + "********" + mother.id_number[-4:]
     assert row[8] == "138****0001" and row[9] == "否" and row[1] == "350623100201"
-    assert AuditEvent.objects.get(event="reports.export.masked").after == {"list": "families", "rows": 4}
+    after = AuditEvent.objects.get(event="reports.export.masked").after
+    assert after["list"] == "families" and after["rows"] == 4
+    assert "families.familymember.id_number" in after["masked"] and "families.familymember.id_number" not in after["fields"]
 
 
-def test_unmasked_export_needs_role_and_reason_and_is_audited(client, login, families, people):
-    login("alice")
-    url = reverse("api:reports-export", args=["families"])
+def stepped_up(client):
+    """The session just proved its second factor (what the step-up page leaves behind)."""
+    from casemgmt.security.stepup import SESSION_KEY
+
+    session = client.session
+    session[SESSION_KEY] = time.time()
+    session.save()
+    return client
+
+
+def test_unmasked_export_needs_role_and_reason_and_is_audited(client, login, regions, families, people):
+    from tests.conftest import add_family
+
+    add_family(regions["village"], "ZP-0009", mother_seq=40, father_seq=41)
+    login("manager")
+    stepped_up(client)
+    url = reverse("api:reports-export", args=["families"]) + f"?region={regions['village'].code}"
     assert client.post(url, {}).status_code == 400  # no reason
     headings, rows = read(client.post(url, {"reason": "核对特扶名单"}))
-    assert len(rows) == 2  # alice's caseload only
+    assert len(rows) == 4  # the village's two families, never the rest of the county
     mother = families["own"].members.get(relation="mother")
     assert ["王秀英", mother.id_number, "13800000001"] in [[r[5], r[7], r[8]] for r in rows]
     event = AuditEvent.objects.get(event="reports.export.unmasked")
-    assert event.reason == "核对特扶名单" and event.actor == people["alice"]
-    assert sorted(event.object_ids) == sorted(families["own"].members.values_list("pk", flat=True))
+    assert event.reason == "核对特扶名单" and event.actor == people["manager"]
+    assert event.region_path == regions["village"].path
+    assert len(event.object_ids) == 4 and set(families["own"].members.values_list("pk", flat=True)) <= set(event.object_ids)
     client.logout()
     login("coordinator")
     assert client.post(url, {"reason": "x"}).status_code == 403
@@ -80,6 +97,7 @@ def test_insurer_roster_lists_living_consenting_insured_people(client, login, re
     for family in families_on_roster:
         consent(family, "insurance")
     login("manager")
+    stepped_up(client)
     url = reverse("api:reports-export", args=["insurer_roster"]) + f"?policy={policy.pk}"
     headings, rows = read(client.post(url, {"reason": "续保"}))
     assert headings[:3] == ["保单号", "姓名", "性别"]
