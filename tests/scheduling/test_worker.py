@@ -94,6 +94,14 @@ def use_broker(url, env_url=...):
     celery_app.amqp._producer_pool = None
 
 
+@pytest.fixture(autouse=True)
+def schedule_off(db):
+    """Beat entries disabled: a worker that starts catches up only what a test enables."""
+    from django_celery_beat.models import PeriodicTask
+
+    PeriodicTask.objects.update(enabled=False)
+
+
 @pytest.fixture
 def broker():
     """Publish from this process to ``BROKER``, emptied before and after."""
