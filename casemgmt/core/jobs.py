@@ -17,6 +17,7 @@ import zoneinfo
 from collections.abc import Callable
 
 from celery.schedules import crontab
+from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -26,7 +27,8 @@ from .models import JobRun
 logger = logging.getLogger(__name__)
 
 DAY, MONTH, YEAR = "day", "month", "year"
-# A row enqueued this recently is taken to be in the queue still; the catch-up publishes it again after.
+# A row enqueued this recently is taken to be in the queue still; the catch-up publishes it again after
+# (``settings.JOBS_REPUBLISH_AFTER`` overrides it).
 REPUBLISH_AFTER = datetime.timedelta(minutes=5)
 # A run that failed this often is left to an operator (the health check shows it overdue).
 MAX_ATTEMPTS = 10
@@ -171,7 +173,8 @@ def _publish(rows, *, now, force):
     published = 0
     for row in rows:
         if not force:
-            fresh = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - REPUBLISH_AFTER)
+            after = getattr(settings, "JOBS_REPUBLISH_AFTER", REPUBLISH_AFTER)
+            fresh = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - after)
             if not JobRun.objects.filter(fresh, pk=row.pk).update(enqueued_at=now):
                 continue
         else:
@@ -278,3 +281,9 @@ def overdue(now=None):
             late.append({"job": job.name, "period": period, "due_at": due_at.isoformat(),
                          "regions_not_done": not_done if rows else None})
     return late
+
+
+def jobs_health(now=None):
+    """The ``jobs`` part of the health check: ``overdue`` lists what is due and not done in time."""
+    late = overdue(now)
+    return {"status": "overdue" if late else "ok", "overdue": late}

@@ -332,10 +332,12 @@ class JobRun(models.Model):
         FAILED = "failed", _("failed")
 
     job = models.CharField(_("job"), max_length=64)
-    period = models.CharField(_("period"), max_length=10, help_text=_("Day (YYYY-MM-DD), month (YYYY-MM) or year."))
+    period = models.CharField(pgettext_lazy("schedule", "period"), max_length=10,
+                              help_text=_("Day (YYYY-MM-DD), month (YYYY-MM) or year."))
     region_path = models.CharField(_("region path"), max_length=12, blank=True, help_text=_("Empty: country-wide."))
     due_at = models.DateTimeField(_("due at"))
-    outcome = models.CharField(_("outcome"), max_length=8, choices=Outcome.choices, default=Outcome.PENDING)
+    outcome = models.CharField(pgettext_lazy("job", "outcome"), max_length=8, choices=Outcome.choices,
+                               default=Outcome.PENDING)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     enqueued_at = models.DateTimeField(_("last enqueued at"), null=True, blank=True)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)

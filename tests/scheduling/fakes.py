@@ -50,7 +50,7 @@ def drop_database_connection():
     s = connection.settings_dict
     dsn = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
     with psycopg.connect(dsn, autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])  # returns once it has ended
 
 
 class DroppingDedupSMSGateway(DedupSMSGateway):

@@ -1,7 +1,6 @@
 """Reliability with a real Redis and real Celery workers: every due reminder is delivered
 exactly once after two beats at once, a SIGKILLed worker, a forced retry and a flushed broker; and a
 broker outage never breaks the web."""
-import datetime
 import json
 import logging
 import os
@@ -18,11 +17,10 @@ from django.db import connection
 from django.utils import timezone
 
 from casemgmt.celery import app as celery_app
-from casemgmt.core.models import Delivery, Notification, NotificationPreference
+from casemgmt.core.models import Delivery, Notification
 from casemgmt.core.notifications import notify
 from families import services as family_services
 from families import tasks as family_tasks
-from families.models import Family
 from families.reminders import checkin_sweep
 
 # The broker this run was given (so that test runs side by side each have their own Redis db), db 3
@@ -128,18 +126,6 @@ def workers(tmp_path):
     yield start
     for worker in started:
         worker.stop()
-
-
-@pytest.fixture
-def overdue(regions, people, families):
-    """Overdue families in two counties; their contacts have phones and no quiet hours."""
-    for user in (people["alice"], people["bob"], people["carol"]):
-        user.phone = f"1390000{user.pk:04d}"
-        user.save()
-        NotificationPreference.objects.create(user=user, email=False, quiet_start=datetime.time(0),
-                                              quiet_end=datetime.time(0))
-    Family.objects.update(next_checkin_due=timezone.localdate() - datetime.timedelta(days=1))
-    return families
 
 
 def sent_sms(tmp_path):
