@@ -39,8 +39,8 @@ class DedupSMSGateway(SMSBackend):
 
     def send(self, *, phone, text, idempotency_key=None):
         assert idempotency_key, "a reminder goes out with its attempt's key"
-        DedupSMSGateway.calls.append({"phone": phone, "text": text, "key": idempotency_key})
-        DedupSMSGateway.delivered.setdefault(idempotency_key, {"phone": phone, "text": text})
+        self.calls.append({"phone": phone, "text": text, "key": idempotency_key})
+        self.delivered.setdefault(idempotency_key, {"phone": phone, "text": text})
 
 
 def drop_database_connection():
@@ -58,7 +58,7 @@ class DroppingDedupSMSGateway(DedupSMSGateway):
     (once per key: the resend under the same key finds the database back)."""
 
     def send(self, *, phone, text, idempotency_key=None):
-        first = idempotency_key not in DedupSMSGateway.delivered
+        first = idempotency_key not in self.delivered
         super().send(phone=phone, text=text, idempotency_key=idempotency_key)
         if first:
             drop_database_connection()
