@@ -343,13 +343,13 @@ def deliveries_send(*, recipient_id, channel, now=None, resume=()):
     return sent
 
 
-def deliveries_dispatch(*, now=None):
+def deliveries_dispatch(*, now=None, resume=()):
     """Send everything that is due: the catch-up after quiet hours, a lost message, a provider error,
-    and attempts of unknown outcome (resumed under their own key)."""
+    and attempts of unknown outcome (resumed under their own key; those in ``resume`` at once)."""
     now = now or timezone.now()
-    pairs = (
-        Delivery.objects.filter(Q(status=Delivery.Status.PENDING, due_at__lte=now)
-                                | Q(status=Delivery.Status.SENDING, claimed_at__lt=now - CLAIM_LEASE))
-        .values_list("recipient_id", "channel").distinct().order_by("recipient_id", "channel")
-    )
-    return sum(deliveries_send(recipient_id=r, channel=c, now=now) for r, c in pairs)
+    due = Q(status=Delivery.Status.PENDING, due_at__lte=now) | Q(status=Delivery.Status.SENDING,
+                                                                  claimed_at__lt=now - CLAIM_LEASE)
+    if resume:
+        due |= Q(status=Delivery.Status.SENDING, claim_token__in=list(resume))
+    pairs = Delivery.objects.filter(due).values_list("recipient_id", "channel").distinct().order_by("recipient_id", "channel")
+    return sum(deliveries_send(recipient_id=r, channel=c, now=now, resume=resume) for r, c in pairs)

@@ -42,23 +42,30 @@ def enqueue(task, *args, **kwargs):
     transaction.on_commit(publish, robust=True)
 
 
+def _resume_later(task, exc, **kwargs):
+    """The retry of a task whose provider took a message it could not record: it resumes that very
+    attempt (``resume``: the keys) instead of leaving it to the lease."""
+    resume = [*kwargs.pop("resume", ()), exc.key]
+    return task.retry(kwargs={**kwargs, "resume": resume}, exc=exc, countdown=min(2 ** task.request.retries, 60))
+
+
 @shared_task(name="core.send_deliveries", bind=True, **RETRY)
 def send_deliveries(self, recipient_id, resume=()):
-    """Send what is due for one recipient. When the provider took a message but its record failed,
-    the retry resumes that very attempt (``resume``: its keys) instead of waiting for the lease."""
     sent = 0
     for channel in ("email", "sms"):
         try:
             sent += notifications.deliveries_send(recipient_id=recipient_id, channel=channel, resume=resume)
         except notifications.OutcomeUnrecorded as exc:
-            raise self.retry(kwargs={"recipient_id": recipient_id, "resume": [*resume, exc.key]}, exc=exc,
-                             countdown=min(2 ** self.request.retries, 60)) from exc
+            raise _resume_later(self, exc, recipient_id=recipient_id, resume=resume) from exc
     return sent
 
 
-@shared_task(name="core.dispatch_deliveries", **RETRY)
-def dispatch_deliveries():
-    return notifications.deliveries_dispatch()
+@shared_task(name="core.dispatch_deliveries", bind=True, **RETRY)
+def dispatch_deliveries(self, resume=()):
+    try:
+        return notifications.deliveries_dispatch(resume=resume)
+    except notifications.OutcomeUnrecorded as exc:
+        raise _resume_later(self, exc, resume=resume) from exc
 
 
 @shared_task(name="core.jobs_catch_up", **RETRY)

@@ -8,6 +8,7 @@ from casemgmt.core.models import NotificationPreference
 from families.models import Family
 
 from .fakes import RecordingSMSBackend
+from .harness import Worker
 
 
 @pytest.fixture
@@ -59,3 +60,17 @@ def schedule(db):
             PeriodicTask.objects.filter(task=task).update(enabled=True, crontab=crontab)
 
     return Schedule()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    started = []
+
+    def start(name, **options):
+        worker = Worker(tmp_path, name, **options)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
