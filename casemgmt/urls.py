@@ -8,7 +8,17 @@ from casemgmt.security import views as security_views
 
 
 def healthz(request):
-    return JsonResponse({"status": "ok"})
+    """Liveness, plus the parts an operator watches: ``jobs`` turns "overdue" (and the whole "degraded",
+    still with 200, since the web itself is fine) when scheduled work is late."""
+    from django.db import DatabaseError
+
+    from casemgmt.core.jobs import jobs_health
+
+    try:
+        jobs = jobs_health()
+    except DatabaseError:
+        jobs = {"status": "unknown", "overdue": []}
+    return JsonResponse({"status": "ok" if jobs["status"] == "ok" else "degraded", "jobs": jobs})
 
 
 urlpatterns = [

@@ -12,6 +12,8 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
@@ -258,11 +260,28 @@ def _care_tasks(events, *, now=None):
                 title=CARE_VISIT(language, file=event["file_number"], what=what, date=event["date"]),
             ))
     with transaction.atomic():
-        before = CareTask.objects.filter(dedup_key__in=[t.dedup_key for t in tasks]).count()
-        CareTask.objects.bulk_create(tasks, ignore_conflicts=True, batch_size=2000)
-        created = CareTask.objects.filter(dedup_key__in=[t.dedup_key for t in tasks]).count() - before
+        created = _insert_new(tasks)
         notify_many(items, now=now)
     return created
+
+
+def _insert_new(objs, batch_size=2000):
+    """``bulk_create(objs, ignore_conflicts=True)`` that returns how many rows it inserted: the
+    statements' own row counts. Counting the rows before and after would count, as this run's, the
+    rows a run beside it inserted with the same keys."""
+    if not objs:
+        return 0
+    model = type(objs[0])
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key and not f.generated]
+    inserted = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(objs), batch_size):
+            query = InsertQuery(model, on_conflict=OnConflict.IGNORE)
+            query.insert_values(fields, objs[start:start + batch_size])
+            for sql, params in query.get_compiler(connection=connection).as_sql():
+                cursor.execute(sql, params)
+                inserted += cursor.rowcount
+    return inserted
 
 
 class _Named:

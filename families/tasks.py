@@ -1,14 +1,15 @@
 """Scheduled family care: thin tasks that split a sweep by county and call ``families.reminders``.
 
-A sweep task carries the day it sweeps, so a retried or redelivered message does the same work;
-the unique keys in the database make a second run a no-op.
+A sweep's beat task writes one ledger row per county for its day (``casemgmt.core.jobs``) and
+publishes a run for each that is not done; a run carries the day it sweeps, so a retried or
+redelivered message does the same work, and the ledger and the unique keys in the database make a
+second run a no-op. What a lost message leaves behind, the catch-up publishes again.
 """
-import datetime
-
 from celery import shared_task
 from django.db.models.functions import Substr
 from django.utils import timezone
 
+from casemgmt.core import jobs
 from casemgmt.core.tasks import RETRY, dispatch_deliveries, enqueue
 
 from . import reminders
@@ -23,36 +24,31 @@ def county_partitions():
     )
 
 
-def _day(value):
-    return datetime.date.fromisoformat(value) if value else timezone.localdate()
-
-
 @shared_task(name="families.checkin_sweep", **RETRY)
 def checkin_sweep(day=None):
-    day = day or timezone.localdate().isoformat()
-    for path in county_partitions():
-        enqueue(checkin_sweep_region, path, day)
+    published = jobs.jobs_start("families.checkin_sweep", day)
     # Whatever was due and never left (a flushed broker, a dead worker) goes out now.
     enqueue(dispatch_deliveries)
+    return published
 
 
 @shared_task(name="families.checkin_sweep_region", **RETRY)
 def checkin_sweep_region(region_path, day=None):
-    return reminders.checkin_sweep(today=_day(day), region_path=region_path)
+    day = day or timezone.localdate().isoformat()
+    return jobs.job_run(name="families.checkin_sweep", period=day, region_path=region_path)
 
 
 @shared_task(name="families.sensitive_dates_sweep", **RETRY)
 def sensitive_dates_sweep(day=None):
-    day = day or timezone.localdate().isoformat()
-    for path in county_partitions():
-        enqueue(sensitive_dates_sweep_region, path, day)
+    return jobs.jobs_start("families.sensitive_dates_sweep", day)
 
 
 @shared_task(name="families.sensitive_dates_sweep_region", **RETRY)
 def sensitive_dates_sweep_region(region_path, day=None):
-    return reminders.sensitive_dates_sweep(today=_day(day), region_path=region_path)
+    day = day or timezone.localdate().isoformat()
+    return jobs.job_run(name="families.sensitive_dates_sweep", period=day, region_path=region_path)
 
 
 @shared_task(name="families.annual_review_open", **RETRY)
 def annual_review_open(year=None):
-    return reminders.annual_review_open(year=year or timezone.localdate().year)
+    return jobs.jobs_start("families.annual_review_open", f"{year}-01-01" if year else None)

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import beat_admin  # noqa: F401 — the beat schedule's pages, editable at national level only
 from .admin_reach import CountyFilter, ReachFormMixin, ReachModelAdmin
-from .models import AuditEvent, Notification, Region, User
+from .models import AuditEvent, JobRun, Notification, Region, User
 
 admin.site.site_header = _("Special family case management")
 admin.site.site_title = _("Special family case management")
@@ -121,6 +121,25 @@ class NotificationAdmin(ReachModelAdmin):
     date_hierarchy = "created_at"
     list_select_related = ("recipient", "family")
     autocomplete_fields = ("family",)
+
+
+# The ledger of scheduled work, for an operator: read-only, written by the jobs alone.
+@admin.register(JobRun)
+class JobRunAdmin(ReachModelAdmin):
+    list_display = ("job", "period", "region_path", "outcome", "attempts", "due_at", "started_at", "finished_at",
+                    "counts", "error")
+    list_filter = ("outcome", "job", "due_at")
+    search_fields = ("=job", "=period", "region_path")
+    date_hierarchy = "due_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 # Core models added later (delivery outbox, preferences) still appear, limited to superusers until they

@@ -36,6 +36,10 @@ SCHEDULE = {
         "task": "reports.aggregates_rebuild", "crontab": {"minute": "30", "hour": "3"},
         "description": "Recompute the report tallies from the records; exact again after bulk loads, drift logged.",
     },
+    "Catch up scheduled work": {
+        "task": "core.jobs_catch_up", "crontab": {"minute": "*/5"}, "expire_seconds": 240,
+        "description": "Run every scheduled job whose period is due and not done (a lost tick, a flushed queue).",
+    },
     "Send due notifications": {
         "task": "core.dispatch_deliveries", "crontab": {"minute": "*/5"},
         "description": "Send digests and SMS deferred past quiet hours; catch up after a broker outage.",
@@ -60,4 +64,5 @@ def sync_beat_schedule(apps=None):
         crontab = CrontabSchedule.objects.filter(timezone=settings.TIME_ZONE, **fields).first()
         if crontab is None:
             crontab = CrontabSchedule.objects.create(timezone=settings.TIME_ZONE, **fields)
-        PeriodicTask.objects.create(name=name, task=spec["task"], crontab=crontab, description=spec["description"])
+        PeriodicTask.objects.create(name=name, task=spec["task"], crontab=crontab, description=spec["description"],
+                                    expire_seconds=spec.get("expire_seconds"))

@@ -295,7 +295,10 @@ class Delivery(models.Model):
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING)
     due_at = models.DateTimeField(_("due at"), default=timezone.now)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    claim_token = models.CharField(_("claim token"), max_length=32, blank=True)
+    # The id of the attempt that carries this row (one message may carry a day's digest): written before
+    # the provider is called and handed to it as the idempotency key, and kept until the row is sent
+    # or given up, so a retry or a reconciliation sends the same message under the same key.
+    claim_token = models.CharField(_("attempt key"), max_length=32, blank=True)
     claimed_at = models.DateTimeField(_("claimed at"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     error = models.CharField(_("last error"), max_length=500, blank=True)
@@ -315,3 +318,40 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"{self.get_channel_display()} → {self.recipient_id}: {self.get_status_display()}"
+
+
+class JobRun(models.Model):
+    """The ledger of scheduled work: which period (a day, month or year) of which job is done for which
+    region. The unique key makes a run happen once however many beats, catch-ups and redelivered
+    messages ask for it; a row not done yet is what the catch-up (``casemgmt.core.jobs``) sends again.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    job = models.CharField(_("job"), max_length=64)
+    period = models.CharField(pgettext_lazy("schedule", "period"), max_length=10,
+                              help_text=_("Day (YYYY-MM-DD), month (YYYY-MM) or year."))
+    region_path = models.CharField(_("region path"), max_length=12, blank=True, help_text=_("Empty: country-wide."))
+    due_at = models.DateTimeField(_("due at"))
+    outcome = models.CharField(pgettext_lazy("job", "outcome"), max_length=8, choices=Outcome.choices,
+                               default=Outcome.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    enqueued_at = models.DateTimeField(_("last enqueued at"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    counts = models.JSONField(_("counts"), default=dict, blank=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled job run")
+        verbose_name_plural = _("scheduled job runs")
+        ordering = ["-due_at", "job", "region_path"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "period", "region_path"], name="jobrun_once"),
+        ]
+
+    def __str__(self):
+        return f"{self.job} {self.period} {self.region_path or '*'}: {self.get_outcome_display()}"

@@ -14,8 +14,8 @@ import logging
 import uuid
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import ngettext
 
@@ -24,7 +24,8 @@ from .models import Delivery, Notification, NotificationPreference, User
 
 logger = logging.getLogger(__name__)
 
-# A claim older than this is taken to belong to a dead worker and is released.
+# An attempt claimed longer ago than this has an unknown outcome (a dead worker, or a record lost after
+# the provider took it): it is sent again under its own key, which a deduplicating provider drops.
 CLAIM_LEASE = datetime.timedelta(minutes=10)
 MAX_SEND_ATTEMPTS = 5
 BATCH = 2000
@@ -255,57 +256,100 @@ def _render(deliveries, language):
         return subject, "\n".join(lines)
 
 
-def deliveries_send(*, recipient_id, channel, now=None):
-    """Send everything due for one recipient on one channel as one message; returns rows sent.
+class OutcomeUnrecorded(Exception):
+    """The provider took the message of attempt ``key``, and recording that failed (the database went
+    away): whoever retries resumes this attempt, under the same key, rather than start another."""
 
-    Rows are claimed with one conditional UPDATE (``SKIP LOCKED``): two workers running this at once
-    each get disjoint rows, so nothing is sent twice.
+    def __init__(self, key):
+        super().__init__(f"attempt {key} was handed to the provider; recording it failed")
+        self.key = key
+
+
+def _claim(*, recipient_id, channel, now, resume=()):
+    """Claim the rows of one attempt for one recipient and channel; returns its key, or ``""``.
+
+    An attempt already made comes first, under its own key: one that failed and is due again, one
+    whose outcome is unknown (claimed longer than ``CLAIM_LEASE`` ago: a dead worker, or a record that
+    failed after the provider took it), or one named in ``resume``. Otherwise the due rows that belong
+    to no attempt become a new one. The key is committed with the rows before anything is sent.
     """
-    now = now or timezone.now()
-    token = uuid.uuid4().hex
+    mine = Delivery.objects.filter(recipient_id=recipient_id, channel=channel)
+    earlier = (Q(status=Delivery.Status.PENDING, due_at__lte=now) & ~Q(claim_token="")) | Q(
+        status=Delivery.Status.SENDING, claimed_at__lt=now - CLAIM_LEASE)
+    if resume:
+        earlier |= Q(status=Delivery.Status.SENDING, claim_token__in=list(resume))
     with transaction.atomic():
-        due = Delivery.objects.filter(
-            recipient_id=recipient_id, channel=channel, status=Delivery.Status.PENDING, due_at__lte=now
-        ).select_for_update(skip_locked=True).values("pk")
-        claimed = Delivery.objects.filter(pk__in=due).update(
-            status=Delivery.Status.SENDING, claim_token=token, claimed_at=now, attempts=F("attempts") + 1
+        row = mine.filter(earlier).select_for_update(skip_locked=True).values("claim_token").first()
+        if row is not None:
+            key = row["claim_token"]
+            rows = mine.filter(claim_token=key, status__in=[Delivery.Status.PENDING, Delivery.Status.SENDING])
+        else:
+            key = uuid.uuid4().hex
+            rows = mine.filter(status=Delivery.Status.PENDING, claim_token="", due_at__lte=now)
+        claimed = Delivery.objects.filter(pk__in=rows.select_for_update(skip_locked=True).values("pk")).update(
+            status=Delivery.Status.SENDING, claim_token=key, claimed_at=now, attempts=F("attempts") + 1
         )
-    if not claimed:
-        return 0
+    if row is not None and claimed:
+        logger.warning("Resuming attempt %s (%d deliveries) under its own key.", key, claimed)
+    return key if claimed else ""
+
+
+def _send(key, *, now):
+    """Hand the message of attempt ``key`` to the provider with the key as its idempotency key, and
+    record the outcome; returns the rows sent."""
     deliveries = list(
-        Delivery.objects.filter(claim_token=token).select_related("notification", "recipient")
+        Delivery.objects.filter(claim_token=key, status=Delivery.Status.SENDING).select_related("notification", "recipient")
         .order_by("notification__created_at", "notification_id")
     )
-    user = deliveries[0].recipient
+    if not deliveries:
+        return 0
+    user, channel = deliveries[0].recipient, deliveries[0].channel
     subject, body = _render(deliveries, user.language)
     try:
         if channel == Delivery.Channel.EMAIL:
-            channels.send_email_message(address=user.email, subject=subject, body=body)
+            channels.send_email_message(address=user.email, subject=subject, body=body, idempotency_key=key)
         else:
-            channels.send_sms_message(phone=user.phone, text=f"{subject}\n{body}" if len(deliveries) > 1 else body)
-    except Exception as exc:  # a provider failure: retry later from the database, not the broker
-        logger.warning("Sending %s to user %s failed: %s", channel, recipient_id, exc)
-        attempts = deliveries[0].attempts
-        Delivery.objects.filter(claim_token=token).update(
+            channels.send_sms_message(phone=user.phone, text=f"{subject}\n{body}" if len(deliveries) > 1 else body,
+                                      idempotency_key=key)
+    except Exception as exc:  # a provider failure: retry later from the database, under the same key
+        logger.warning("Sending %s to user %s failed: %s", channel, user.pk, exc)
+        attempts = max(d.attempts for d in deliveries)
+        Delivery.objects.filter(claim_token=key, status=Delivery.Status.SENDING).update(
             status=Delivery.Status.FAILED if attempts >= MAX_SEND_ATTEMPTS else Delivery.Status.PENDING,
-            due_at=now + datetime.timedelta(minutes=5 * 2 ** attempts), claim_token="", error=str(exc)[:500],
+            due_at=now + datetime.timedelta(minutes=5 * 2 ** attempts), error=str(exc)[:500],
         )
         return 0
-    Delivery.objects.filter(claim_token=token).update(status=Delivery.Status.SENT, sent_at=timezone.now())
-    return claimed
+    try:
+        return Delivery.objects.filter(claim_token=key, status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.SENT, sent_at=timezone.now(), error="")
+    except DatabaseError as exc:
+        raise OutcomeUnrecorded(key) from exc
 
 
-def deliveries_dispatch(*, now=None):
-    """Send everything that is due (the catch-up after quiet hours, a lost message or a dead worker)."""
+def deliveries_send(*, recipient_id, channel, now=None, resume=()):
+    """Send everything due for one recipient on one channel; returns rows sent.
+
+    Each message is one attempt (a day's reminders go as one digest): its key is committed with its
+    rows before the provider is called, and given to the provider as the idempotency key, so sending
+    an attempt again — after a provider error, a dead worker, or a record lost after the provider took
+    it — is dropped by a deduplicating provider instead of reaching the person twice. Rows are claimed
+    with one conditional UPDATE (``SKIP LOCKED``): two workers running this at once each get disjoint
+    rows. ``resume``: keys of attempts whose record failed, to finish now rather than after the lease.
+    """
     now = now or timezone.now()
-    released = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=now - CLAIM_LEASE).update(
-        status=Delivery.Status.PENDING, claim_token=""
-    )
-    if released:
-        logger.warning("Released %d deliveries claimed by a worker that did not finish.", released)
-    pairs = (
-        Delivery.objects.filter(status=Delivery.Status.PENDING, due_at__lte=now)
-        .values_list("recipient_id", "channel").distinct().order_by("recipient_id", "channel")
-    )
-    return sum(deliveries_send(recipient_id=r, channel=c, now=now) for r, c in pairs)
+    sent = 0
+    while key := _claim(recipient_id=recipient_id, channel=channel, now=now, resume=resume):
+        sent += _send(key, now=now)
+    return sent
 
+
+def deliveries_dispatch(*, now=None, resume=()):
+    """Send everything that is due: the catch-up after quiet hours, a lost message, a provider error,
+    and attempts of unknown outcome (resumed under their own key; those in ``resume`` at once)."""
+    now = now or timezone.now()
+    due = Q(status=Delivery.Status.PENDING, due_at__lte=now) | Q(status=Delivery.Status.SENDING,
+                                                                  claimed_at__lt=now - CLAIM_LEASE)
+    if resume:
+        due |= Q(status=Delivery.Status.SENDING, claim_token__in=list(resume))
+    pairs = Delivery.objects.filter(due).values_list("recipient_id", "channel").distinct().order_by("recipient_id", "channel")
+    return sum(deliveries_send(recipient_id=r, channel=c, now=now, resume=resume) for r, c in pairs)

@@ -59,6 +59,8 @@ def _optional_rows(people, families):
         "security.familymessage": lambda m: m.objects.create(family=families["own"], channel="sms", status="sent",
                                                              sent_by=people["manager"]),
         "security.anonymisation": lambda m: m.objects.create(family=families["colleague"], reason="test"),
+        "core.jobrun": lambda m: m.objects.create(job="families.checkin_sweep", period="2026-01-05",
+                                                  region_path="350623", due_at=timezone.now(), outcome="done"),
     }
     for label, make in makers.items():
         try:

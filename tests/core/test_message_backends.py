@@ -81,7 +81,8 @@ def gateway():
 
         def do_POST(self):  # noqa: N802 (http.server's name)
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append({"auth": self.headers["Authorization"], "body": json.loads(body)})
+            received.append({"auth": self.headers["Authorization"], "key": self.headers["Idempotency-Key"],
+                             "body": json.loads(body)})
             self.send_response(Handler.status)
             self.end_headers()
 
@@ -102,8 +103,12 @@ def test_http_sms_backend_posts_to_the_gateway(settings, gateway):
     settings.SMS_BACKEND = "casemgmt.core.channels.HttpSMSBackend"
     settings.SMS_GATEWAY_URL = f"http://127.0.0.1:{server.server_port}/send"
     settings.SMS_GATEWAY_TOKEN = "gateway-token"
+    send_sms_message(phone="13800000001", text="明天上午上门看望", idempotency_key="attempt-7")
     send_sms_message(phone="13800000001", text="明天上午上门看望")
-    assert received == [{"auth": "Bearer gateway-token", "body": {"phone": "13800000001", "text": "明天上午上门看望"}}]
+    body = {"phone": "13800000001", "text": "明天上午上门看望"}
+    # The attempt's key reaches the gateway, which drops a resend of the same attempt.
+    assert received == [{"auth": "Bearer gateway-token", "key": "attempt-7", "body": body},
+                        {"auth": "Bearer gateway-token", "key": None, "body": body}]
     # A refusal raises, so the delivery is tried again later.
     handler.status = 503
     with pytest.raises(urllib.error.HTTPError):

@@ -93,7 +93,7 @@ def test_failed_sms_is_retried_later_from_the_database(alice, settings):
 
 
 class BrokenSMS:
-    def send(self, *, phone, text):
+    def send(self, *, phone, text, idempotency_key=None):
         raise RuntimeError("gateway down")
 
 

@@ -16,7 +16,7 @@ from families.models import CheckIn, Family, FamilyMember
 
 TODAY = datetime.date(2026, 5, 20)
 # Notifications and their deliveries are made by the reminder jobs, not by demo data.
-NOT_SEEDED = {"core.notification", "core.notificationpreference", "core.delivery"}
+NOT_SEEDED = {"core.notification", "core.notificationpreference", "core.delivery", "core.jobrun"}
 
 
 def key_values():
