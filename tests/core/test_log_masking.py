@@ -45,6 +45,7 @@ def test_mask(text, expected):
     assert mask(text) == expected
 
 
+@pytest.mark.django_db(transaction=True)  # /healthz reads the job ledger, from the server's thread
 def test_runserver_access_log_shows_only_masked_search_terms():
     """runserver's own server and request handler, with the logging the settings configure."""
     server = WSGIServer(("127.0.0.1", 0), WSGIRequestHandler)

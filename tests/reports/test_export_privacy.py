@@ -35,6 +35,13 @@ def stepped_up(client):
     session.save()
 
 
+def signed_in_a_while_ago(client):
+    """The signed-in session of someone whose last code is older than a step-up allows."""
+    session = client.session
+    session.pop(SESSION_KEY, None)
+    session.save()
+
+
 def plaintexts(families):
     members = FamilyMember.objects.filter(family__in=families.values())
     return [m.id_number for m in members] + [m.phone for m in members if m.phone]
@@ -127,6 +134,7 @@ def test_unmasked_export_refused_to_other_roles_even_with_a_fresh_second_factor(
 
 def test_unmasked_export_needs_a_fresh_second_factor_on_the_api(client, login, people, families, settings):
     login("manager")
+    signed_in_a_while_ago(client)
     url = reverse("api:reports-export", args=["families"])
     response = client.post(url, {"reason": "核对特扶名单"})
     assert response.status_code == 403 and response.json()["errors"][0]["code"] == "step_up_required"
@@ -148,6 +156,7 @@ def test_unmasked_export_needs_a_fresh_second_factor_on_the_api(client, login, p
 
 def test_unmasked_export_page_sends_to_the_step_up_page_and_back(client, login, families):
     login("manager")
+    signed_in_a_while_ago(client)
     response = client.post("/reports/export/families/?year=2025", {"reason": "核对特扶名单"})
     assert response.status_code == 302
     assert response["Location"] == "/step-up/?next=%2Freports%2F%3Fyear%3D2025"
