@@ -4,10 +4,8 @@ Workbooks are written in openpyxl's write-only mode, row by row, so a long list 
 as cell objects. Money goes in as numbers with two decimals, dates as dates, so the sheets add up in
 Excel and LibreOffice.
 
-Every cell goes through ``_cell``: text that a spreadsheet would read as a formula (it begins with
-``= + - @``, a tab or a carriage return: a member named ``=HYPERLINK(…)`` would otherwise be a
-live link that sends the neighbouring cells away) is written as a text cell with Excel's quote
-prefix, its value unchanged, so it stays text even when someone edits the cell.
+Every cell goes through ``_cell``, and its text through ``core.spreadsheet.text_cell``: never a
+live formula.
 """
 import datetime
 import io
@@ -18,9 +16,10 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
+from casemgmt.core.spreadsheet import text_cell
+
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY_FORMAT = "#,##0.00"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _(message):
@@ -42,15 +41,6 @@ def _cell(sheet, value, bold=False):
         cell = text_cell(sheet, str(value))
     if bold:
         cell.font = Font(bold=True)
-    return cell
-
-
-def text_cell(sheet, text):
-    """A cell that holds ``text`` as text, whatever it begins with (see the module docstring)."""
-    cell = WriteOnlyCell(sheet, value=text)
-    if text.startswith(FORMULA_STARTS):
-        cell.data_type = "s"  # openpyxl makes any text beginning with "=" a formula
-        cell.quotePrefix = True
     return cell
 
 

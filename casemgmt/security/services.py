@@ -18,6 +18,7 @@ from casemgmt.core.audit import audit_log
 from casemgmt.core.channels import send_sms_message
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import AuditEvent, Notification, Role, User
+from casemgmt.core.spreadsheet import text_cell
 from families.models import Family, FamilyMember
 
 from .consent import CHANNEL_PURPOSES, consent_allows
@@ -324,10 +325,14 @@ def _workbook(data):
         headings = sorted({key for row in rows for key in row})
         sheet.append(headings)
         for row in rows:
-            sheet.append([_cell(row.get(h)) for h in headings])
+            sheet.append([_safe(sheet, _cell(row.get(h))) for h in headings])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _safe(sheet, value):
+    return text_cell(sheet, value) if isinstance(value, str) else value
 
 
 def _cell(value):

