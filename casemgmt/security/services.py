@@ -168,14 +168,17 @@ def _notify_region_managers(grant):
         if manager.pk == grant.user_id:
             continue
         with translation.override(manager.language or None):
-            values = {"file": grant.family.file_number, "user": grant.user, "reason": grant.reason}
+            # The typed reason stays with the grant (read there by the manager and the auditors):
+            # a notice may leave the system as e-mail or SMS, and a reason can name a diagnosis.
+            values = {"file": grant.family.file_number, "user": grant.user}
             if pending:
                 title = _("%(user)s asks for emergency access to family %(file)s") % values
-                body = _("Reason: %(reason)s. They have used today's emergency accesses; approve or deny the request.") % values
+                body = _("They have used today's emergency accesses. Read their reason with the request, then "
+                         "approve or deny it.")
             else:
                 title = _("Emergency access to family %(file)s by %(user)s") % values
-                body = _("Reason: %(reason)s. Access ends at %(end)s.") % {
-                    **values, "end": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")}
+                body = _("Access ends at %(end)s. Their reason is kept with the grant.") % {
+                    "end": timezone.localtime(grant.expires_at).strftime("%Y-%m-%d %H:%M")}
         notify(recipient=manager, kind="security.break_glass", title=title, body=body,
                level=Notification.Level.WARNING, family=grant.family,
                dedup_key=f"break-glass:{grant.pk}:{grant.status}:{manager.pk}")
