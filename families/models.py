@@ -456,7 +456,8 @@ class CarePlanGoal(models.Model):
         verbose_name_plural = _("care-plan goals")
 
     def __str__(self):
-        return self.description
+        # The description is case notes (the privacy policy's NOTES); a name is shown to everyone.
+        return _("goal %(number)s of %(plan)s") % {"number": self.pk, "plan": self.plan}
 
 
 class CareTask(models.Model):

@@ -155,6 +155,9 @@ FIELDS = {
         id=K.RECORD, family=K.NAME, from_status=K.PROFILE, to_status=K.PROFILE, changed_by=K.PROFILE,
         changed_at=K.PROFILE, reason=K.NOTES,
     ),
+    "families.careplangoal": _fields(
+        id=K.RECORD, plan=K.NAME, status=K.PROFILE, target_date=K.PROFILE, description=K.NOTES,
+    ),
     "families.careplan": _fields(
         **_REC, family=K.NAME, title=K.PROFILE, status=K.PROFILE, owner=K.PROFILE, starts_on=K.PROFILE,
         review_on=K.PROFILE, summary=K.NOTES,
@@ -313,8 +316,13 @@ MIN_REASON_LENGTH = 2
 # Acts that need a second factor entered in the last STEP_UP_SECONDS (casemgmt.security.stepup).
 STEP_UP_ACTS = frozenset({"api.token.issue", "export.unmasked", "breakglass.open"})
 UNMASKED_EXPORT_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER})
-# Signing in needs a second factor for every role that works with families' data.
-SECOND_FACTOR_ROLES = frozenset(ROLES)
+# Signing in needs a second factor for every role that works with families' data; a volunteer
+# (name and village of the families paired with them) needs one only when they are also staff.
+SECOND_FACTOR_ROLES = frozenset(ROLES) - {Role.VOLUNTEER}
+
+
+def needs_second_factor(user):
+    return bool(user.is_staff or user.is_superuser or getattr(user, "role", "") in SECOND_FACTOR_ROLES)
 
 
 def needs_step_up(act):
@@ -545,7 +553,14 @@ def table_markdown():
         parts = [f"{kind}: {', '.join(sorted(names))}" for kind, names in by_kind.items() if kind != Kind.RECORD]
         lines.append(f"- `{label}` — " + "; ".join(parts))
     owners = ", ".join(f"`{label}` by `{field}`" for label, field in OWNERS.items())
+    outbound_kinds = ", ".join(str(kind) for kind, how in OUTBOUND.items() if how == Access.SHOW)
     lines += ["", f"Own records: {owners}.", "",
+              "Searches and filters: by fields shown in plaintext, or by a whole "
+              f"{', '.join(sorted(str(kind) for kind in IDENTIFIER_KINDS))} the user may reveal or see masked.",
+              f"Text that leaves the system (calendar feeds, e-mail, SMS, notifications): {outbound_kinds} only, "
+              "and people's names masked.",
+              "Sign-in with a second factor: " + ", ".join(sorted(str(role) for role in SECOND_FACTOR_ROLES))
+              + " (and any staff account).",
               f"Second factor no older than a few minutes before: {', '.join(sorted(STEP_UP_ACTS))}.",
               f"Unmasked exports: {', '.join(str(r) for r in sorted(UNMASKED_EXPORT_ROLES))}; public lists are always "
               "masked.", ""]

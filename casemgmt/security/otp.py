@@ -10,8 +10,8 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from casemgmt.core import privacy
 from casemgmt.core.audit import audit_log
-from casemgmt.core.models import Role
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_DEVICE_NAME = "recovery codes"
@@ -20,8 +20,8 @@ _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 def second_factor_required(user):
-    """Staff sign in with a second factor; so does every role that sees a family's data."""
-    return bool(user.is_staff or user.is_superuser or getattr(user, "role", "") != Role.VOLUNTEER)
+    """Whether ``user`` signs in with a second factor: the privacy policy says."""
+    return privacy.needs_second_factor(user)
 
 
 def authenticator_of(user):

@@ -211,7 +211,7 @@ class RiskChangeSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CarePlanGoalSerializer(serializers.ModelSerializer):
+class CarePlanGoalSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     plan = ScopedRelatedField(queryset=CarePlan.objects.all())
 
     class Meta:
@@ -225,10 +225,17 @@ class CarePlanGoalSerializer(serializers.ModelSerializer):
         return fields
 
 
+class CarePlanGoalBriefSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
+    class Meta:
+        model = CarePlanGoal
+        fields = ["id", "description", "target_date", "status"]
+        read_only_fields = fields
+
+
 class CarePlanSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     family = ScopedRelatedField(queryset=Family.objects.all())
     owner = UserBriefSerializer(read_only=True)
-    goals = serializers.SerializerMethodField()
+    goals = CarePlanGoalBriefSerializer(many=True, read_only=True)
 
     class Meta:
         model = CarePlan
@@ -241,10 +248,6 @@ class CarePlanSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
         if self.instance is not None and not isinstance(self.instance, list | tuple):
             fields["family"].read_only = True
         return fields
-
-    def get_goals(self, plan) -> list[dict]:
-        return [{"id": g.id, "description": g.description, "target_date": g.target_date, "status": g.status}
-                for g in plan.goals.all()]
 
     def validate(self, attrs):
         starts, review = attrs.get("starts_on"), attrs.get("review_on")

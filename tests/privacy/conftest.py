@@ -22,6 +22,7 @@ from families.models import (
     AssessmentScale,
     AssistanceEnrollment,
     CarePlan,
+    CarePlanGoal,
     CheckIn,
     ContactAssignment,
     FamilyStatusChange,
@@ -112,7 +113,8 @@ def privacy_world(regions, people, families):
          notes=_text("assess"))
     keep(RiskLevelChange(family=family, to_level="red", changed_by=alice), reason=_text("risk"))
     keep(FamilyStatusChange(family=family, to_status="active", changed_by=alice), reason=_text("status"))
-    keep(CarePlan(family=family, title="plan", owner=alice), summary=_text("plan"))
+    plan = keep(CarePlan(family=family, title="plan", owner=alice), summary=_text("plan"))
+    keep(CarePlanGoal(plan=plan), description=_text("goal"))
     enrollment = keep(AssistanceEnrollment(member=mother, family=family), bank_account="6222020200134343434",
                       bank_name=_text("bank"))
     keep(AnnualReview(enrollment=enrollment, year=2026), note=_text("review"))

@@ -29,10 +29,9 @@ DOMAIN_TABLE = {
 NOT_PERSONAL = {
     "families.contactassignment": "who works with a family: staff, not family data",
     "families.caretask": "a task's description is written for staff; its family is the link",
-    "families.careplangoal": "a goal of a plan, visible with the plan",
     "families.consentrecord": "when consent was given; no content",
     "families.familytransfer": "a transfer between regions",
-    "core.notification": "a staff member's notice; its text is built for the recipient by privacy.outbound_text",
+    "core.notification": "a staff member's notice; its text is built for the recipient by privacy.outbound",
     "volunteers.qualification": "a professional certificate's number, printed on the certificate itself",
     "volunteers.pairing": "why a pairing ended, in staff's words about the pairing",
     "volunteers.servicehours": "what a volunteer did, for their hours",
