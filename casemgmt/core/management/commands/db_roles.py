@@ -27,13 +27,22 @@ class Command(BaseCommand):
                 raise CommandError("DATABASE_URL and DATABASE_OWNER_URL name the same role: the application "
                                    "needs a role of its own.")
             cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-            if cursor.fetchone() is None:
-                # A utility statement takes no parameters: the password goes in as a quoted literal.
-                create = sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(sql.Identifier(role))
-                if password:
-                    create += sql.SQL(" PASSWORD {}").format(sql.Literal(password))
-                cursor.execute(create.as_string(cursor.connection))
+            exists = cursor.fetchone() is not None
+            cursor.execute("SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user")
+            may_alter = cursor.fetchone()[0]
+            # A utility statement takes no parameters: the password goes in as a quoted literal.
+            secret = sql.SQL(" PASSWORD {}").format(sql.Literal(password)) if password else sql.SQL("")
+            if not exists and not may_alter:
+                raise CommandError(f"Role {role} does not exist and {owner} may not create roles: as a superuser, "
+                                   f"CREATE ROLE {role} LOGIN PASSWORD '...'; then run db_roles again.")
+            if not exists:
+                cursor.execute((sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE").format(
+                    sql.Identifier(role)) + secret).as_string(cursor.connection))
                 self.stdout.write(f"Role {role} created.")
+            elif password and may_alter:
+                # DATABASE_URL says the password: changing it there and running this again rotates it.
+                cursor.execute((sql.SQL("ALTER ROLE {} LOGIN").format(sql.Identifier(role)) + secret).as_string(
+                    cursor.connection))
             problems = self.problems(cursor, role, owner, connection.settings_dict["NAME"])
             if problems:
                 raise CommandError(f"Role {role} may do more than the application should:\n  " + "\n  ".join(problems))
