@@ -149,8 +149,7 @@ DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
 DATABASE_APP_ROLE = ""
 if DATABASE_OWNER_URL:
     DATABASES["owner"] = env.db_url_config(DATABASE_OWNER_URL)
-    if DATABASES["owner"]["ENGINE"] != "django.db.backends.postgresql" or DATABASES["default"]["ENGINE"] != DATABASES[
-            "owner"]["ENGINE"]:
+    if {DATABASES["owner"]["ENGINE"], DATABASES["default"]["ENGINE"]} != {"django.db.backends.postgresql"}:
         raise ImproperlyConfigured("DATABASE_OWNER_URL needs DATABASE_URL and itself on PostgreSQL.")
     if DATABASES["owner"]["NAME"] != DATABASES["default"]["NAME"]:
         raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same database as DATABASE_URL.")

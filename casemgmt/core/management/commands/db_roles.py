@@ -19,6 +19,8 @@ class Command(BaseCommand):
                                "(the application's role); see docs/deploy.md.")
         connection = connections[dbroles.OWNER]
         role = dbroles.app_role()
+        if not role:
+            raise CommandError("DATABASE_URL must name the application's role (postgres://ROLE:PASSWORD@host/db).")
         password = settings.DATABASES["default"].get("PASSWORD") or None
         with transaction.atomic(using=dbroles.OWNER), connection.cursor() as cursor:
             cursor.execute("SELECT current_user")
