@@ -8,8 +8,4 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core: regions, users, audit")
 
     def ready(self):
-        from django.db.models.signals import post_migrate
-
-        from . import dbroles, signals  # noqa: F401
-
-        post_migrate.connect(dbroles.grant_after_migrate, sender=self, dispatch_uid="casemgmt.core.dbroles.grant")
+        from . import signals  # noqa: F401

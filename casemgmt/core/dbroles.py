@@ -129,10 +129,10 @@ def grant(connection, role=None):
     return statements
 
 
-def grant_after_migrate(sender, using=DEFAULT_DB_ALIAS, **kwargs):
-    """``post_migrate``: the tables a migration created get the application's privileges, and the
-    audit trail loses those default privileges gave it. Only the owner can; ``flush`` sends the
-    same signal as the application role, which changes nothing then."""
-    connection = connections[using]
+def grant_if_owner(connection):
+    """After ``migrate``: the tables a migration created get the application's privileges, and the
+    audit trail loses those default privileges gave it. Only the owner can; as any other role (or
+    without an application role of its own) this changes nothing."""
     if app_role() and connection.vendor == "postgresql" and owns(connection, "django_migrations"):
-        grant(connection)
+        return grant(connection)
+    return []
