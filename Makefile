@@ -37,13 +37,18 @@ run: demo
 	$(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 
 # The suite runs against the real PostgreSQL and Redis (tests about the database, broker and worker
-# must); without DATABASE_URL / CELERY_BROKER_URL it uses the local servers.
+# must); without DATABASE_URL / CELERY_BROKER_URL it uses the local servers. With DATABASE_OWNER_URL
+# as well (the schema's owner; DATABASE_URL is then the application's role, docs/deploy.md), the
+# owner creates and migrates the test database and the tests run as the application's role.
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casemgmt
 test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
+test: export DATABASE_OWNER_URL ?=
 test: venv
-	@$(PY) -c 'import environ, psycopg, sys; c = environ.Env.db_url_config("$(DATABASE_URL)"); \
-	  sys.exit(0) if "sqlite" in c["ENGINE"] else psycopg.connect(host=c["HOST"], port=c["PORT"] or 5432, user=c["USER"], dbname="postgres", connect_timeout=3).close()' \
-	  || { echo "make test needs PostgreSQL at $(DATABASE_URL) (see README)." >&2; exit 1; }
+	@for url in "$$DATABASE_URL" $${DATABASE_OWNER_URL:+"$$DATABASE_OWNER_URL"}; do \
+	  $(PY) -c 'import environ, psycopg, sys; c = environ.Env.db_url_config(sys.argv[1]); \
+	    sys.exit(0) if "sqlite" in c["ENGINE"] else psycopg.connect(host=c["HOST"], port=c["PORT"] or 5432, user=c["USER"], \
+	    password=c["PASSWORD"] or None, dbname="postgres", connect_timeout=3).close()' "$$url" \
+	  || { echo "make test needs PostgreSQL at $$url (see README)." >&2; exit 1; }; done
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # National-scale benchmarks (bench/README.md) on $(DATABASE_URL), which must be a migrated database of

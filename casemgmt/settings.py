@@ -147,6 +147,25 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.boo
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# Two PostgreSQL roles (docs/deploy.md): web and worker connect as DATABASE_URL's role, which may
+# read and write the tables but owns none, so it cannot TRUNCATE, ALTER or disable a trigger, and on
+# the audit trail may only INSERT and SELECT. DATABASE_OWNER_URL, the owner of the schema, is given
+# only to `migrate`, `db_roles` and `audit_purge`; no router sends ordinary reads or writes to it.
+# Without it (a laptop, or one superuser role) everything runs on "default" as before.
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+DATABASE_APP_ROLE = ""
+if DATABASE_OWNER_URL:
+    DATABASES["owner"] = env.db_url_config(DATABASE_OWNER_URL)
+    if {DATABASES["owner"]["ENGINE"], DATABASES["default"]["ENGINE"]} != {"django.db.backends.postgresql"}:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL needs DATABASE_URL and itself on PostgreSQL.")
+    if DATABASES["owner"]["NAME"] != DATABASES["default"]["NAME"]:
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same database as DATABASE_URL.")
+    # The role the owner grants to: DATABASE_URL's, captured before anything switches "default".
+    DATABASE_APP_ROLE = DATABASES["default"]["USER"]
+    DATABASES["owner"]["CONN_MAX_AGE"] = 0
+    # The test database is the same one, reached as its owner.
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["casemgmt.core.dbroles.OwnerRouter"]
 
 # API rate limits (DRF throttles) count in this cache. In memory (the default) each web process
 # counts alone, so with several gunicorn workers the limit is that many times the setting: give

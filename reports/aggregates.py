@@ -50,7 +50,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
-from casemgmt.core import reach
+from casemgmt.core import dbroles, reach
 from families.models import CheckIn, Family
 from services.models import ActivityAttendance, Disbursement, HealthCheckup
 
@@ -900,7 +900,11 @@ def rebuild(using=None):
     with transaction.atomic(using=using.alias), using.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {', '.join(SOURCES)} IN SHARE MODE")
         cursor.execute("SET LOCAL work_mem = '256MB'")
-        install(using)  # the functions as this code has them, whatever was installed before
+        if dbroles.owns(using, SOURCES[0]):
+            # The functions as this code has them, whatever was installed before. Only the owner
+            # may replace them: the application's role (the nightly task) recomputes with what
+            # the last migration installed.
+            install(using)
         cursor.execute("SELECT time_zone FROM reports_aggregatestate WHERE id = 1 AND stale_since IS NULL")
         maintained = (cursor.fetchone() or (None,))[0] == zone
         for table, (keys, values, recompute) in TALLIES.items():

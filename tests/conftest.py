@@ -2,16 +2,103 @@
 the worker who owns the case (alice), a colleague in the same county (bob) and an outsider from
 another county (carol) — plus one user per role."""
 import datetime
+import os
 import time
 
 import pytest
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 
+from casemgmt.core import dbroles
 from casemgmt.core.idcard import make_id_number
 from casemgmt.core.models import Region, Role, User
 from families import services as family_services
 from families.models import ContactAssignment, FamilyMember
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+# ---- database roles (docs/deploy.md) ----------------------------------------------------------------
+# With DATABASE_OWNER_URL set, the test database is created and migrated by the owner, as `migrate`
+# does in a deployment, and the tests then run as DATABASE_URL's role: the application's, which owns
+# nothing. Without it (one superuser role) everything stays on that one role.
+_CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
+_APP = {key: settings.DATABASES[DEFAULT_DB_ALIAS].get(key) for key in _CREDENTIALS}
+_OWNER = {key: settings.DATABASES[dbroles.OWNER].get(key) for key in _CREDENTIALS} if dbroles.configured() else _APP
+# No process the tests start (Celery workers, `make run`) is given the owner's URL, as in a deployment.
+os.environ.pop("DATABASE_OWNER_URL", None)
+_as_owner = {"now": False}  # inside a test marked db_owner
+
+
+def _connect_default(credentials):
+    connection = connections[DEFAULT_DB_ALIAS]
+    if any(connection.settings_dict.get(key) != value for key, value in credentials.items()):
+        connection.close()
+        connection.settings_dict.update(credentials)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "db_owner: runs as the schema's owner (bulk loads, triggers switched off or "
+                                       "dropped): what only maintenance commands do, never web or worker")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("db_owner") is not None:
+        _as_owner["now"] = True
+        _connect_default(_OWNER)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        if _as_owner["now"]:
+            _as_owner["now"] = False
+            _connect_default(_APP)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    _connect_default(_OWNER)
+
+
+def _flush_as_owner(original):
+    """Emptying the tables after a transactional test takes TRUNCATE, which the application's role
+    may not: the owner does it, on a connection of its own."""
+    import psycopg
+
+    def execute_sql_flush(ops, sql_list):
+        connection = ops.connection
+        if connection.alias != DEFAULT_DB_ALIAS or connection.settings_dict["USER"] == _OWNER["USER"]:
+            return original(ops, sql_list)
+        with psycopg.connect(dbname=connection.settings_dict["NAME"], user=_OWNER["USER"],
+                             password=_OWNER["PASSWORD"] or None, host=_OWNER["HOST"] or None,
+                             port=_OWNER["PORT"] or None) as owner, owner.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '60s'")
+            for sql in sql_list:
+                cursor.execute(sql)
+
+    return execute_sql_flush
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    if not dbroles.configured():
+        yield
+        return
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    original = DatabaseOperations.execute_sql_flush
+    DatabaseOperations.execute_sql_flush = _flush_as_owner(original)
+    _connect_default(_OWNER if _as_owner["now"] else _APP)
+    try:
+        yield
+    finally:
+        DatabaseOperations.execute_sql_flush = original
+        _connect_default(_OWNER)  # which drops the test database
 
 
 @pytest.fixture(autouse=True)

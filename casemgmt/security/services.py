@@ -8,12 +8,12 @@ from django.conf import settings
 from django.core import serializers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from casemgmt.core import reach
+from casemgmt.core import dbroles, reach
 from casemgmt.core.audit import audit_log
 from casemgmt.core.channels import send_sms_message
 from casemgmt.core.errors import OutOfReachError
@@ -410,13 +410,16 @@ def audit_retention_days():
 def audit_purge(*, actor=None, before, now=None):
     """Delete audit rows older than ``before`` — the only path that may, and never younger than the
     retention period (the database trigger enforces three years on its own too). The trigger is
-    opened only inside this transaction."""
+    opened only inside this transaction, on the owner's connection (``DATABASE_OWNER_URL``): the
+    application's role may not delete audit rows at all. The purge and its own audit row are one
+    transaction."""
     now = now or timezone.now()
     oldest_allowed = now - datetime.timedelta(days=audit_retention_days())
     if before > oldest_allowed:
         raise ValidationError({"before": _("Audit events are kept %(days)s days; choose a date before %(date)s.") % {
             "days": audit_retention_days(), "date": timezone.localtime(oldest_allowed).date()}})
-    with transaction.atomic():
+    with dbroles.as_owner() as using, transaction.atomic(using=using):
+        connection = connections[using]
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL casemgmt.audit_purge = 'on'")

@@ -243,6 +243,7 @@ def test_a_bulk_statement_makes_the_tallies_stale_until_a_rebuild(report_data, p
     assert_exact(people)
 
 
+@pytest.mark.db_owner  # switching triggers off is the owner's (bulk loads), never the application's
 def test_a_bulk_load_with_the_triggers_deferred_is_counted_by_the_rebuild_at_its_end(report_data, people, families):
     with aggregates.deferred():
         assert aggregates.tallies(year_scope(people["manager"])) is None
@@ -388,6 +389,7 @@ def test_participants_follow_attendance_and_activities(report_data, people, fami
      lambda data, families: Activity.objects.filter(pk=data["zhangpu"]["activities"][0].pk).update(category="local",
                                                                                                local_name="庙会")),
 ])
+@pytest.mark.db_owner  # dropping a trigger, and the rebuild putting it back, are the owner's
 def test_without_a_new_trigger_the_figures_drift(report_data, people, families, trigger, table, write):
     """The tests above would notice a missing trigger: without it, the same write leaves a drift."""
     InsuredPerson.objects.create(policy=InsurancePolicy.objects.filter(status="draft").first(),

@@ -1,5 +1,8 @@
 """The audit trail from the outside: the database refuses edits and deletes, only the purge
-command removes rows — and only those older than three years — and denied attempts are recorded."""
+command removes rows — and only those older than three years — and denied attempts are recorded.
+
+The application's role may not UPDATE or DELETE audit rows at all (tests/core/test_db_roles.py);
+the trigger tried here holds even against the schema's owner, which the purge runs as."""
 import datetime
 
 import pytest
@@ -9,17 +12,19 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from casemgmt.core import dbroles
 from casemgmt.core.audit import audit_log
 from casemgmt.core.models import AuditEvent
 from casemgmt.security.services import audit_purge
 
 
-def refused(action):
+def refused(action, using="default"):
     with pytest.raises(DatabaseError, match="append-only"):
-        with transaction.atomic():
+        with transaction.atomic(using=using):
             action()
 
 
+@pytest.mark.db_owner
 def test_the_database_refuses_updates_and_deletes(people):
     event = audit_log(actor=people["alice"], event="families.family.viewed")
     refused(lambda: AuditEvent.objects.filter(pk=event.pk).update(event="forged"))
@@ -33,6 +38,7 @@ def test_the_database_refuses_updates_and_deletes(people):
     assert AuditEvent.objects.get(pk=event.pk).event == "families.family.viewed"
 
 
+@pytest.mark.django_db(transaction=True, databases="__all__")  # the owner's connection sees committed rows
 def test_purge_removes_only_rows_older_than_three_years(people):
     # Rows are created "now"; give them old timestamps the only way possible: insert them old.
     now = timezone.now()
@@ -47,9 +53,11 @@ def test_purge_removes_only_rows_older_than_three_years(people):
     assert AuditEvent.objects.filter(event="security.audit.purged").latest("id").after["deleted"] == 1
     # The purge window closed with the purge: later deletes are refused again, even of old rows.
     another = AuditEvent.objects.create(event="old.5", at=now - datetime.timedelta(days=5 * 365))
-    refused(lambda: AuditEvent.objects.filter(pk=another.pk).delete())
+    with dbroles.as_owner() as owner:
+        refused(lambda: AuditEvent.objects.filter(pk=another.pk).delete(), using=owner)
 
 
+@pytest.mark.db_owner
 def test_the_trigger_keeps_three_years_even_inside_a_purge(people):
     recent = AuditEvent.objects.create(event="old.1", at=timezone.now() - datetime.timedelta(days=365))
 

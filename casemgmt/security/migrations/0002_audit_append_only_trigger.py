@@ -1,8 +1,8 @@
 """The audit trail becomes append-only in the database itself: a trigger refuses every UPDATE of
 ``core_auditevent`` and every DELETE, except a DELETE of a row older than three years inside the
 purge command's transaction (``SET LOCAL casemgmt.audit_purge = 'on'`` on PostgreSQL, a row in
-``security_auditpurgewindow`` on SQLite). A REVOKE would not do: the application connects as the
-role that owns the table."""
+``security_auditpurgewindow`` on SQLite). The trigger holds against the table's owner too; the
+application's role has no UPDATE or DELETE on it at all (``casemgmt.core.dbroles``)."""
 from django.db import migrations
 
 PG_FORWARD = """

@@ -4,6 +4,7 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.db import ProgrammingError
 from django.utils import timezone
 
 from casemgmt.security.services import audit_purge
@@ -21,4 +22,7 @@ class Command(BaseCommand):
             deleted = audit_purge(before=at)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
+        except ProgrammingError as exc:  # the application's role may not delete audit rows
+            raise CommandError(f"{exc}: audit_purge runs as the schema's owner, with DATABASE_OWNER_URL "
+                               "set (docs/deploy.md).") from exc
         self.stdout.write(f"{deleted} audit events deleted.")
