@@ -349,6 +349,10 @@ BREAK_GLASS_HOURS = env.int("BREAK_GLASS_HOURS", default=4)
 BREAK_GLASS_MAX_HOURS = env.int("BREAK_GLASS_MAX_HOURS", default=24)
 # Break-the-glass grants a user opens alone in a day; beyond them a region manager approves each one.
 BREAK_GLASS_DAILY_CAP = env.int("BREAK_GLASS_DAILY_CAP", default=3)
+# A new account may enrol its authenticator with the password alone this many days, before its first
+# sign-in; afterwards (or for a lost phone) an administrator opens an enrolment window.
+SELF_ENROL_DAYS = env.int("SELF_ENROL_DAYS", default=14)
+ENROLMENT_WINDOW_HOURS = env.int("ENROLMENT_WINDOW_HOURS", default=72)
 # Imports: caps on one upload (non-empty rows, bytes once unzipped, seconds of a web worker), how many
 # problems an answer lists (the rest are counted by kind), and how many people registered outside
 # the importer's reach a user's files may name in a day before their imports stop and their manager

@@ -56,6 +56,7 @@ SCOPES = {
     "core.notification": Scope(roles=ALL, owner="recipient"),
     # Emergency grants: administrators and region managers over the family, and its auditors.
     "security.breakglassgrant": Scope(roles=frozenset({Role.AUDITOR}), region="family__region_path"),
+    "security.enrolmentwindow": Scope(roles=frozenset({Role.AUDITOR}), region="user__region__path"),
     # Coordinators see families and members to pair volunteers and take attendance (serializers
     # and the admin leave sensitive fields out for them); volunteers see the families paired with them.
     "families.family": _case(SELF, roles=WITH_VOLUNTEERS, volunteer="pairings__volunteer"),

@@ -8,12 +8,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from casemgmt.core import reach
 from casemgmt.core.admin_privacy import PolicyAdminMixin
 from casemgmt.core.errors import OutOfReachError
-from casemgmt.core.models import Role
+from casemgmt.core.models import Role, User
 
-from . import services, stepup
-from .models import Anonymisation, BreakGlassGrant, FamilyMessage
+from . import otp, services, stepup
+from .models import Anonymisation, BreakGlassGrant, EnrolmentWindow, FamilyMessage
 from .network import client_ip
 
 OVERSIGHT_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.AUDITOR})
@@ -181,3 +182,68 @@ class AnonymisationAdmin(ReadOnlyRecordAdmin):
         if user.is_superuser:
             return qs
         return qs.filter(family__region_path__startswith=user.reach_path) if user.role in OVERSIGHT_ROLES else qs.none()
+
+
+class EnrolmentWindowForm(forms.ModelForm):
+    class Meta:
+        model = EnrolmentWindow
+        fields = ["user", "reason"]
+
+    request = None  # set by the admin: the service acts for its user
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["user"].queryset = reach.restrict(User.objects.filter(is_active=True), self.request.user)
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        self.window = otp.enrolment_window_open(actor=self.request.user, user=data["user"], reason=data["reason"],
+                                                ip=_ip(self.request))
+        return data
+
+
+@admin.register(EnrolmentWindow)
+class EnrolmentWindowAdmin(PolicyAdminMixin, admin.ModelAdmin):
+    """Administrators let a user in their reach enrol a new authenticator (a lost phone, an account
+    that signed in before second factors): the old one stops working at once."""
+
+    list_display = ("opened_at", "user", "opened_by", "expires_at", "used_at", "reason")
+    list_select_related = ("user", "opened_by")
+    search_fields = ("user__username",)
+    date_hierarchy = "opened_at"
+
+    def _administers(self, request):
+        user = request.user
+        return user.is_active and user.is_staff and (user.is_superuser or user.role == Role.ADMIN)
+
+    def has_module_permission(self, request):
+        return self._administers(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._administers(request)
+
+    def has_add_permission(self, request):
+        return self._administers(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return reach.restrict(super().get_queryset(request), request.user)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = EnrolmentWindowForm
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
+
+    def save_model(self, request, obj, form, change):
+        # The form's clean() opened the window through the service.
+        obj.pk = form.window.pk
+        obj.__dict__.update(form.window.__dict__)

@@ -24,6 +24,7 @@ class SignInForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         "otp_required": _("Enter the code from your authenticator app."),
         "otp_invalid": _("The code is wrong or was used already. Enter the current code."),
+        "enrolment_closed": _("Your account has no authenticator. Ask an administrator to let you enrol one."),
     }
 
     def __init__(self, request=None, *args, **kwargs):
@@ -38,6 +39,9 @@ class SignInForm(AuthenticationForm):
         if user is None or not otp.second_factor_required(user):
             return cleaned
         if otp.authenticator_of(user) is None:
+            if not otp.may_self_enrol(user):
+                otp.enrolment_refused_log(user=user, request=self.request)
+                raise forms.ValidationError(self.error_messages["enrolment_closed"], code="enrolment_closed")
             self.needs_enrolment = True  # the view sends the user to enrol, still signed out
             return cleaned
         code = cleaned.get("otp_token") or ""

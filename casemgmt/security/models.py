@@ -147,3 +147,25 @@ class AuditPurgeWindow(models.Model):
 
     def __str__(self):
         return f"{self.opened_at:%Y-%m-%d %H:%M:%S}"
+
+
+class EnrolmentWindow(models.Model):
+    """An administrator's leave for ``user`` to enrol a (new) authenticator with their password alone,
+    until ``expires_at`` and once. Without one, only a new account that has never signed in may: a
+    password that leaked must not let a stranger put their own phone on someone's account."""
+
+    user = models.ForeignKey(USER, verbose_name=_("user"), on_delete=models.CASCADE, related_name="+")
+    opened_by = models.ForeignKey(USER, verbose_name=_("opened by"), null=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=300)
+
+    class Meta:
+        verbose_name = _("authenticator enrolment")
+        verbose_name_plural = _("authenticator enrolments")
+        ordering = ["-opened_at"]
+
+    def __str__(self):
+        return _("enrolment of %(user)s") % {"user": self.user}

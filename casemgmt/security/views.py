@@ -85,7 +85,7 @@ def _qr_svg(device):
 def enrol(request):
     """Scan the QR code (or type the secret), confirm with a code: then signed in, recovery codes shown."""
     user, pending = _pending_user(request)
-    if user is None or otp.authenticator_of(user) is not None:
+    if user is None or otp.authenticator_of(user) is not None or not otp.may_self_enrol(user):
         request.session.pop(PENDING_KEY, None)
         messages.error(request, _("Sign in with your password first."))
         return redirect("workspace:login")

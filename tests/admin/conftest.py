@@ -59,6 +59,9 @@ def _optional_rows(people, families):
         "security.familymessage": lambda m: m.objects.create(family=families["own"], channel="sms", status="sent",
                                                              sent_by=people["manager"]),
         "security.anonymisation": lambda m: m.objects.create(family=families["colleague"], reason="test"),
+        "security.enrolmentwindow": lambda m: m.objects.create(
+            user=people["bob"], opened_by=people["manager"], reason="手机丢失",
+            expires_at=timezone.now() + datetime.timedelta(hours=72)),
         "core.jobrun": lambda m: m.objects.create(job="families.checkin_sweep", period="2026-01-05",
                                                   region_path="350623", due_at=timezone.now(), outcome="done"),
     }
