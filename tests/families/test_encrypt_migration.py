@@ -14,6 +14,9 @@ from families.models import CarePlan, CarePlanGoal, CheckIn, Family
 SCHEMA = ("families", "0009_notes_and_reasons_as_encrypted_text")
 DATA = importlib.import_module("families.migrations.0010_encrypt_stored_notes_and_reasons")
 
+# Migrating backwards and forwards alters tables: the owner's work, never the application's.
+pytestmark = pytest.mark.db_owner
+
 
 def _raw(table, column, pk):
     with connection.cursor() as cursor:
