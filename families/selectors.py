@@ -17,7 +17,6 @@ from casemgmt.core.reach import CASELOAD_ROLES, restrict
 from .models import (
     AnnualReview,
     Assessment,
-    AssessmentScale,
     AssistanceEnrollment,
     CarePlan,
     CarePlanGoal,
@@ -265,10 +264,6 @@ def checkin_list(*, user):
 
 def assessment_list(*, user):
     return restrict(Assessment.objects.select_related("scale", "assessed_by", "member", "family"), user)
-
-
-def scale_list(*, user):
-    return restrict(AssessmentScale.objects.all(), user)
 
 
 def careplan_list(*, user):

@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 
 from casemgmt.core.audit import audit_log, saved_and_logged, updated_and_logged
 from casemgmt.core.errors import ConcurrentEditError, OutOfReachError
-from casemgmt.core.models import Region
 from casemgmt.core.reach import region_within_reach
 from casemgmt.core.statements import CompiledStatements
 
@@ -351,10 +350,6 @@ def assessment_record(*, actor, family, scale, score, member=None, notes="", ass
                 reason=_("%(scale)s score %(score)s") % {"scale": scale.name, "score": score},
             )
     return assessment
-
-
-def region_get(code):
-    return Region.objects.get(code=Region.normalize_code(code))
 
 
 def member_update(*, actor, member, expected_version, **fields):

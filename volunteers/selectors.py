@@ -47,11 +47,6 @@ def enrollment_list(user):
     return restrict(Enrollment.objects.select_related("session__course", "session__region", "volunteer__region"), user)
 
 
-def session_waitlist(session):
-    """The waiting list in the order places are given out."""
-    return session.enrollments.filter(status=Enrollment.Status.WAITLISTED).order_by("enrolled_at", "id")
-
-
 def qualification_list(user):
     return restrict(Qualification.objects.select_related("volunteer__region", "course", "session"), user)
 

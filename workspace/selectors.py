@@ -392,6 +392,3 @@ def calendar_events(*, user, today=None):
     return events
 
 
-def checkin_count(*, user, family):
-    return family_selectors.checkin_list(user=user).filter(family=family).count()
-

@@ -40,7 +40,3 @@ class FamilyFilter(RegionSubtreeFilterSet):
         return queryset.exclude(next_checkin_due__lt=today, status__in=["registered", "active"])
 
 
-class FamilyChildFilter(django_filters.FilterSet):
-    """For rows that belong to one family: ``family`` (id) and ``family_region`` (code, subtree)."""
-
-    family = django_filters.NumberFilter(field_name="family_id")

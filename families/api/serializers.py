@@ -424,5 +424,3 @@ class FamilyListSerializer(FamilySerializer):
         fields = [name for name in FamilySerializer.Meta.fields if name != "contacts"]
 
 
-def family_serializer_for(user):
-    return FamilySerializer

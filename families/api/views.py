@@ -208,7 +208,7 @@ class FamilyViewSet(ScopedModelViewSet):
             return s.ReassessRiskSerializer
         if self.action == "list":
             return s.FamilyListSerializer
-        return s.family_serializer_for(self.request.user)
+        return s.FamilySerializer
 
     def perform_create(self, serializer):
         data = serializer.validated_data
@@ -229,7 +229,7 @@ class FamilyViewSet(ScopedModelViewSet):
 
     def _family_response(self, family, code=status.HTTP_200_OK):
         family = self._reload(family)
-        data = s.family_serializer_for(self.request.user)(family, context=self.get_serializer_context()).data
+        data = s.FamilySerializer(family, context=self.get_serializer_context()).data
         return Response(data, status=code, headers={"ETag": self.etag_for(family, data)})
 
     @extend_schema(request=s.ReassessRiskSerializer, responses=s.FamilySerializer)
