@@ -28,7 +28,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from casemgmt.core import privacy, reach
-from casemgmt.core.audit import page_read_recorded, read_recorded, record_read
+from casemgmt.core.audit import audit_log, family_of, page_read_recorded, read_recorded, record_read
 from casemgmt.core.statements import rows_of
 from casemgmt.security.network import client_ip  # the one client address (API views import it from here)
 
@@ -279,6 +279,40 @@ class RevealMixin:
                         status=status.HTTP_200_OK)
 
     reveal.required_perm = "view"  # reading rights suffice; the policy decides the rest
+
+
+def answer_with(viewset, instance, code=status.HTTP_200_OK, serializer_class=None):
+    """The answer of a workflow action: ``instance`` as the viewset's serializer (or ``serializer_class``) gives it."""
+    serializer_class = serializer_class or viewset.get_serializer_class()
+    return Response(serializer_class(instance, context=viewset.get_serializer_context()).data, status=code)
+
+
+class AuditedWritesMixin:
+    """Create, update and delete through a serializer (rows with no service of their own) each leave
+    an audit row in the row's region and family, naming the fields written, never their values:
+    a value may be sensitive, and the trail says which field changed, not what it now holds."""
+
+    def creation_defaults(self):
+        """Values the server sets on a new row (its owner, its reviewer)."""
+        return {}
+
+    def audit_write(self, verb, instance, fields=()):
+        meta = instance._meta
+        audit_log(actor=self.request.user, event=f"{meta.app_label}.{meta.model_name}.{verb}", obj=instance,
+                  family_id=family_of(instance), after={"fields": sorted(fields)} if fields else None,
+                  ip=client_ip(self.request))
+
+    def perform_create(self, serializer):
+        serializer.save(**self.creation_defaults())
+        self.audit_write("created", serializer.instance, serializer.validated_data)
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        self.audit_write("updated", serializer.instance, serializer.validated_data)
+
+    def perform_destroy(self, instance):
+        self.audit_write("deleted", instance)
+        instance.delete()
 
 
 class ConditionalUpdateMixin:

@@ -17,6 +17,7 @@ from casemgmt.api.renderers import JSONRenderer, RawJSON
 from casemgmt.api.sqljson import projection_of
 from casemgmt.api.viewsets import (
     IDEMPOTENCY_KEY,
+    AuditedWritesMixin,
     RevealMixin,
     ScopedModelViewSet,
     ScopedReadOnlyModelViewSet,
@@ -49,35 +50,6 @@ from .filters import FamilyFilter
 
 def _is_manager(user):
     return user.is_superuser or user.role in REGION_ROLES
-
-
-class AuditedWritesMixin:
-    """Plain CRUD rows (no dedicated service) still leave an audit row per write."""
-
-    audit_family_field = "family_id"
-
-    def _family_of(self, instance):
-        return getattr(instance, self.audit_family_field, None)
-
-    def perform_create(self, serializer):
-        extra = self.creation_defaults()
-        instance = serializer.save(**extra)
-        self._audit_write(instance, "created", serializer.validated_data)
-
-    def perform_update(self, serializer):
-        super().perform_update(serializer)
-        self._audit_write(serializer.instance, "updated", serializer.validated_data)
-
-    def creation_defaults(self):
-        return {}
-
-    def _audit_write(self, instance, verb, data):
-        model = instance._meta
-        safe = {k: (v.pk if hasattr(v, "pk") else v) for k, v in data.items() if k not in self.unaudited_fields}
-        audit_log(actor=self.request.user, event=f"{model.app_label}.{model.model_name}.{verb}", obj=instance,
-                  family_id=self._family_of(instance), after=safe, ip=client_ip(self.request))
-
-    unaudited_fields = ("bank_account", "notes", "mental_notes")
 
 
 class FamilyViewSet(ScopedModelViewSet):
@@ -403,8 +375,6 @@ class CarePlanGoalViewSet(AuditedWritesMixin, ScopedModelViewSet):
     ordering = ["plan_id", "id"]
     audit_family_field = None
 
-    def _family_of(self, instance):
-        return instance.plan.family_id
 
 
 class CareTaskViewSet(AuditedWritesMixin, ScopedModelViewSet):
@@ -429,7 +399,7 @@ class EnrollmentViewSet(AuditedWritesMixin, RevealMixin, ScopedModelViewSet):
 
     def perform_create(self, serializer):
         instance = serializer.save(family=serializer.validated_data["member"].family)
-        self._audit_write(instance, "created", serializer.validated_data)
+        self.audit_write("created", instance, serializer.validated_data)
 
 
 class AnnualReviewViewSet(AuditedWritesMixin, ScopedModelViewSet):
@@ -442,8 +412,6 @@ class AnnualReviewViewSet(AuditedWritesMixin, ScopedModelViewSet):
     ordering = ["-year", "enrollment_id"]
     audit_family_field = None
 
-    def _family_of(self, instance):
-        return instance.enrollment.family_id
 
     def creation_defaults(self):
         return {"reviewer": self.request.user}
@@ -472,7 +440,7 @@ class ConsentViewSet(AuditedWritesMixin, ScopedModelViewSet):
         if consent.withdrawn_at is None:
             consent.withdrawn_at = timezone.now()
             consent.save(update_fields=["withdrawn_at"])
-            self._audit_write(consent, "withdrawn", {})
+            self.audit_write("withdrawn", consent)
         return Response(s.ConsentSerializer(consent, context=self.get_serializer_context()).data)
 
 

@@ -2,10 +2,9 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.response import Response
 
-from casemgmt.api.viewsets import RevealMixin, ScopedModelViewSet, ScopedReadOnlyModelViewSet
-from volunteers.api.views import AuditedWritesMixin, CreateListRetrieveViewSet, SelfServicePermission
+from casemgmt.api.viewsets import AuditedWritesMixin, RevealMixin, ScopedModelViewSet, ScopedReadOnlyModelViewSet, answer_with
+from volunteers.api.views import CreateListRetrieveViewSet, SelfServicePermission
 
 from .. import selectors, services
 from ..models import (
@@ -35,11 +34,6 @@ from .serializers import (
     InsuredPersonSerializer,
     ServiceSiteSerializer,
 )
-
-
-def _answer(viewset, instance, code=status.HTTP_200_OK, serializer_class=None):
-    serializer_class = serializer_class or viewset.get_serializer_class()
-    return Response(serializer_class(instance, context=viewset.get_serializer_context()).data, status=code)
 
 
 def _reload(viewset, instance):
@@ -83,7 +77,7 @@ class ActivityViewSet(AuditedWritesMixin, ScopedModelViewSet):
         body = ActivityCheckinSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         attendance = services.activity_checkin(actor=request.user, activity=activity, **body.validated_data)
-        return _answer(self, attendance, status.HTTP_201_CREATED, ActivityAttendanceSerializer)
+        return answer_with(self, attendance, status.HTTP_201_CREATED, ActivityAttendanceSerializer)
 
     @extend_schema(request=ActivityTokenCheckinSerializer, responses={201: ActivityAttendanceSerializer})
     @action(detail=False, methods=["post"], url_path="checkin-by-token")
@@ -91,7 +85,7 @@ class ActivityViewSet(AuditedWritesMixin, ScopedModelViewSet):
         body = ActivityTokenCheckinSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         attendance = services.activity_checkin_by_token(actor=request.user, **body.validated_data)
-        return _answer(self, attendance, status.HTTP_201_CREATED, ActivityAttendanceSerializer)
+        return answer_with(self, attendance, status.HTTP_201_CREATED, ActivityAttendanceSerializer)
 
 
 class ActivityAttendanceViewSet(ScopedReadOnlyModelViewSet):
@@ -135,13 +129,13 @@ class InsurancePolicyViewSet(AuditedWritesMixin, ScopedModelViewSet):
     @action(detail=True, methods=["post"])
     def renew(self, request, pk=None):
         renewal = services.policy_renew(actor=request.user, policy=self.get_object())
-        return _answer(self, _reload(self, renewal), status.HTTP_201_CREATED)
+        return answer_with(self, _reload(self, renewal), status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=InsurancePolicySerializer)
     @action(detail=True, methods=["post"])
     def activate(self, request, pk=None):
         policy = services.policy_activate(actor=request.user, policy=self.get_object())
-        return _answer(self, _reload(self, policy))
+        return answer_with(self, _reload(self, policy))
 
 
 class InsuredPersonViewSet(CreateListRetrieveViewSet, mixins.DestroyModelMixin):
@@ -158,7 +152,7 @@ class InsuredPersonViewSet(CreateListRetrieveViewSet, mixins.DestroyModelMixin):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         insured = services.roster_add(actor=request.user, **serializer.validated_data)
-        return _answer(self, insured, status.HTTP_201_CREATED)
+        return answer_with(self, insured, status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance):
         services.roster_remove(actor=self.request.user, insured=instance)
@@ -180,7 +174,7 @@ class InsuranceClaimViewSet(RevealMixin, CreateListRetrieveViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         claim = services.claim_file(actor=request.user, **serializer.validated_data)
-        return _answer(self, _reload(self, claim), status.HTTP_201_CREATED)
+        return answer_with(self, _reload(self, claim), status.HTTP_201_CREATED)
 
     @extend_schema(request=ClaimSettleSerializer, responses=InsuranceClaimSerializer)
     @action(detail=True, methods=["post"])
@@ -189,7 +183,7 @@ class InsuranceClaimViewSet(RevealMixin, CreateListRetrieveViewSet):
         body = ClaimSettleSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         claim = services.claim_settle(actor=request.user, claim=claim, **body.validated_data)
-        return _answer(self, _reload(self, claim))
+        return answer_with(self, _reload(self, claim))
 
     @extend_schema(request=ClaimRejectSerializer, responses=InsuranceClaimSerializer)
     @action(detail=True, methods=["post"])
@@ -198,7 +192,7 @@ class InsuranceClaimViewSet(RevealMixin, CreateListRetrieveViewSet):
         body = ClaimRejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         claim = services.claim_reject(actor=request.user, claim=claim, **body.validated_data)
-        return _answer(self, _reload(self, claim))
+        return answer_with(self, _reload(self, claim))
 
 
 class DisbursementViewSet(CreateListRetrieveViewSet):
@@ -215,7 +209,7 @@ class DisbursementViewSet(CreateListRetrieveViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         disbursement = services.disbursement_record(actor=request.user, **serializer.validated_data)
-        return _answer(self, disbursement, status.HTTP_201_CREATED)
+        return answer_with(self, disbursement, status.HTTP_201_CREATED)
 
 
 class HealthCheckupViewSet(RevealMixin, AuditedWritesMixin, ScopedModelViewSet):
@@ -227,5 +221,4 @@ class HealthCheckupViewSet(RevealMixin, AuditedWritesMixin, ScopedModelViewSet):
     filterset_class = filters.HealthCheckupFilter
     ordering_fields = ["date"]
     audit_family_field = "family_id"
-    audit_region = "member.family.region_path"
     action_perms = {"reveal": "view"}

@@ -1,5 +1,4 @@
 """Volunteers API: thin doors to the selectors (reads) and the services (workflow steps)."""
-import operator
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -7,9 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from casemgmt.api.permissions import ScopedPermission
-from casemgmt.api.viewsets import ScopedModelViewSet, ScopedViewSetMixin, client_ip
+from casemgmt.api.viewsets import AuditedWritesMixin, ScopedModelViewSet, ScopedViewSetMixin, answer_with
 from casemgmt.core import reach
-from casemgmt.core.audit import audit_log
 from casemgmt.core.models import Role
 
 from .. import selectors, services
@@ -44,42 +42,9 @@ class SelfServicePermission(ScopedPermission):
         return super().has_permission(request, view)
 
 
-class AuditedWritesMixin:
-    """Plain create / update / delete through a serializer still leave an audit row. Only the names
-    of the fields written are recorded: the values may be sensitive."""
-
-    audit_region = "region.path"  # dotted attribute path from a row to its region path
-
-    def audit_write(self, verb, instance, fields=()):
-        meta = instance._meta
-        region_path = operator.attrgetter(self.audit_region)(instance) if self.audit_region else ""
-        family_field = getattr(self, "audit_family_field", None)
-        audit_log(actor=self.request.user, event=f"{meta.app_label}.{meta.model_name}.{verb}", obj=instance,
-                  family_id=getattr(instance, family_field, None) if family_field else None,
-                  region_path=region_path, after={"fields": sorted(fields)} if fields else None,
-                  ip=client_ip(self.request))
-
-    def perform_create(self, serializer):
-        serializer.save()
-        self.audit_write("created", serializer.instance, serializer.validated_data)
-
-    def perform_update(self, serializer):
-        super().perform_update(serializer)
-        self.audit_write("updated", serializer.instance, serializer.validated_data)
-
-    def perform_destroy(self, instance):
-        self.audit_write("deleted", instance)
-        instance.delete()
-
-
 class CreateListRetrieveViewSet(ScopedViewSetMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin,
                                 mixins.ListModelMixin, viewsets.GenericViewSet):
     """For records that change only through workflow actions, never by PUT/PATCH."""
-
-
-def _answer(viewset, instance, code=status.HTTP_200_OK, serializer_class=None):
-    serializer_class = serializer_class or viewset.get_serializer_class()
-    return Response(serializer_class(instance, context=viewset.get_serializer_context()).data, status=code)
 
 
 class SkillViewSet(AuditedWritesMixin, ScopedModelViewSet):
@@ -91,7 +56,6 @@ class SkillViewSet(AuditedWritesMixin, ScopedModelViewSet):
     filterset_class = filters.SkillFilter
     ordering_fields = ["name", "code"]
     audit_reads = False
-    audit_region = ""  # skills belong to no region
 
 
 class TeamViewSet(AuditedWritesMixin, ScopedModelViewSet):
@@ -154,7 +118,7 @@ class EnrollmentViewSet(CreateListRetrieveViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         enrollment = services.enrollment_create(actor=request.user, **serializer.validated_data)
-        return _answer(self, enrollment, status.HTTP_201_CREATED)
+        return answer_with(self, enrollment, status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=TrainingEnrollmentSerializer)
     @action(detail=True, methods=["post"])
@@ -162,7 +126,7 @@ class EnrollmentViewSet(CreateListRetrieveViewSet):
         enrollment = self.get_object()
         services.enrollment_cancel(actor=request.user, enrollment=enrollment)
         enrollment.refresh_from_db()
-        return _answer(self, enrollment)
+        return answer_with(self, enrollment)
 
     @extend_schema(request=AttendanceMarkSerializer, responses=TrainingEnrollmentSerializer)
     @action(detail=True, methods=["post"])
@@ -171,7 +135,7 @@ class EnrollmentViewSet(CreateListRetrieveViewSet):
         body = AttendanceMarkSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         enrollment = services.attendance_mark(actor=request.user, enrollment=enrollment, **body.validated_data)
-        return _answer(self, enrollment)
+        return answer_with(self, enrollment)
 
     @extend_schema(request=SessionCheckinSerializer, responses=TrainingEnrollmentSerializer)
     @action(detail=False, methods=["post"])
@@ -179,7 +143,7 @@ class EnrollmentViewSet(CreateListRetrieveViewSet):
         body = SessionCheckinSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         enrollment = services.session_checkin_by_token(actor=request.user, **body.validated_data)
-        return _answer(self, enrollment)
+        return answer_with(self, enrollment)
 
 
 class QualificationViewSet(AuditedWritesMixin, ScopedModelViewSet):
@@ -188,7 +152,6 @@ class QualificationViewSet(AuditedWritesMixin, ScopedModelViewSet):
     serializer_class = QualificationSerializer
     filterset_class = filters.QualificationFilter
     ordering_fields = ["granted_on", "expires_on"]
-    audit_region = "volunteer.region.path"
 
 
 class PairingViewSet(CreateListRetrieveViewSet):
@@ -205,7 +168,7 @@ class PairingViewSet(CreateListRetrieveViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pairing = services.pairing_create(actor=request.user, **serializer.validated_data)
-        return _answer(self, pairing, status.HTTP_201_CREATED)
+        return answer_with(self, pairing, status.HTTP_201_CREATED)
 
     @extend_schema(request=PairingEndSerializer, responses=PairingSerializer)
     @action(detail=True, methods=["post"])
@@ -214,7 +177,7 @@ class PairingViewSet(CreateListRetrieveViewSet):
         body = PairingEndSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         pairing = services.pairing_end(actor=request.user, pairing=pairing, **body.validated_data)
-        return _answer(self, pairing)
+        return answer_with(self, pairing)
 
 
 class ServiceHoursViewSet(CreateListRetrieveViewSet):
@@ -232,11 +195,11 @@ class ServiceHoursViewSet(CreateListRetrieveViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         entry = services.service_hours_log(actor=request.user, **serializer.validated_data)
-        return _answer(self, entry, status.HTTP_201_CREATED)
+        return answer_with(self, entry, status.HTTP_201_CREATED)
 
     def _review(self, request, approve):
         entry = services.service_hours_review(actor=request.user, hours=self.get_object(), approve=approve)
-        return _answer(self, entry)
+        return answer_with(self, entry)
 
     @extend_schema(request=None, responses=ServiceHoursSerializer)
     @action(detail=True, methods=["post"])
