@@ -1,15 +1,10 @@
 """What the web workspace itself needs to remember: calendar-feed secrets and used form keys."""
-import hashlib
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-
-def hash_token(token):
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class CalendarFeed(models.Model):

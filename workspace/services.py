@@ -8,9 +8,10 @@ from django.utils import timezone
 
 from casemgmt.core import privacy
 from casemgmt.core.audit import audit_log
+from casemgmt.core.crypto import hash_token
 from families.services import checkin_record
 
-from .models import CalendarFeed, CheckinSubmission, hash_token
+from .models import CalendarFeed, CheckinSubmission
 from .selectors import SURFACE
 
 

@@ -12,9 +12,10 @@ from rest_framework import authentication, exceptions, permissions
 
 from casemgmt.core import reach
 from casemgmt.core.backends import permission_names_sql, remember_permissions
+from casemgmt.core.crypto import hash_token
 from casemgmt.core.models import Region, User
 
-from .models import ApiToken, hash_token
+from .models import ApiToken
 
 # Where the key's hash goes among the statement's parameters (a string: the field prepares it as one).
 _KEY = "(the key's hash)"

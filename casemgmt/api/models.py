@@ -1,5 +1,4 @@
 """API-only records: personal access tokens and stored answers to idempotent requests."""
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -8,12 +7,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from casemgmt.core.crypto import hash_token
+
 TOKEN_PREFIX = "cmt_"
 
-
-def hash_token(raw):
-    # Tokens carry 256 random bits, so a plain SHA-256 is enough (no salt or slow hash needed).
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class ApiTokenQuerySet(models.QuerySet):

@@ -78,3 +78,9 @@ class EncryptedTextField(models.TextField):
         if lookup_name not in ("isnull",):
             return None
         return super().get_lookup(lookup_name)
+
+
+def hash_token(raw):
+    """What is stored of a random secret handed to a user (an API token, a calendar feed's address):
+    it carries 256 random bits, so a plain SHA-256 is enough (no salt or slow hash needed)."""
+    return hashlib.sha256(raw.encode()).hexdigest()

@@ -8,7 +8,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from rest_framework.test import APIClient
 
-from casemgmt.api.models import ApiToken, IdempotencyRecord, hash_token
+from casemgmt.api.models import ApiToken, IdempotencyRecord
+from casemgmt.core.crypto import hash_token
 from casemgmt.core.models import AuditEvent
 from families.models import CheckIn, Family
 

@@ -210,7 +210,7 @@ def test_the_token_lookup_makes_what_the_orm_makes(world, people):
     """casemgmt.api.authentication.TokenLookup runs a statement the ORM wrote once: the token, its
     user and the user's region come back as the ORM's own query gives them, the grant flag too."""
     from casemgmt.api.authentication import token_lookup
-    from casemgmt.api.models import hash_token
+    from casemgmt.core.crypto import hash_token
 
     def columns(instance):
         return {field.attname: getattr(instance, field.attname) for field in type(instance)._meta.concrete_fields}
@@ -236,7 +236,7 @@ def test_the_token_lookup_brings_the_permissions_djangos_backend_grants(people):
     from django.contrib.auth.models import Permission
 
     from casemgmt.api.authentication import token_lookup
-    from casemgmt.api.models import hash_token
+    from casemgmt.core.crypto import hash_token
     from casemgmt.core.models import User
 
     people["contact"].user_permissions.add(Permission.objects.get(codename="add_careplan"))
