@@ -135,11 +135,11 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'casemgmt.sqlite3'}"),
 }
-# Keeping connections saves ~3 ms a request (see shared/perf-notes.md).
+# Kept connections: opening one costs more than serving a family's page.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameters and prepared statements: a statement run a few times on a connection is
-# parsed and planned once (~1 ms of a family's page). PgBouncer in transaction mode needs version
+# parsed and planned once. PgBouncer in transaction mode needs version
 # 1.21 or later with max_prepared_statements set, or DATABASE_PREPARED_STATEMENTS=false.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_PREPARED_STATEMENTS",
                                                                                       default=True):

@@ -180,9 +180,9 @@ def families_by_id(ids):
     return Family.objects.filter(_InArray(F("pk"), ids))
 
 
-# Measured at a million families (EXPLAIN ANALYZE): fetching a match by id costs ~5 µs, walking one
-# row of the file-number index ~0.3 µs. A page of 50 walks 50·N/(m·s) rows (N families, m matches,
-# s the reader's share of N), so the walk is cheaper once m² > 3·N/s: ~1,750 matches city-wide.
+# Fetching a match by id costs about fifteen times walking one row of the file-number index (EXPLAIN
+# ANALYZE at a million families, bench/README.md). A page of 50 walks 50·N/(m·s) rows (N families,
+# m matches, s the reader's share of N), so the walk is cheaper once m² > 3·N/s.
 _WALK_FACTOR = 3
 _estimates = {}  # {region path: (families estimated, until)}
 
