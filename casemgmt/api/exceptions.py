@@ -15,15 +15,14 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
-from django.views import defaults
 from django.utils.translation import gettext_lazy as _
-from rest_framework import exceptions, status
-from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler as drf_exception_handler
-
+from django.views import defaults
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from rest_framework import exceptions, status
+from rest_framework.settings import api_settings
+from rest_framework.views import exception_handler as drf_exception_handler
 
 from casemgmt.core.errors import ConcurrentEditError, OutOfReachError
 
