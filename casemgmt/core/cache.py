@@ -31,7 +31,7 @@ if tat < now then tat = now end
 local after = tat + interval
 local wait = after - now - capacity
 if wait > 0.001 then return tostring(wait) end
-redis.call('SET', KEYS[1], tostring(after), 'PX', math.ceil((after - now) * 1000) + 1000)
+redis.call('SET', KEYS[1], string.format('%.6f', after), 'PX', math.ceil((after - now) * 1000) + 1000)
 return '0'
 """
 

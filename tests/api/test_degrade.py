@@ -164,6 +164,13 @@ def test_thirty_clients_of_one_user_share_one_bucket_in_redis(redis_cache):
     assert 0 < wait <= 61  # one token's time, not the whole bucket's
 
 
+def test_the_whole_burst_of_a_fractional_rate_in_redis(redis_cache):
+    # 3,000 an hour is a token every 1.2 s: the stored time must not drift by rounding at each request.
+    now = 1_800_000_000.0
+    waits = [take_token(redis_cache, "backlog", now=now, interval=1.2, capacity=300 * 1.2) for _ in range(301)]
+    assert waits[:300] == [0] * 300 and 1.1 < waits[300] < 1.21  # one token's time
+
+
 def test_the_broker_away_is_reported_without_failing_the_health_check(db, client, settings, monkeypatch):
     broker_away(monkeypatch)
     response = client.get("/healthz")
