@@ -73,8 +73,7 @@ def redis_cache(redis_server, settings, monkeypatch):
     monkeypatch.setattr(DegradingRedisCache, "RETRY_AFTER", 0.2)
     cache = caches["default"]
     assert isinstance(cache, DegradingRedisCache)
-    yield cache
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    return cache
 
 
 @pytest.fixture
