@@ -169,8 +169,11 @@ DATABASE_ROUTERS = ["casemgmt.core.dbroles.OwnerRouter"]
 
 # API rate limits (DRF throttles) count in this cache. In memory (the default) each web process
 # counts alone, so with several gunicorn workers the limit is that many times the setting: give
-# them a shared cache in production, e.g. CACHE_URL=redis://127.0.0.1:6379/1.
+# them a shared cache in production, e.g. CACHE_URL=redis://127.0.0.1:6379/1. A Redis cache that
+# cannot be reached is replaced by memory of each process until it answers (casemgmt.core.cache).
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "casemgmt.core.cache.DegradingRedisCache"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
@@ -276,9 +279,11 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "casemgmt.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["casemgmt.api.throttling.UserThrottle", "casemgmt.api.throttling.AnonThrottle"],
+    # A sustained rate refilled smoothly, and a burst (casemgmt.api.throttling): "3000/hour burst 300"
+    # lets a day's offline backlog through at once, and then one request every 1.2 s.
     "DEFAULT_THROTTLE_RATES": {
-        "user": env.str("API_USER_THROTTLE_RATE", default="3000/hour"),
-        "anon": env.str("API_ANON_THROTTLE_RATE", default="300/hour"),
+        "user": env.str("API_USER_THROTTLE_RATE", default="3000/hour burst 300"),
+        "anon": env.str("API_ANON_THROTTLE_RATE", default="300/hour burst 30"),
     },
     "ORDERING_PARAM": "ordering",
     # Rate limits count per REMOTE_ADDR, which casemgmt.security.network sets to the client's address

@@ -8,17 +8,33 @@ from casemgmt.security import views as security_views
 
 
 def healthz(request):
-    """Liveness, plus the parts an operator watches: ``jobs`` turns "overdue" (and the whole "degraded",
-    still with 200, since the web itself is fine) when scheduled work is late."""
-    from django.db import DatabaseError
+    """Each dependency an operator watches, and the whole: "ok"; "degraded" (still 200, the web
+    answers) when the cache runs on each process's memory, the broker is away or scheduled work is
+    late; "down" with 503 when the database is away."""
+    from django.db import DatabaseError, connection
 
+    from casemgmt.core.cache import cache_health
+    from casemgmt.core.health import broker_health
     from casemgmt.core.jobs import jobs_health
 
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        database = {"status": "ok"}
+    except DatabaseError:
+        database = {"status": "down"}
     try:
         jobs = jobs_health()
     except DatabaseError:
         jobs = {"status": "unknown", "overdue": []}
-    return JsonResponse({"status": "ok" if jobs["status"] == "ok" else "degraded", "jobs": jobs})
+    parts = {"database": database, "cache": cache_health(), "broker": broker_health(), "jobs": jobs}
+    if database["status"] != "ok":
+        overall, code = "down", 503
+    elif all(part["status"] == "ok" for part in parts.values()):
+        overall, code = "ok", 200
+    else:
+        overall, code = "degraded", 200
+    return JsonResponse({"status": overall, **parts}, status=code)
 
 
 urlpatterns = [
@@ -37,3 +53,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("workspace.urls")),
 ]
+
+# Server errors under /api/ answer in the API's JSON shape (503 when the database or broker is away).
+handler500 = "casemgmt.api.exceptions.server_error"

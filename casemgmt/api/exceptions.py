@@ -3,20 +3,35 @@
     {"detail": "<summary>", "errors": [{"field": "id_number", "code": "id_checksum", "message": "..."}]}
 
 ``field`` is null for errors not tied to one field. Service exceptions are mapped here once:
-a Django ``ValidationError`` → 400, ``ConcurrentEditError`` → 409, ``OutOfReachError`` → 404.
+a Django ``ValidationError`` → 400, ``ConcurrentEditError`` → 409, ``OutOfReachError`` → 404; the
+database or the broker out of reach → 503 with ``Retry-After``. Any other server error under ``/api/``
+(raised in a view or in a middleware before it) is the same shape with 500 (``server_error``, the
+project's ``handler500``), never an HTML page and never the exception's text.
 """
+import logging
+import sys
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
-from django.http import Http404
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from casemgmt.core.errors import ConcurrentEditError, OutOfReachError
 
+logger = logging.getLogger(__name__)
+
 NON_FIELD = api_settings.NON_FIELD_ERRORS_KEY
+# A dependency that is away: the database, or the broker when a task is sent from the request.
+UNAVAILABLE = (OperationalError, InterfaceError, BrokerError, RedisConnectionError, RedisTimeoutError)
+RETRY_AFTER = 30  # seconds: long enough for a restart or a failover, short enough for a phone to wait
 
 
 class PreconditionRequired(exceptions.APIException):
@@ -41,6 +56,18 @@ class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = _("The request body is too large.")
     default_code = "payload_too_large"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The service is briefly unavailable. Try again shortly.")
+    default_code = "unavailable"
+
+
+class ServerError(exceptions.APIException):
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_detail = _("Something went wrong on the server. It has been logged; try again later.")
+    default_code = "server_error"
 
 
 class IdempotentReplay(Exception):
@@ -97,10 +124,13 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, UNAVAILABLE):
+        logger.warning("API request answered 503: %s unavailable (%s).", _dependency(exc), type(exc).__name__)
+        exc = ServiceUnavailable()
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        return None  # an unexpected error: Django logs it and answers with server_error below
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
         summary = _("The request is not valid.")
@@ -109,4 +139,34 @@ def exception_handler(exc, context):
         errors = _flatten(detail)
         summary = errors[0]["message"] if errors else str(detail)
     response.data = {"detail": str(summary), "errors": errors}
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+def _dependency(exc):
+    return "database" if isinstance(exc, (OperationalError, InterfaceError)) else "broker"
+
+
+def _error_response(exc):
+    summary = str(exc.detail)
+    response = JsonResponse({"detail": summary, "errors": [{"field": None, "code": exc.default_code,
+                                                            "message": summary}]},
+                            status=exc.status_code)
+    if isinstance(exc, ServiceUnavailable):
+        response["Retry-After"] = str(RETRY_AFTER)
+    return response
+
+
+def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
+    """The project's ``handler500``. Django has logged the error already (with its traceback);
+    this only chooses the answer: the API's JSON shape under ``/api/``, 503 with ``Retry-After``
+    when the database or broker is away, Django's HTML page elsewhere."""
+    unavailable = isinstance(sys.exc_info()[1], UNAVAILABLE)
+    if request.path.startswith("/api/"):
+        return _error_response(ServiceUnavailable() if unavailable else ServerError())
+    response = defaults.server_error(request, template_name)
+    if unavailable:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response["Retry-After"] = str(RETRY_AFTER)
     return response

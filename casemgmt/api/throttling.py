@@ -1,21 +1,46 @@
 """Per-user and per-address request rates, read from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]``
 at each request (DRF reads them once at import), so settings and tests can change them.
 
-Counted as a sliding-window counter: one integer per window of the rate (an hour for
-``3000/hour``), the previous window's count weighted by the share of it still inside the last
-hour. DRF's own throttles keep the time of every request in the cache, read and written whole on
-each request: up to 3,000 floats pickled twice a request, and sent over the network both ways
-with a shared cache (``CACHE_URL``). Here a request reads two integers and increments one, which
-a shared cache does atomically, so several web processes count together.
-"""
-import math
+A rate is a token bucket: ``"3000/hour burst 300"`` holds up to 300 requests and refills one every
+1.2 s (3,000 an hour). A field worker's day of offline work goes through at once, and a client that
+runs dry waits seconds for the next token, not the rest of an hour. Without ``burst`` the bucket
+holds the whole rate (``"3/minute"``: three at once, then one every 20 s).
 
+The bucket is one number in the cache, updated atomically in Redis (``casemgmt.core.cache``), so
+several web processes share it; it keeps working per process while the cache is away.
+"""
+import re
+
+from django.core.exceptions import ImproperlyConfigured
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
+from casemgmt.core.cache import take_token
 
-class SlidingWindowMixin:
-    """For a DRF ``SimpleRateThrottle``: the same rates, keys and answers, counted in O(1)."""
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+RATE = re.compile(r"^\s*(\d+)\s*/\s*([smhd])[a-z]*\s*(?:burst\s+(\d+))?\s*$")
+
+
+def parse_rate(rate):
+    """``"3000/hour burst 300"`` → (seconds between tokens, burst): (1.2, 300)."""
+    match = RATE.match(rate)
+    if not match:
+        raise ImproperlyConfigured(f"Not a rate: {rate!r} (e.g. '3000/hour burst 300').")
+    count, period, burst = int(match[1]), PERIODS[match[2]], match[3]
+    burst = count if burst is None else int(burst)
+    if count <= 0 or burst <= 0:
+        return None, 0  # nothing ever allowed
+    return period / count, burst
+
+
+class TokenBucketMixin:
+    """For a DRF ``SimpleRateThrottle``: the same keys and answers, counted as a token bucket."""
+
+    def __init__(self):
+        # DRF's __init__ parses the rate into (num_requests, duration); a bucket needs other numbers.
+        self.rate = self.get_rate()
+        self.interval, self.burst = parse_rate(self.rate) if self.rate is not None else (None, None)
+        self._wait = None
 
     def get_rate(self):
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
@@ -26,49 +51,21 @@ class SlidingWindowMixin:
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        self.now = self.timer()
-        window = int(self.now // self.duration)
-        current, previous = f"{self.key}:{window}", f"{self.key}:{window - 1}"
-        counts = self.cache.get_many([current, previous])
-        self.counts = counts.get(current, 0), counts.get(previous, 0)
-        if self.estimate(*self.counts, self.elapsed()) >= self.num_requests:
-            return self.throttle_failure()
-        # The window's count lives two windows: as the current one, then as the previous one.
-        if not self.cache.add(current, 1, timeout=2 * self.duration):
-            try:
-                self.cache.incr(current)
-            except ValueError:  # expired between the two calls
-                self.cache.add(current, 1, timeout=2 * self.duration)
-        return True
-
-    def elapsed(self):
-        """How much of the current window has passed, from 0 to 1."""
-        return (self.now % self.duration) / self.duration
-
-    @staticmethod
-    def estimate(current, previous, elapsed):
-        """Requests in the last window's length: the current window's, and the previous window's
-        share still inside it, rounded up (a request is counted whole until it has surely left)."""
-        return current + math.ceil(previous * (1 - elapsed))
+        if self.interval is None:
+            return False  # a zero rate: never, and no Retry-After to give
+        # The burst is how far ahead of now the bucket's "arrival time" may run: burst × interval.
+        self._wait = take_token(self.cache, self.key, now=self.timer(), interval=self.interval,
+                                capacity=self.burst * self.interval)
+        return self._wait == 0
 
     def wait(self):
-        """Whole seconds until the next request will be allowed (the ``Retry-After`` header), never
-        too early."""
-        current, previous = self.counts
-        limit, elapsed = self.num_requests, self.elapsed()
-        if limit <= 0:
-            return None  # never: no Retry-After to give
-        if current >= limit:
-            # The next window must begin, and then this one's weight fall to below the limit.
-            share = 1 - (limit - 1) / current
-            return math.ceil((1 - elapsed + share) * self.duration)
-        share = 1 - (limit - current - 1) / previous
-        return math.ceil(max(0.0, share - elapsed) * self.duration)
+        """Seconds until the next request will be allowed (DRF rounds it up for ``Retry-After``)."""
+        return self._wait
 
 
-class UserThrottle(SlidingWindowMixin, UserRateThrottle):
+class UserThrottle(TokenBucketMixin, UserRateThrottle):
     scope = "user"
 
 
-class AnonThrottle(SlidingWindowMixin, AnonRateThrottle):
+class AnonThrottle(TokenBucketMixin, AnonRateThrottle):
     scope = "anon"

@@ -113,11 +113,20 @@ class ScopedViewSetMixin:
             too_large = False
         if too_large:
             raise PayloadTooLarge()
+        # Rate limits are checked after the Idempotency-Key: a replayed answer costs no request, so a
+        # client resending its backlog after a lost connection is not throttled for what went through.
+        self._throttles_deferred = True
         super().initial(request, *args, **kwargs)
+        self._throttles_deferred = False
         self._idempotency_record = None
         if (request.method == "POST" and request.headers.get("Idempotency-Key")
                 and getattr(self, "action", None) not in self.unreplayable_actions):
             self._claim_idempotency_key(request, request.headers["Idempotency-Key"])
+        self.check_throttles(request)
+
+    def check_throttles(self, request):
+        if not getattr(self, "_throttles_deferred", False):
+            super().check_throttles(request)
 
     def _claim_idempotency_key(self, request, key):
         if len(key) > 200:

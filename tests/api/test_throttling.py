@@ -1,9 +1,9 @@
-"""casemgmt.api.throttling: DRF's rates counted with two integers a user, in the shared cache."""
+"""casemgmt.api.throttling: a sustained rate with a burst (a token bucket), one number a user in the cache."""
 import pytest
-from django.core.cache import cache
 from rest_framework.settings import api_settings
 
-from casemgmt.api.throttling import SlidingWindowMixin, UserThrottle
+from casemgmt.api.throttling import UserThrottle, parse_rate
+from families.models import CheckIn
 
 
 @pytest.fixture
@@ -18,47 +18,55 @@ def rate(settings):
 
 @pytest.fixture
 def clock(monkeypatch):
-    now = {"t": 1_800_000_000.0}  # a minute boundary: 1_800_000_000 is a multiple of 60
+    now = {"t": 1_800_000_000.0}
     monkeypatch.setattr(UserThrottle, "timer", lambda self: now["t"])
     return now
 
 
-def test_a_rate_holds_over_a_sliding_window_and_tells_when_to_retry(world, client_for, rate, clock):
-    rate("4/minute")
+def test_a_burst_then_the_sustained_rate_with_a_retry_after_of_seconds(world, client_for, rate, clock):
+    rate("60/minute burst 5")  # a token a second, five at most
     alice = client_for("alice")
 
     def codes(n):
         return [alice.get("/api/v1/users/me/").status_code for _ in range(n)]
 
-    clock["t"] += 50  # 10 s before the next minute
-    assert codes(3) == [200, 200, 200]
-    clock["t"] += 15  # 5 s into the next minute: the three are still within the last 60 s
-    assert codes(2) == [200, 429]
-    retry = float(alice.get("/api/v1/users/me/").headers["Retry-After"])
-    assert 0 < retry <= 60
-    # When it says, one more is allowed, and only one.
-    clock["t"] += retry
-    assert codes(2) == [200, 429]
-    # A minute and more after the last request, the whole rate again.
-    clock["t"] += 125
-    assert codes(5) == [200, 200, 200, 200, 429]
+    assert codes(6) == [200] * 5 + [429]
+    refused = alice.get("/api/v1/users/me/")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert refused.json()["errors"][0]["code"] == "throttled"
+    # One token a second, never more: after 3 s, three requests.
+    clock["t"] += 3
+    assert codes(4) == [200, 200, 200, 429]
+    # Idle long enough, the whole burst again, and not more than it.
+    clock["t"] += 3600
+    assert codes(6) == [200] * 5 + [429]
     assert client_for("bob").get("/api/v1/users/me/").status_code == 200  # per user
 
 
-def test_the_cache_holds_two_integers_a_user_however_many_requests(world, client_for, rate):
-    rate("1000/hour")
+def test_the_default_lets_a_days_backlog_through_and_then_waits_seconds(world, client_for, clock):
+    assert api_settings.DEFAULT_THROTTLE_RATES["user"] == "3000/hour burst 300"
     alice = client_for("alice")
-    for _ in range(30):
-        assert alice.get("/api/v1/users/me/").status_code == 200
-    throttle = UserThrottle()
-    prefix = throttle.cache_format % {"scope": "user", "ident": world.people["alice"].pk}
-    window = int(throttle.timer() // 3600)
-    assert cache.get(f"{prefix}:{window}") == 30
-    assert cache.get(f"{prefix}:{window - 1}") is None
+    family = world.families["own"].pk
+    # A field worker back online sends 200 check-ins at once.
+    for number in range(200):
+        response = alice.post("/api/v1/checkins/", {"family": family, "channel": "phone"}, format="json",
+                              headers={"Idempotency-Key": f"backlog-{number}"})
+        assert response.status_code == 201, response.content
+    assert CheckIn.objects.filter(family_id=family).count() >= 200
+    # The connection dropped before the answers arrived: the whole backlog again is answered from
+    # the stored responses and costs no request.
+    for number in range(200):
+        response = alice.post("/api/v1/checkins/", {"family": family, "channel": "phone"}, format="json",
+                              headers={"Idempotency-Key": f"backlog-{number}"})
+        assert response.status_code == 201 and response.headers["Idempotent-Replayed"] == "true"
+    codes = [alice.get("/api/v1/users/me/").status_code for _ in range(101)]
+    assert codes == [200] * 100 + [429]
+    refused = alice.get("/api/v1/users/me/")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) <= 2
 
 
-@pytest.mark.parametrize(("current", "previous", "elapsed", "expected"), [
-    (0, 0, 0.5, 0), (3, 0, 0.1, 3), (0, 4, 0.0, 4), (0, 4, 0.5, 2), (0, 4, 0.51, 2), (1, 4, 0.99, 2), (2, 3, 1.0, 2),
-])
-def test_the_estimate_counts_a_request_whole_until_it_has_surely_left(current, previous, elapsed, expected):
-    assert SlidingWindowMixin.estimate(current, previous, elapsed) == expected
+def test_rates_read_with_and_without_a_burst():
+    assert parse_rate("3000/hour burst 300") == (1.2, 300)
+    assert parse_rate("3/minute") == (20.0, 3)  # without a burst: the whole rate at once
+    assert parse_rate("10/s") == (0.1, 10)
+    assert parse_rate("0/hour") == (None, 0)
