@@ -228,8 +228,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 if CELERY_BROKER_URL.startswith("redis"):
-    # A message a killed worker never acknowledged goes to another worker after this many seconds.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    # A message a killed worker never acknowledged goes to another worker after this many seconds, so
+    # a dead worker delays its tasks by minutes. Every task is short (one county's sweep, one
+    # recipient's sending; retries wait at most 60 s) except the nightly tally rebuild, which may
+    # outlast it: the copy delivered meanwhile finds the job's ledger row locked and does nothing
+    # (casemgmt.core.jobs.job_run), so redelivery never means doing the work twice.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300)}
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 
 # Notification channels: email through Django, SMS through a pluggable backend. The defaults print
