@@ -66,7 +66,7 @@ def _use_run_broker():
     # Celery reads the variable before its configuration; worker processes inherit it.
     os.environ["CELERY_BROKER_URL"] = url
     settings.CELERY_BROKER_URL = url
-    settings.CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", 300))}
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = settings.BROKER_REDIS_OPTIONS
     celery_app.conf.broker_url = url
     celery_app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     celery_app._pool = None
