@@ -14,12 +14,11 @@ import hashlib
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from . import crypto
 
 _skip = contextvars.ContextVar("keys_check_skipped", default=False)
-_skip_recording = contextvars.ContextVar("keys_recording_skipped", default=False)
 RESTORE_HINT = ("Restore the key file of the backup this database came from (docs/deploy.md, \"Backup and "
                 "restore\": var/dev-secrets.json, or the FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY values kept "
                 "with it) instead of starting with new keys.")
@@ -43,16 +42,6 @@ def unchecked():
         yield
     finally:
         _skip.reset(token)
-
-
-@contextlib.contextmanager
-def not_recorded():
-    """``restore`` migrates nothing of its own: the fingerprint comes with the dump."""
-    token = _skip_recording.set(True)
-    try:
-        yield
-    finally:
-        _skip_recording.reset(token)
 
 
 def _stored():
@@ -81,7 +70,7 @@ def problems():
     try:
         stored = _stored()
         token = None if stored else _sample_token()
-    except DatabaseError:
+    except Exception:  # noqa: BLE001 (no database to compare with, or none allowed here: requests will say so)
         return []
     encryption, blind = current()
     found = []
@@ -113,7 +102,7 @@ def verify():
 
 def record(*, only_primary=False):
     """Write the fingerprint of the configured keys: all of them, or (after a rotation rewrote every row)
-    the primary one only. Keeps fingerprints of keys still needed when new ones are added."""
+    the primary one only, so that the older keys may then be dropped."""
     from .models import KeyFingerprint
 
     encryption, blind = current()
@@ -125,7 +114,7 @@ def record_after_migrate(**kwargs):
     """After ``migrate``: a database's first fingerprint, written only if the configured keys can read
     what is already there (an existing deployment gaining the table); a new primary key (the first
     step of a rotation) is added to a known one, since rows written from now on need it."""
-    if _skip_recording.get() or problems():
+    if problems():
         return
     stored = _stored()
     encryption, blind = current()
