@@ -363,12 +363,14 @@ class KeyFingerprint(models.Model):
     with keys that cannot read the data (a backup restored without its key file, a fresh ``var/``)
     instead of writing under new keys next to rows nobody can decrypt (``casemgmt.core.keys``)."""
 
-    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
-    encryption = models.JSONField(default=list, help_text="Fingerprints of the encryption keys the data may need.")
-    blind_index = models.CharField(max_length=64)
-    updated_at = models.DateTimeField(auto_now=True)
+    id = models.PositiveSmallIntegerField(_("row"), primary_key=True, default=1, editable=False)
+    encryption = models.JSONField(_("encryption key fingerprints"), default=list)
+    blind_index = models.CharField(_("blind-index key fingerprint"), max_length=64)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("key fingerprint")
+        verbose_name_plural = _("key fingerprints")
         constraints = [models.CheckConstraint(condition=models.Q(id=1), name="keyfingerprint_single_row")]
 
     def __str__(self):
