@@ -37,11 +37,12 @@ run: demo
 	$(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 
 # The suite runs against the real PostgreSQL and Redis (tests about the database, broker and worker
-# must); without DATABASE_URL / CELERY_BROKER_URL it uses the local servers. With DATABASE_OWNER_URL
+# must); without DATABASE_URL it uses the local server. Each run makes a test database of its own
+# (test_<name>_<run>) and starts a redis-server of its own on a free port (tests/conftest.py), so two
+# runs at once do not collide and none empties the development broker. With DATABASE_OWNER_URL
 # as well (the schema's owner; DATABASE_URL is then the application's role, docs/deploy.md), the
 # owner creates and migrates the test database and the tests run as the application's role.
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casemgmt
-test: export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 test: export DATABASE_OWNER_URL ?=
 test: venv
 	@for url in "$$DATABASE_URL" $${DATABASE_OWNER_URL:+"$$DATABASE_OWNER_URL"}; do \
@@ -57,7 +58,7 @@ bench: venv
 	@test -n "$(DATABASE_URL)" || { echo "make bench needs DATABASE_URL (a database of its own, see bench/README.md)." >&2; exit 1; }
 	$(PY) -m bench load --families $(or $(BENCH_FAMILIES),1000000)
 	$(PY) -m bench run
-	$(PY) -m bench scaleout
+	$(PY) -m bench scaleout --broker $(or $(BENCH_BROKER_URL),redis://127.0.0.1:6379/5)
 
 lint: venv
 	$(VENV)/bin/ruff check .

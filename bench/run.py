@@ -560,11 +560,29 @@ def write_results(path, *, machine_info, sizes, web, web_info, sweep, stats, imp
     Path(path).write_text("\n".join(lines) + "\n")
 
 
-def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
+def bench_broker():
+    """The benchmark's Redis, which it empties: BENCH_BROKER_URL, else CELERY_BROKER_URL (the test run's
+    own server under pytest); never db 0, the development broker of .env.example."""
+    url = os.environ.get("BENCH_BROKER_URL") or os.environ.get("CELERY_BROKER_URL") or ""
+    if not url.startswith("redis") or redis_db(url) == 0:
+        raise SystemExit(f"scaleout empties its Redis db: set BENCH_BROKER_URL to a Redis db of its own, "
+                         f"not {url or 'nothing'} (db 0 is the development broker).")
+    return url
+
+
+def redis_db(url):
+    import redis
+
+    return redis.connection.parse_url(url).get("db", 0)
+
+
+def scaleout(day, workers=2, broker=None, out=None):
     """Two real Celery workers on Redis share one sweep (one task per county); count what they wrote."""
     import re
 
     import redis
+
+    broker = broker or bench_broker()
     from django_celery_beat.models import PeriodicTask
 
     sweep_reset()
@@ -575,7 +593,7 @@ def scaleout(day, workers=2, broker="redis://127.0.0.1:6379/5", out=None):
     logs = [ROOT / "var" / f"bench-worker{i + 1}.log" for i in range(workers)]
     env = {**child_env(), "CELERY_BROKER_URL": broker, "DJANGO_SETTINGS_MODULE": "casemgmt.settings"}
     client = redis.Redis.from_url(broker)
-    client.flushdb()  # db 5 is the benchmark's own
+    client.flushdb()  # the benchmark's own db (bench_broker)
     procs = []
     connection = None
     for i, log in enumerate(logs):
@@ -663,9 +681,9 @@ def main(argv=None):
     run.add_argument("--reuse", default="", help="JSON file keeping finished phases; a rerun skips them")
     sweep = sub.add_parser("sweep", help="(internal) one sweep in a fresh process, printing JSON")
     sweep.add_argument("--day", required=True)
-    scale = sub.add_parser("scaleout", help="two Celery workers on Redis db 5 share one sweep")
+    scale = sub.add_parser("scaleout", help="two Celery workers on Redis share one sweep")
     scale.add_argument("--workers", type=int, default=2)
-    scale.add_argument("--broker", default="redis://127.0.0.1:6379/5")
+    scale.add_argument("--broker", default=None, help="a Redis db it may empty (default BENCH_BROKER_URL)")
     scale.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
     args = parser.parse_args(argv)
 

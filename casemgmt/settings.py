@@ -230,9 +230,22 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A message a killed worker never acknowledged goes to another worker after this many seconds, so
+# a dead worker delays its tasks by minutes. Every task is short (one county's sweep, one
+# recipient's sending; retries wait at most 60 s) except the nightly tally rebuild, which may
+# outlast it: the copy delivered meanwhile finds the job's ledger row locked and does nothing
+# (casemgmt.core.jobs.job_run), so redelivery never means doing the work twice.
+# Running workers look for such messages every tenth of the timeout (kombu's default is every
+# 100 s, which would add more than the timeout itself): redelivered within 1.1 × the timeout, or
+# the timeout and 3 s when it is under half a minute.
+_visibility_timeout = env.int("CELERY_VISIBILITY_TIMEOUT", default=300)
+BROKER_REDIS_OPTIONS = {
+    "visibility_timeout": _visibility_timeout,
+    "unacked_restore_interval": max(1, min(10, _visibility_timeout // 30)),
+    "unacked_restore_throttle": 3,
+}
 if CELERY_BROKER_URL.startswith("redis"):
-    # A message a killed worker never acknowledged goes to another worker after this many seconds.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+    CELERY_BROKER_TRANSPORT_OPTIONS = BROKER_REDIS_OPTIONS
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 
 # Notification channels: email through Django, SMS through a pluggable backend. The defaults print

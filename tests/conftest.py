@@ -3,6 +3,10 @@ the worker who owns the case (alice), a colleague in the same county (bob) and a
 another county (carol) — plus one user per role."""
 import datetime
 import os
+import secrets
+import shutil
+import socket
+import subprocess
 import time
 
 import pytest
@@ -16,6 +20,61 @@ from families import services as family_services
 from families.models import ContactAssignment, FamilyMember
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+# ---- a database and a Redis of this run -------------------------------------------------------------
+# Two runs at once (two `make test`, or helpers side by side) must not share the test database nor
+# the broker the worker tests empty. The test database's name carries this run's token, and the run
+# starts a redis-server of its own on a free port; only where none is installed does it fall back to
+# CELERY_BROKER_URL, which must then not be db 0 (the development broker of .env.example).
+RUN = f"{os.getpid()}_{secrets.token_hex(2)}"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_own_redis():
+    if shutil.which("redis-server") is None:
+        return None, None
+    port = _free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return process, f"redis://127.0.0.1:{port}/1"
+        time.sleep(0.02)
+    process.kill()
+    raise RuntimeError("redis-server did not start")
+
+
+def _use_run_broker():
+    process, url = _start_own_redis()
+    if url is None:
+        url = os.environ.get("CELERY_BROKER_URL", "")
+        if url.startswith("redis") and url.rstrip("/").rsplit("/", 1)[-1] in ("0", "127.0.0.1:6379", "localhost:6379"):
+            raise pytest.UsageError(f"CELERY_BROKER_URL={url} is Redis db 0, which the tests would empty: "
+                                    "install redis-server (each run then starts its own) or name another db.")
+        return None
+    from casemgmt.celery import app as celery_app
+
+    # Celery reads the variable before its configuration; worker processes inherit it.
+    os.environ["CELERY_BROKER_URL"] = url
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_BROKER_TRANSPORT_OPTIONS = settings.BROKER_REDIS_OPTIONS
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+    return process
+
+
+_OWN_REDIS = _use_run_broker()
 
 
 # ---- database roles (docs/deploy.md) ----------------------------------------------------------------
@@ -35,6 +94,12 @@ def _connect_default(credentials):
     if any(connection.settings_dict.get(key) != value for key, value in credentials.items()):
         connection.close()
         connection.settings_dict.update(credentials)
+
+
+def pytest_unconfigure(config):
+    if _OWN_REDIS is not None:
+        _OWN_REDIS.kill()
+        _OWN_REDIS.wait(10)
 
 
 def pytest_configure(config):
@@ -62,6 +127,10 @@ def pytest_runtest_teardown(item, nextitem):
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    database = settings.DATABASES[DEFAULT_DB_ALIAS]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        test = database.setdefault("TEST", {})
+        test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{RUN}"
     _connect_default(_OWNER)
 
 

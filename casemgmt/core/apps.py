@@ -8,4 +8,8 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core: regions, users, audit")
 
     def ready(self):
-        from . import checks, signals  # noqa: F401
+        from django.db.models.signals import post_migrate
+
+        from . import checks, keys, signals  # noqa: F401
+
+        post_migrate.connect(keys.record_after_migrate, sender=self, dispatch_uid="core.keys.record")

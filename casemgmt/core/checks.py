@@ -49,3 +49,18 @@ def check_message_backends(app_configs, **kwargs):
             id="core.E003",
         ))
     return errors
+
+
+@register()
+def check_keys_match_the_data(app_configs, **kwargs):
+    """Every command with system checks (runserver, shell, the maintenance commands) refuses keys
+    that cannot read the database's data; gunicorn and the Celery worker call ``keys.verify`` at start."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from . import keys
+
+    try:
+        keys.verify()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="core.E010")]
+    return []

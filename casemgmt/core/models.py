@@ -355,3 +355,23 @@ class JobRun(models.Model):
 
     def __str__(self):
         return f"{self.job} {self.period} {self.region_path or '*'}: {self.get_outcome_display()}"
+
+
+class KeyFingerprint(models.Model):
+    """Which keys the encrypted data in this database needs: a digest of each field-encryption key and
+    of the blind-index key, never the keys. The one row lets web, worker and commands refuse to start
+    with keys that cannot read the data (a backup restored without its key file, a fresh ``var/``)
+    instead of writing under new keys next to rows nobody can decrypt (``casemgmt.core.keys``)."""
+
+    id = models.PositiveSmallIntegerField(_("row"), primary_key=True, default=1, editable=False)
+    encryption = models.JSONField(_("encryption key fingerprints"), default=list)
+    blind_index = models.CharField(_("blind-index key fingerprint"), max_length=64)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("key fingerprint")
+        verbose_name_plural = _("key fingerprints")
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="keyfingerprint_single_row")]
+
+    def __str__(self):
+        return f"keys {', '.join(f[:12] for f in self.encryption)} / {self.blind_index[:12]}"

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from casemgmt.core import keys
 from casemgmt.core.crypto import EncryptedTextField
 
 
@@ -38,3 +39,5 @@ class Command(BaseCommand):
                 last_pk = batch[-1].pk
                 done += len(batch)
             self.stdout.write(f"{model._meta.label}: {done} rows re-encrypted ({', '.join(fields)})")
+        # Every row is under the primary key now: the older keys may be dropped, and the database says so.
+        keys.record(only_primary=True)
