@@ -84,8 +84,9 @@ _OWN_REDIS = _use_run_broker()
 _CREDENTIALS = ("USER", "PASSWORD", "HOST", "PORT")
 _APP = {key: settings.DATABASES[DEFAULT_DB_ALIAS].get(key) for key in _CREDENTIALS}
 _OWNER = {key: settings.DATABASES[dbroles.OWNER].get(key) for key in _CREDENTIALS} if dbroles.configured() else _APP
-# No process the tests start (Celery workers, `make run`) is given the owner's URL, as in a deployment.
-os.environ.pop("DATABASE_OWNER_URL", None)
+# No process the tests start (Celery workers, `make run`) is given the owner's URL, as in a deployment;
+# only a test run that a test starts (tests/test_parallel_runs.py) is, to make its own test database.
+OWNER_URL = os.environ.pop("DATABASE_OWNER_URL", None)
 _as_owner = {"now": False}  # inside a test marked db_owner
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import OWNER_URL
+
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = [
     # Empties its broker before and after, and runs a real worker against the test database.
@@ -19,6 +21,8 @@ pytestmark = pytest.mark.worker
 
 def test_two_runs_at_once_both_pass(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if OWNER_URL:  # a run creates its test database as the owner, as `make test` does
+        env["DATABASE_OWNER_URL"] = OWNER_URL
     runs = [
         subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUBSET],
                          cwd=ROOT, env=env, stdout=(tmp_path / f"run{i}.log").open("w"), stderr=subprocess.STDOUT)
