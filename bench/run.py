@@ -261,7 +261,7 @@ def web_benchmarks(n):
                 lambda i, kind=kind, value=value: bare("/bench/bare/search",
                                                        {"kind": kind, "q": value(people[i]), "path": city_path}), n,
                 same=page_ids)
-        # Issue 8 sets its targets for the reads (lists, a family's page, searches); the write is
+        # The reads (lists, a family's page, searches) have targets; the write is
         # measured against its limit with none.
         results["record a check-in"] = http_pair(
             session, lambda i: api(contact, "/api/v1/checkins/", method="post",
