@@ -256,6 +256,9 @@ def test_the_broker_away_when_an_action_enqueues_still_answers_the_action(
     # error: the write is done, and the dispatcher sends what is due when the broker is back.
     settings.CELERY_TASK_ALWAYS_EAGER = False
     broker_away(monkeypatch)
+    # A logging setup run earlier in the session (a worker's, settings' LOGGING again) may have
+    # disabled loggers that existed then; this test reads what the enqueue logs.
+    monkeypatch.setattr(logging.getLogger("casemgmt.core.tasks"), "disabled", False)
     world.people["volunteer"].email = "volunteer@example.org"  # so the promotion is sent at once
     world.people["volunteer"].save(update_fields=["email"])
     session = make_session(world.regions["zhangpu"], capacity=1)
