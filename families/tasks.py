@@ -5,6 +5,8 @@ publishes a run for each that is not done; a run carries the day it sweeps, so a
 redelivered message does the same work, and the ledger and the unique keys in the database make a
 second run a no-op. What a lost message leaves behind, the catch-up publishes again.
 """
+import datetime
+
 from celery import shared_task
 from django.db.models.functions import Substr
 from django.utils import timezone
@@ -22,6 +24,19 @@ def county_partitions():
         Family.objects.filter(status__in=reminders.OPEN_STATUSES).annotate(county=Substr("region_path", 1, 6))
         .values_list("county", flat=True).distinct().order_by("county")
     )
+
+
+jobs.register(jobs.Job(
+    "families.checkin_sweep", jobs.DAY, lambda start, region_path: reminders.checkin_sweep(today=start, region_path=region_path),
+    split=county_partitions))
+jobs.register(jobs.Job(
+    "families.sensitive_dates_sweep", jobs.DAY,
+    lambda start, region_path: reminders.sensitive_dates_sweep(today=start, region_path=region_path),
+    split=county_partitions))
+jobs.register(jobs.Job(
+    "families.annual_review_open", jobs.YEAR,
+    lambda start, region_path: reminders.annual_review_open(year=start.year, region_path=region_path),
+    window=datetime.timedelta(days=31)))
 
 
 @shared_task(name="families.checkin_sweep", **RETRY)

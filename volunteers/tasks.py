@@ -4,6 +4,11 @@ from celery import shared_task
 from casemgmt.core import jobs
 from casemgmt.core.tasks import RETRY
 
+from . import reminders
+
+jobs.register(jobs.Job("volunteers.training_sweep", jobs.DAY,
+                       lambda start, region_path: reminders.training_sweep(today=start)))
+
 
 @shared_task(name="volunteers.training_sweep", **RETRY)
 def training_sweep():

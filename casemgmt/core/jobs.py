@@ -2,7 +2,8 @@
 
 Beat only says "now": a tick it could not publish (the broker was away), a fanned-out county task
 the broker lost, or a night without workers would otherwise skip a period for good. So every
-scheduled job is declared here with its period (day, month or year) and how it splits into regions;
+scheduled job is declared (``register``, by its app's ``tasks`` module) with its period (day, month
+or year) and how it splits into regions;
 ``core.JobRun`` records each (job, period, region) once, and the run's own work happens in the same
 transaction that marks its row done. Whatever is due and not done is sent again by the catch-up —
 a beat entry every few minutes and every worker's start — and the unique key, the row lock and the
@@ -21,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import autodiscover_modules
 
 from .models import JobRun
 
@@ -32,54 +34,6 @@ DAY, MONTH, YEAR = "day", "month", "year"
 REPUBLISH_AFTER = datetime.timedelta(minutes=5)
 # A run that failed this often is left to an operator (the health check shows it overdue).
 MAX_ATTEMPTS = 10
-
-
-def _checkin(start, region_path):
-    from families import reminders
-
-    return reminders.checkin_sweep(today=start, region_path=region_path)
-
-
-def _sensitive_dates(start, region_path):
-    from families import reminders
-
-    return reminders.sensitive_dates_sweep(today=start, region_path=region_path)
-
-
-def _insurance(start, region_path):
-    from services import reminders
-
-    return reminders.insurance_sweep(today=start)
-
-
-def _training(start, region_path):
-    from volunteers import reminders
-
-    return reminders.training_sweep(today=start)
-
-
-def _birthday_lists(start, region_path):
-    from services import birthdays
-
-    return birthdays.birthday_lists_send(today=start)
-
-
-def _annual_review(start, region_path):
-    from families import reminders
-
-    return reminders.annual_review_open(year=start.year, region_path=region_path)
-
-
-def _tallies(start, region_path):
-    from reports import aggregates
-
-    return dataclasses.asdict(aggregates.rebuild())
-
-
-def _counties():
-    from families.tasks import county_partitions
-
-    return county_partitions()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,17 +52,20 @@ class Job:
     grace: datetime.timedelta = datetime.timedelta(minutes=30)
 
 
-JOBS = {job.name: job for job in (
-    Job("families.checkin_sweep", DAY, _checkin, split=_counties),
-    Job("families.sensitive_dates_sweep", DAY, _sensitive_dates, split=_counties),
-    Job("services.insurance_sweep", DAY, _insurance),
-    Job("volunteers.training_sweep", DAY, _training),
-    Job("services.birthday_lists", MONTH, _birthday_lists, window=datetime.timedelta(days=14)),
-    Job("families.annual_review_open", YEAR, _annual_review, window=datetime.timedelta(days=31)),
-    # The rebuild holds the counted tables against writers while it runs: not in the working day.
-    Job("reports.aggregates_rebuild", DAY, _tallies, window=datetime.timedelta(hours=4),
-        grace=datetime.timedelta(hours=1)),
-)}
+_JOBS = {}
+
+
+def register(job):
+    """Declare ``job`` (each app declares its own in its ``tasks`` module)."""
+    _JOBS[job.name] = job
+    return job
+
+
+def registry():
+    """{name: Job} of every app: their ``tasks`` modules are imported here once, as the admin finds
+    its ``admin`` modules, so the web process knows the jobs a worker runs."""
+    autodiscover_modules("tasks")
+    return _JOBS
 
 
 def period_of(job, start):
@@ -144,7 +101,7 @@ def schedules():
     from django_celery_beat.models import PeriodicTask
 
     found = {}
-    rows = PeriodicTask.objects.filter(task__in=JOBS, enabled=True, crontab__isnull=False).select_related("crontab")
+    rows = PeriodicTask.objects.filter(task__in=registry(), enabled=True, crontab__isnull=False).select_related("crontab")
     for row in rows.order_by("id"):
         c = row.crontab
         found.setdefault(row.task, (crontab(minute=c.minute, hour=c.hour, day_of_week=c.day_of_week,
@@ -158,7 +115,7 @@ def due(now=None):
     now = now or timezone.now()
     result = []
     for name, (schedule, zone) in schedules().items():
-        job = JOBS[name]
+        job = registry()[name]
         fired = last_fire(schedule, now, zone)
         if fired is not None and now - fired <= job.window:
             result.append((job, period_of(job, fired.date()), fired))
@@ -220,7 +177,7 @@ def jobs_start(name, day=None):
     """What a job's beat entry does for the period containing ``day`` (ISO date; today when beat fires
     it): a country-wide job runs here and returns its counts (``None`` if done already); a split one
     publishes the runs of its regions not done and returns how many it published."""
-    job = JOBS[name]
+    job = registry()[name]
     start = datetime.date.fromisoformat(day) if day else timezone.localdate()
     period = period_of(job, start)
     if job.split is None:
@@ -239,7 +196,7 @@ def job_run(*, name, period, region_path="", now=None):
     and marked done in the transaction that does the work, so a killed worker leaves it to do again and
     a finished one is never done twice. Returns the counts of this run, or ``None`` when another runner
     holds it or it was done already."""
-    job = JOBS[name]
+    job = registry()[name]
     now = now or timezone.now()
     # A message published without the catch-up (by hand, or by an earlier version) still gets its row.
     JobRun.objects.bulk_create([JobRun(job=name, period=period, region_path=region_path, due_at=now)],
