@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -101,9 +102,10 @@ def test_gunicorn_access_log_shows_only_masked_search_terms(tmp_path):
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz{QUERY}", timeout=5) as response:
-                    assert response.status == 200
-                break
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz{QUERY}", timeout=5):
+                    break
+            except urllib.error.HTTPError:
+                break  # answered (a health check may say 503 without a database): the log line is what counts
             except OSError:
                 assert process.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
                 time.sleep(0.2)
