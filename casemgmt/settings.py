@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "casemgmt.api",
     "reports",
     "workspace",
+    "demo",
     "casemgmt.security",
 ]
 

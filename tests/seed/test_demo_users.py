@@ -4,8 +4,8 @@ import datetime
 import pytest
 from django.core.management import CommandError, call_command
 
-from casemgmt.core.demo import seed_demo
 from casemgmt.core.models import Role, User
+from demo.generator import seed_demo
 from families.models import ContactAssignment
 from volunteers.models import Volunteer
 

@@ -6,11 +6,11 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection, transaction
 
-from casemgmt.core import demo
+import demo.generator as demo
 from casemgmt.core.crypto import blind_index, decrypt
-from casemgmt.core.demo import seed_demo
 from casemgmt.core.idcard import parse_id_number
 from casemgmt.core.models import Region
+from demo.generator import seed_demo
 from families import services as family_services
 from families.models import CheckIn, Family, FamilyMember
 

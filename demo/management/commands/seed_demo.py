@@ -1,4 +1,4 @@
-"""``manage.py seed_demo``: a believable, deterministic Zhangzhou dataset (see casemgmt.core.demo)."""
+"""``manage.py seed_demo``: a believable, deterministic Zhangzhou dataset (see demo.generator)."""
 import datetime
 import os
 import time
@@ -6,7 +6,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from casemgmt.core import dbroles
-from casemgmt.core.demo import seed_demo
+from demo.generator import seed_demo
 from families.models import Family
 
 

@@ -4,8 +4,14 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.db.models import Count
 
 from casemgmt.core.models import Region, Role, User
+from casemgmt.security.otp import display_code, recovery_codes_create
+from casemgmt.security.totp import totp_device_create, totp_secret
+from families.models import ContactAssignment, Family
+from families.services import assignment_set
+from volunteers.models import Pairing, Volunteer
 
 CITY = "350600000000"
 COUNTY = "350623000000"  # 漳浦县
@@ -39,9 +45,6 @@ class Command(BaseCommand):
         # Every staff sign-in asks for a second factor: one authenticator per login, kept across
         # runs (add the URI to an authenticator app once, or type the secret), and three fresh
         # recovery codes each, for trying the system without an app (each works once).
-        from casemgmt.security.otp import display_code, recovery_codes_create
-        from casemgmt.security.totp import totp_device_create, totp_secret
-
         self.stdout.write("Second factor at sign-in: the code of an authenticator app set up with the secret (or URI),")
         self.stdout.write("or one of the recovery codes shown (each works once; new ones at every run):")
         for user, _region in rows:
@@ -55,10 +58,6 @@ class Command(BaseCommand):
 
 def _regions():
     """The county and township holding the most demo families, so that every login sees data."""
-    from django.db.models import Count
-
-    from families.models import Family
-
     city = Region.objects.filter(code=CITY).first()
     if city is None:
         raise CommandError("Zhangzhou is not loaded: run load_regions and seed_demo first.")
@@ -75,9 +74,6 @@ def _regions():
 
 def demo_users_create(*, password):
     """Create or update the demo logins; the caseload roles get families to work on. Idempotent."""
-    from families.models import ContactAssignment, Family
-    from volunteers.models import Pairing, Volunteer
-
     regions = _regions()
     rows = []
     for username, role, where, display in LOGINS:
@@ -96,8 +92,6 @@ def demo_users_create(*, password):
 
     # Caseloads: the worker and the contact take over families of their region (the previous
     # holder's assignment is ended, as assignment_set does, so history stays).
-    from families.services import assignment_set
-
     for username, kind in (("demo-socialworker", "social_worker"), ("demo-contact", "township_contact")):
         user = users[username]
         have = ContactAssignment.objects.filter(user=user, ended_on__isnull=True).count()

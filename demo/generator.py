@@ -2,7 +2,7 @@
 
 Why it is built this way:
 - Speed (1,000,000 families with members and a year of check-ins in minutes): rows are generated as
-  plain tuples and written with ``COPY`` on PostgreSQL (``executemany`` elsewhere), never through
+  plain tuples and written with ``COPY``, never through
   ``Model.save``. What ``save`` would derive (pinyin, blind indexes, birth date and sex, region
   path) is computed here, and encrypted columns are encrypted here with ``crypto.encrypt`` (where a
   row is made, or for text left plain there, when it is written: ``Table.sealed_rows``).
@@ -174,39 +174,7 @@ def _columns(model, fields):
     return [model._meta.get_field(name).column if not name.endswith("_id") else name for name in fields]
 
 
-def write_rows(table, using="default"):
-    """Rows of one table by ``executemany`` (SQLite; PostgreSQL takes the COPY path, ``copy_in``)."""
-    if not table.rows:
-        return
-    conn = connections[using]
-    qn = conn.ops.quote_name
-    columns = _columns(table.model, table.fields)
-    adapters = [_adapter(table.model, name, conn) for name in table.fields]
-    sql = (f"INSERT INTO {qn(table.model._meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
-           f"VALUES ({', '.join(['%s'] * len(columns))})")
-    with conn.cursor() as cursor:
-        rows = table.sealed_rows()
-        for start in range(0, len(rows), 1000):
-            batch = rows[start:start + 1000]
-            cursor.executemany(sql, [
-                [a(v) if a and v is not None else v for a, v in zip(adapters, row, strict=True)] for row in batch
-            ])
-    table.rows.clear()
-
-
-def _adapter(model, name, conn):
-    internal = model._meta.get_field(name[:-3] if name.endswith("_id") and name != "id" else name).get_internal_type()
-    return {
-        "DateTimeField": conn.ops.adapt_datetimefield_value,
-        "DateField": conn.ops.adapt_datefield_value,
-        "DecimalField": lambda v: conn.ops.adapt_decimalfield_value(v),
-        "JSONField": None,
-    }.get(internal)
-
-
 def reset_sequences(models):
-    if connection.vendor != "postgresql":
-        return  # SQLite picks max(id) + 1 by itself
     with connection.cursor() as cursor:
         for model in models:
             table = model._meta.db_table
@@ -677,14 +645,6 @@ def _recent_halves(today):
     return [(today.year - 1, 1), (today.year - 1, 2), (today.year, 1), (today.year, 2)]
 
 
-def write_chunk(ctx, start, count, using="default"):
-    tables = generate_chunk(ctx, start, count)
-    with transaction.atomic(using=using):
-        for name in TABLE_ORDER:
-            write_rows(tables[name], using)
-    return count
-
-
 # ---------------------------------------------------------------------------------------------
 # Many families on PostgreSQL: generated in parallel, written by one COPY stream
 # ---------------------------------------------------------------------------------------------
@@ -970,15 +930,7 @@ def seed_demo(*, seed=1, families=200, today=None, workers=1, stdout=None):
         sites=shared["sites"], id_base=id_base, now=now,
     )
     chunks = [(start, min(CHUNK, families - start)) for start in range(0, families, CHUNK)]
-    if connection.vendor != "postgresql":
-        with transaction.atomic():
-            for n, chunk in enumerate(chunks, 1):
-                write_chunk(ctx, *chunk)
-                _progress(log, n, chunks, families)
-            _after_families(rng, ctx, shared, families, today, now)
-        return SeedResult(families=families)
-
-    # PostgreSQL: one transaction and one COPY stream per table, fed by parallel generators; for a
+    # One transaction and one COPY stream per table, fed by parallel generators; for a
     # load at least as large as what is there, the indexes and constraints are built once at the end.
     bulk = families >= BULK_FAMILIES and families >= start_index
     growing = sorted({table.model for table in _tables().values()}, key=lambda m: m._meta.db_table)
