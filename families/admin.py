@@ -4,9 +4,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from casemgmt.core.admin import AUDIT_SEARCHES, UNRESTRICTED_REGION_PICKERS
 from casemgmt.core.admin_reach import (
     CountyFilter,
     ReachModelAdmin,
@@ -36,6 +38,19 @@ from .models import (
     RiskLevel,
     RiskLevelChange,
 )
+
+UNRESTRICTED_REGION_PICKERS.add(("families", "familytransfer", "to_region"))
+
+
+def _audit_about_member(rows, pk):
+    """Audit rows about one member: those naming them, and their family's (the member lends its id)."""
+    family_id = FamilyMember.objects.filter(pk=pk).values_list("family_id", flat=True).first()
+    if family_id is None:
+        return rows.none()
+    return rows.filter(Q(object_type="families.familymember", object_ids__contains=[pk]) | Q(family_id=family_id))
+
+
+AUDIT_SEARCHES["member"] = _audit_about_member
 
 
 def adopt(obj, saved):

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from casemgmt.core import privacy, reach
 from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
-from casemgmt.security.consent import EXPORT_PURPOSES, consent_filter
+from families.consent import EXPORT_PURPOSES, consent_filter
 from families.models import AssistanceEnrollment, FamilyMember
 from families.resources import FamilyMemberResource, PublicPostingResource
 from services.models import InsurancePolicy, InsuredPerson

@@ -4,9 +4,12 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from casemgmt.core.admin import AUDIT_SEARCHES
 from casemgmt.core.admin_reach import CountyFilter, ReachModelAdmin, ReachTabularInline
 
 from .models import Enrollment, Pairing, Qualification, ServiceHours, Skill, Team, TrainingCourse, TrainingSession, Volunteer
+
+AUDIT_SEARCHES["volunteer"] = lambda rows, pk: rows.filter(object_type="volunteers.volunteer", object_ids__contains=[pk])
 
 
 @admin.register(Skill)

@@ -1,8 +1,10 @@
-"""/api/v1/: one router for every app. Each app's ``<app>/api/urls.py`` lists its viewsets in
-``routes = [(prefix, viewset, basename), ...]`` (and may add plain ``urlpatterns``); they are
-registered here so the permission-matrix test sees every route in ``router.registry``."""
+"""/api/v1/: one router for every app. Each installed app's ``<app>/api/urls.py`` lists its viewsets
+in ``routes = [(prefix, viewset, basename), ...]`` (and may add plain ``urlpatterns``); they are found
+and registered here, in the order of INSTALLED_APPS, so the permission-matrix test sees every route
+in ``router.registry`` and this module names none of the apps above it."""
 import importlib
 
+from django.apps import apps
 from django.http import JsonResponse
 from django.urls import include, path, re_path
 from django.utils.translation import gettext as _
@@ -11,8 +13,7 @@ from rest_framework.routers import DefaultRouter
 
 from . import views
 
-APP_API_MODULES = ["families.api.urls", "volunteers.api.urls", "services.api.urls", "reports.api.urls",
-                   "casemgmt.security.api.urls"]
+APP_API_MODULES = [f"{app.name}.api.urls" for app in apps.get_app_configs() if app.name != "casemgmt.api"]
 
 router = DefaultRouter()
 router.register("regions", views.RegionViewSet, basename="region")

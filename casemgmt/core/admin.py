@@ -13,6 +13,15 @@ admin.site.site_header = _("Special family case management")
 admin.site.site_title = _("Special family case management")
 admin.site.index_title = _("Administration")
 
+# Region pickers that offer the whole tree although the user reaches only their subtree (a
+# transfer's destination): (app label, model name, field name), added by the apps' admin modules.
+UNRESTRICTED_REGION_PICKERS = set()
+
+# The audit trail's ``kind:<id>`` searches: kind -> function(rows, id) giving the rows about that
+# record. The apps' admin modules add the kinds of their records (``member``, ``volunteer``); the
+# rows stay the auditor's, scoped to their subtree.
+AUDIT_SEARCHES = {"family": lambda rows, pk: rows.filter(family_id=pk)}
+
 
 @admin.register(Region)
 class RegionAdmin(ReachModelAdmin):
@@ -23,12 +32,9 @@ class RegionAdmin(ReachModelAdmin):
     autocomplete_fields = ("parent",)
     list_select_related = ("parent",)
     readonly_fields = ("path",)
-    # Picking a transfer's destination: the whole tree, although the user reaches only their subtree.
-    UNRESTRICTED_AUTOCOMPLETE = {("families", "familytransfer", "to_region")}
-
     def get_queryset(self, request):
         target = (request.GET.get("app_label"), request.GET.get("model_name"), request.GET.get("field_name"))
-        if request.path.endswith("/autocomplete/") and target in self.UNRESTRICTED_AUTOCOMPLETE:
+        if request.path.endswith("/autocomplete/") and target in UNRESTRICTED_REGION_PICKERS:
             return admin.ModelAdmin.get_queryset(self, request)
         return super().get_queryset(request)
 
@@ -85,20 +91,9 @@ class AuditEventAdmin(ReachModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         # Auditors search by person, family and actor (the list filters give the time).
-        from casemgmt.security.services import audit_filter_person
-
         kind, sep, value = search_term.strip().partition(":")
-        if sep and kind in ("family", "member", "volunteer") and value.strip().isdigit():
-            pk = int(value)
-            if kind == "family":
-                return queryset.filter(family_id=pk), False
-            if kind == "member":
-                from families.models import FamilyMember
-
-                # The audit rows stay scoped to the auditor's subtree; the member only lends its family id.
-                member = FamilyMember.objects.filter(pk=pk).only("id", "family_id").first()
-                return (audit_filter_person(queryset, member=member) if member else queryset.none()), False
-            return queryset.filter(object_type="volunteers.volunteer", object_ids__contains=[pk]), False
+        if sep and kind in AUDIT_SEARCHES and value.strip().isdigit():
+            return AUDIT_SEARCHES[kind](queryset, int(value)), False
         if sep and kind == "actor":
             return queryset.filter(actor__username=value.strip()), False
         return super().get_search_results(request, queryset, search_term)

@@ -4,6 +4,12 @@ Deny by default. Each scoped model is declared in ``SCOPES`` with the lookups th
 a region path, to a family (caseload roles see only their families) and to a volunteer (volunteers
 see only their own rows). A region subtree is one ``path LIKE 'prefix%'`` on an indexed column.
 
+The core declares its own models here; every other app declares its models, and the family ids
+that widen or narrow a user's reach (caseload, pairings, emergency grants), from its
+``AppConfig.ready`` with ``scopes_declare`` and ``family_ids_declare``: the policy is one, the
+names of the models it covers belong to the apps above. A model nobody declared is seen by no one
+but a superuser.
+
 Break-the-glass grants (casemgmt.security) add their families to the condition only for a user who
 holds a live grant: an ``OR family IN (grants)`` that is always there keeps PostgreSQL from using
 the region or caseload index, a full scan of the families on every list at a million of them.
@@ -13,9 +19,9 @@ import copy
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import BooleanField, Case, Q, Value, When
 from django.db.models.functions import Now
-from django.db.models.signals import post_save
 
 from .models import Role
 from .statements import CompiledStatements
@@ -44,7 +50,9 @@ FIELDWORK = frozenset(CASELOAD_ROLES | {Role.VOLUNTEER_COORDINATOR})
 WITH_VOLUNTEERS = frozenset(FIELDWORK | {Role.VOLUNTEER})
 
 
-def _case(family, roles=CASEWORK, **extra):
+def casework_scope(family, roles=CASEWORK, **extra):
+    """The scope of a record of a family's casework: the family's region, and for the caseload
+    roles the families assigned to them. ``family`` is the lookup to the family (``SELF`` for it)."""
     region = f"{family}__region_path" if family != SELF else "region_path"
     return Scope(roles=roles, region=region, family=family, **extra)
 
@@ -54,62 +62,47 @@ SCOPES = {
     "core.user": Scope(region="region__path"),
     "core.auditevent": Scope(roles=frozenset({Role.AUDITOR}), region="region_path"),
     "core.notification": Scope(roles=ALL, owner="recipient"),
-    # Emergency grants: administrators and region managers over the family, and its auditors.
-    "security.breakglassgrant": Scope(roles=frozenset({Role.AUDITOR}), region="family__region_path"),
-    "security.enrolmentwindow": Scope(roles=frozenset({Role.AUDITOR}), region="user__region__path"),
-    # Coordinators see families and members to pair volunteers and take attendance (serializers
-    # and the admin leave sensitive fields out for them); volunteers see the families paired with them.
-    "families.family": _case(SELF, roles=WITH_VOLUNTEERS, volunteer="pairings__volunteer"),
-    "families.familymember": _case("family", roles=FIELDWORK),
-    "families.familystatuschange": _case("family"),
-    "families.risklevelchange": _case("family"),
-    "families.contactassignment": _case("family"),
-    "families.checkin": _case("family"),
-    "families.assessment": _case("family"),
-    "families.careplan": _case("family"),
-    "families.careplangoal": _case("plan__family"),
-    "families.caretask": _case("family"),
-    "families.assistanceenrollment": _case("family"),
-    "families.annualreview": _case("enrollment__family"),
-    "families.consentrecord": _case("family"),
-    "families.familytransfer": _case("family", also_region="to_region__path"),
-    "families.assessmentscale": Scope(roles=CASEWORK, is_reference=True),
-    "families.assistancerate": Scope(roles=CASEWORK, is_reference=True),
-    "families.cadencerule": Scope(roles=CASEWORK, is_reference=True),
-    "volunteers.skill": Scope(roles=ALL, is_reference=True),
-    "volunteers.team": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
-    "volunteers.volunteer": Scope(roles=WITH_VOLUNTEERS, region="region__path", volunteer=SELF),
-    "volunteers.trainingcourse": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
-    "volunteers.trainingsession": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
-    "volunteers.enrollment": Scope(roles=WITH_VOLUNTEERS, region="session__region__path", volunteer="volunteer"),
-    "volunteers.qualification": Scope(roles=WITH_VOLUNTEERS, region="volunteer__region__path", volunteer="volunteer"),
-    "volunteers.pairing": Scope(roles=WITH_VOLUNTEERS, region="family__region_path", family="family", volunteer="volunteer"),
-    "volunteers.servicehours": Scope(
-        roles=frozenset({Role.VOLUNTEER_COORDINATOR, Role.VOLUNTEER}), region="volunteer__region__path", volunteer="volunteer"
-    ),
-    "services.servicesite": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
-    "services.activity": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
-    "services.activityattendance": Scope(roles=FIELDWORK, region="activity__region__path"),
-    "services.fund": Scope(roles=frozenset({Role.VOLUNTEER_COORDINATOR}), region="region__path"),
-    "services.insurancepolicy": Scope(roles=CASEWORK, region="region__path"),
-    "services.insuredperson": _case("member__family"),
-    "services.insuranceclaim": _case("member__family"),
-    "services.disbursement": Scope(roles=CASEWORK, region="fund__region__path", family="family"),
-    "services.healthcheckup": _case("member__family"),
 }
+
+
+def scopes_declare(scopes):
+    """Add an app's models (``{"app.model": Scope}``) to the policy; called from its ``ready()``.
+    A model declared twice is a mistake that would silently widen or narrow its reach."""
+    for label, scope in scopes.items():
+        if SCOPES.get(label, scope) != scope:
+            raise ImproperlyConfigured(f"The reach of {label} is declared twice.")
+        SCOPES[label] = scope
+
+
+# Where the family ids come from that decide a user's reach: ``caseload`` (the families assigned to
+# a caseload role), ``paired`` (a volunteer's) and ``granted`` (the live emergency grants): each a
+# function of (user, now) giving a queryset of rows with a ``family_id``.
+_FAMILY_IDS = {}
+
+
+def family_ids_declare(**sources):
+    """Supply, from the app that owns them, the ``caseload``, ``paired`` or ``granted`` rows."""
+    unknown = set(sources) - {"caseload", "paired", "granted"}
+    if unknown:
+        raise ImproperlyConfigured(f"Unknown sources of family ids: {sorted(unknown)}")
+    _FAMILY_IDS.update(sources)
+
+
+def _family_rows(source, user, now=None):
+    try:
+        rows = _FAMILY_IDS[source]
+    except KeyError:
+        raise ImproperlyConfigured(f"No installed app declares the {source} families (family_ids_declare).") from None
+    return rows(user, now)
 
 
 def caseload_family_ids(user):
     """Ids of the families currently assigned to ``user``, as a subquery."""
-    from families.models import ContactAssignment
-
-    return ContactAssignment.objects.filter(user=user, ended_on__isnull=True).values("family_id")
+    return _family_rows("caseload", user).values("family_id")
 
 
 def paired_family_ids(user):
-    from volunteers.models import Pairing
-
-    return Pairing.objects.filter(volunteer__user=user, ended_on__isnull=True).values("family_id")
+    return _family_rows("paired", user).values("family_id")
 
 
 def break_glass_family_ids(user):
@@ -147,22 +140,18 @@ class GrantMemoMiddleware:
             return self.get_response(request)
 
 
-def _grant_saved(sender, instance, **kwargs):
-    # A grant opened or ended during the request: look again at the next restrict().
+def grant_saved(sender, instance, **kwargs):
+    """Connected by the app that keeps the grants: a grant opened or ended during the request is
+    looked up again at the next ``restrict()``."""
     memo = _grant_memo.get()
     if memo is not None:
         memo.pop(instance.user_id, None)
 
 
-post_save.connect(_grant_saved, sender="security.BreakGlassGrant", weak=False, dispatch_uid="reach-grant-memo")
-
-
 def live_grants_of(user, now=None):
     """The live break-the-glass grants of ``user`` (a user or an ``OuterRef`` to one's id) at
     ``now`` (a time or an expression such as ``Now()``; default: this moment)."""
-    from casemgmt.security.models import BreakGlassGrant
-
-    return BreakGlassGrant.objects.live(now).filter(user=user)
+    return _family_rows("granted", user, now)
 
 
 def remember_live_grant(user, held):

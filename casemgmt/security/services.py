@@ -15,14 +15,11 @@ from django.utils.translation import gettext as _
 
 from casemgmt.core import dbroles, reach
 from casemgmt.core.audit import audit_log
-from casemgmt.core.channels import send_sms_message
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import AuditEvent, Notification, Role, User
 from casemgmt.core.spreadsheet import text_cell
-from families.models import Family, FamilyMember
 
-from .consent import CHANNEL_PURPOSES, consent_allows
-from .models import Anonymisation, AuditPurgeWindow, BreakGlassGrant, FamilyMessage
+from .models import Anonymisation, BreakGlassGrant, FamilyMessage
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +43,12 @@ def may_decide_break_glass(user, grant):
                                            and reach.region_within_reach(user, grant.family.region_path))))
 
 
+def _families():
+    """The families a grant opens: the model its ``family`` key points at (the schema's link to the
+    families app; this module imports none of the apps above it)."""
+    return BreakGlassGrant._meta.get_field("family").related_model.objects
+
+
 def _day_start(now):
     return timezone.make_aware(datetime.datetime.combine(timezone.localdate(now), datetime.time.min))
 
@@ -57,7 +60,7 @@ def breakglass_request(*, actor, reason, family_id=None, file_number=None, hours
     caller's role and request come first, for every id alike)."""
     _check_request(actor, reason, hours)
     lookup = {"pk": family_id} if family_id is not None else {"file_number": (file_number or "").strip()}
-    family = Family.objects.filter(**lookup).first() if any(lookup.values()) else None
+    family = _families().filter(**lookup).first() if any(lookup.values()) else None
     if family is None:
         raise OutOfReachError()
     return breakglass_open(actor=actor, family=family, reason=reason, hours=hours, ip=ip, now=now)
@@ -82,7 +85,7 @@ def breakglass_open(*, actor, family, reason, hours=None, ip=None, now=None):
     pending, no access yet); asking again for the same family returns the waiting request."""
     hours = _check_request(actor, reason, hours)
     reason = reason.strip()
-    if reach.restrict(Family.objects.filter(pk=family.pk), actor).exists():
+    if reach.restrict(_families().filter(pk=family.pk), actor).exists():
         raise ValidationError({"family": _("This family is already within your reach.")}, code="in_reach")
     now = now or timezone.now()
     with transaction.atomic():
@@ -216,58 +219,6 @@ def breakglass_revoke(*, actor, grant, ip=None):
     return grant
 
 
-# ---- messages to families ----------------------------------------------------------------------
-
-def family_message_send(*, actor, family, member, channel, text):
-    """Send an SMS or WeChat-style message to a family member — only with their consent to that
-    channel. Every attempt is recorded; a refusal raises ``PermissionDenied`` after recording."""
-    if not reach.restrict(Family.objects.filter(pk=family.pk), actor).exists():
-        raise OutOfReachError()
-    if member is not None and member.family_id != family.pk:
-        raise ValidationError({"member": _("This person is not a member of the family.")})
-    if channel not in CHANNEL_PURPOSES or channel == "phone":
-        raise ValidationError({"channel": _("Unknown channel.")})
-    allowed = consent_allows(family=family, member=member, purpose=CHANNEL_PURPOSES[channel])
-    message = FamilyMessage(family=family, member=member, channel=channel, text=text, sent_by=actor,
-                            status=FamilyMessage.Status.SENT if allowed else FamilyMessage.Status.REFUSED)
-    with transaction.atomic():
-        message.save()
-        audit_log(actor=actor, event="security.family_message.sent" if allowed else "security.family_message.refused",
-                  obj=message, family_id=family.pk, region_path=family.region_path,
-                  after={"channel": channel, "member": member.pk if member else None})
-    if not allowed:
-        raise PermissionDenied(_("The family has not consented to be contacted this way."))
-    phone = member.phone if member is not None else ""
-    if not phone:
-        phone = next((m.phone for m in family.members.filter(is_deceased=False).order_by("id") if m.phone), "")
-
-    def send():
-        try:
-            if channel == FamilyMessage.Channel.SMS:
-                send_sms_message(phone=phone, text=text)
-            else:
-                get_wechat_backend().send(phone=phone, text=text)
-        except Exception as exc:  # a provider failure is recorded, not raised into the caller's page
-            logger.warning("Message %s to a family failed: %s", message.pk, type(exc).__name__)
-            FamilyMessage.objects.filter(pk=message.pk).update(status=FamilyMessage.Status.FAILED, error=str(exc)[:300])
-
-    transaction.on_commit(send)
-    return message
-
-
-class LoggingWeChatBackend:
-    """Stands for a WeChat service-account adapter; only logs (masked), like the SMS default."""
-
-    def send(self, *, phone, text):
-        logger.info("WeChat message to %s***%s (%d characters)", phone[:3], phone[-2:], len(text))
-
-
-def get_wechat_backend():
-    from django.utils.module_loading import import_string
-
-    return import_string(getattr(settings, "WECHAT_BACKEND", "casemgmt.security.services.LoggingWeChatBackend"))()
-
-
 # ---- data-subject access ------------------------------------------------------------------------
 
 def _rows_about(obj):
@@ -287,8 +238,18 @@ def _serialize(objects):
     return [{"id": row["pk"], **row["fields"]} for row in serializers.serialize("python", objects)]
 
 
+# The kinds of person an access request can name, declared by the apps that keep them (from their
+# ``ready()``): kind -> (model, the lookups of the records the person belongs to, exported with them).
+SUBJECTS = {}
+
+
+def subject_declare(kind, model, *, belongs_to=()):
+    """Let an access request name a ``model`` row as ``kind`` (``member``, ``volunteer``)."""
+    SUBJECTS[kind] = (model, tuple(belongs_to))
+
+
 def subject_access_collect(*, actor, person):
-    """Everything stored about one person (a ``FamilyMember`` or a ``Volunteer``), decrypted."""
+    """Everything stored about one person (a row of a declared ``SUBJECTS`` model), decrypted."""
     if not (actor.is_superuser or actor.role in SUBJECT_ACCESS_ROLES):
         raise PermissionDenied(_("Only administrators and region managers answer access requests."))
     if not reach.restrict(type(person)._default_manager.filter(pk=person.pk), actor).exists():
@@ -296,8 +257,10 @@ def subject_access_collect(*, actor, person):
     data = {person._meta.label_lower: _serialize([person])}
     for label, rows in _rows_about(person).items():
         data[label] = _serialize(rows)
-    if isinstance(person, FamilyMember):
-        data["families.family"] = _serialize([person.family])
+    belongs_to = next((lookups for model, lookups in SUBJECTS.values() if isinstance(person, model)), ())
+    for lookup in belongs_to:
+        whole = getattr(person, lookup)
+        data[whole._meta.label_lower] = _serialize([whole])
     return data
 
 
@@ -309,7 +272,6 @@ def subject_access_export(*, actor, person, fmt="json", reason="", ip=None):
     data = subject_access_collect(actor=actor, person=person)
     family_id = getattr(person, "family_id", None)
     audit_log(actor=actor, event="security.subject_access.exported", obj=person, family_id=family_id,
-              region_path=getattr(person, "family", None) and person.family.region_path or "",
               reason=reason, ip=ip, after={"format": fmt, "tables": sorted(data)})
     name = f"{person._meta.model_name}-{person.pk}"
     if fmt == "json":
@@ -350,55 +312,31 @@ def _cell(value):
 
 # ---- anonymisation ------------------------------------------------------------------------------
 
+# How each app clears a family's personal data, declared from its ``ready()``: functions of the
+# family, run in one transaction, each giving the number of people whose names it replaced.
+ERASERS = []
+
+
+def eraser_declare(erase):
+    ERASERS.append(erase)
+    return erase
+
+
 def family_anonymise(*, actor, family, reason):
     """Replace a family's personal data by placeholders, keeping what statistics count: the rows,
-    dates, categories, levels and amounts. Names become masked placeholders; ID numbers, phones,
-    health details, bank accounts, free text and the blind indexes are cleared; a birth date keeps
-    only its year (ages still group)."""
-    from families.models import Assessment, AssistanceEnrollment, CheckIn
-    from services.models import HealthCheckup, InsuranceClaim
-
+    dates, categories, levels and amounts (what each app clears is its ``ERASERS`` function).
+    Done once; audited in the family's region."""
     if actor is not None and not (actor.is_superuser or actor.role == Role.ADMIN):
         raise PermissionDenied(_("Only administrators anonymise records."))
     if Anonymisation.objects.filter(family=family).exists():
         return 0
     with transaction.atomic():
-        members = list(FamilyMember.objects.select_for_update().filter(family=family))
-        for member in members:
-            placeholder = _("Anonymised %(n)s") % {"n": member.pk}
-            birth = member.birth_date and datetime.date(member.birth_date.year, 7, 1)
-            FamilyMember.objects.filter(pk=member.pk).update(
-                name=placeholder[:50], name_pinyin="", name_initials="", id_number="", id_number_index="",
-                phone="", phone_index="", health_conditions="", disability_certificate_number="",
-                family_doctor="", family_doctor_institution="", birth_date=birth, lunar_birth_month=None,
-                lunar_birth_day=None, updated_at=timezone.now(),
-            )
-        AssistanceEnrollment.objects.filter(family=family).update(bank_account="", bank_name="")
-        CheckIn.objects.filter(family=family).update(mental_notes="", difficulties="", needs="", help_given="",
-                                                     follow_up="")
-        Assessment.objects.filter(family=family).update(notes="")
-        InsuranceClaim.objects.filter(member__family=family).update(diagnosis="")
-        HealthCheckup.objects.filter(member__family=family).update(findings="")
+        people = sum(erase(family) for erase in ERASERS)
         FamilyMessage.objects.filter(family=family).update(text="")
-        Family.objects.filter(pk=family.pk).update(address="", notes="", status_reason="", risk_reason="")
         Anonymisation.objects.create(family=family, done_by=actor, reason=reason)
         audit_log(actor=actor, event="security.family.anonymised", obj=family, family_id=family.pk,
-                  region_path=family.region_path, reason=reason, after={"members": len(members)})
-    return len(members)
-
-
-def families_anonymise_expired(*, actor=None, now=None, dry_run=False):
-    """Anonymise every family closed (or deceased, or moved away) longer ago than the retention
-    period ``FAMILY_RETENTION_YEARS``; returns the families concerned."""
-    now = now or timezone.now()
-    cutoff = now - datetime.timedelta(days=365 * settings.FAMILY_RETENTION_YEARS)
-    due = list(Family.objects.filter(status__in=(Family.Status.CLOSED, Family.Status.DECEASED, Family.Status.MOVED),
-                                     status_changed_at__lt=cutoff, anonymisation__isnull=True).order_by("id"))
-    if not dry_run:
-        for family in due:
-            family_anonymise(actor=actor, family=family,
-                             reason=_("retention of %(years)s years ended") % {"years": settings.FAMILY_RETENTION_YEARS})
-    return due
+                  region_path=family.region_path, reason=reason, after={"members": people})
+    return people
 
 
 # ---- audit retention ----------------------------------------------------------------------------
@@ -419,27 +357,9 @@ def audit_purge(*, actor=None, before, now=None):
         raise ValidationError({"before": _("Audit events are kept %(days)s days; choose a date before %(date)s.") % {
             "days": audit_retention_days(), "date": timezone.localtime(oldest_allowed).date()}})
     with dbroles.as_owner() as using, transaction.atomic(using=using):
-        connection = connections[using]
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL casemgmt.audit_purge = 'on'")
-        else:
-            window = AuditPurgeWindow.objects.create()
-        deleted, _rows = AuditEvent.objects.filter(at__lt=before).delete()
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL casemgmt.audit_purge = 'off'")
-        else:
-            window.delete()
+        with connections[using].cursor() as cursor:
+            cursor.execute("SET LOCAL casemgmt.audit_purge = 'on'")
+            deleted, _rows = AuditEvent.objects.filter(at__lt=before).delete()
+            cursor.execute("SET LOCAL casemgmt.audit_purge = 'off'")
         audit_log(actor=actor, event="security.audit.purged", after={"before": before, "deleted": deleted})
     return deleted
-
-
-def audit_filter_person(queryset, *, member=None, volunteer=None):
-    """Audit rows about one person: the rows naming them, and for a member their family's rows."""
-    if member is not None:
-        return queryset.filter(
-            Q(object_type="families.familymember", object_ids__contains=[member.pk]) | Q(family_id=member.family_id))
-    if volunteer is not None:
-        return queryset.filter(object_type="volunteers.volunteer", object_ids__contains=[volunteer.pk])
-    return queryset

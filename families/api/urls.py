@@ -1,5 +1,7 @@
 """Routes of the families API, registered on the one router by casemgmt.api.urls."""
-from . import views
+from django.urls import path
+
+from . import messages, views
 
 routes = [
     ("families", views.FamilyViewSet, "family"),
@@ -15,4 +17,7 @@ routes = [
     ("annual-reviews", views.AnnualReviewViewSet, "annualreview"),
     ("consents", views.ConsentViewSet, "consentrecord"),
     ("transfers", views.TransferViewSet, "familytransfer"),
+]
+urlpatterns = [
+    path("family-messages/", messages.FamilyMessageView.as_view(), name="family-messages"),
 ]

@@ -11,8 +11,8 @@ from django.db import connection
 from django.urls import reverse
 
 from casemgmt.core.idcard import make_id_number
-from casemgmt.security.services import family_message_send
 from families import services as family_services
+from families.messages import family_message_send
 from families.models import AssistanceEnrollment, ConsentRecord, FamilyMember
 
 ID_NUMBER = make_id_number("350623", datetime.date(1961, 4, 18), 77)

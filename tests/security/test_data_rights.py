@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import AuditEvent
-from casemgmt.security.services import families_anonymise_expired, family_anonymise, subject_access_export
+from casemgmt.security.services import family_anonymise, subject_access_export
 from families.models import AssistanceEnrollment, ConsentRecord, Family, FamilyMember
+from families.retention import families_anonymise_expired
 from services.models import Disbursement, Fund
 
 BANK = "6222020200112233445"

@@ -10,5 +10,4 @@ urlpatterns = [
     path("break-glass/grants/", views.OverseenGrantsView.as_view(), name="break-glass-grants"),
     path("break-glass/<int:pk>/approve/", views.BreakGlassDecideView.as_view(approve=True), name="break-glass-approve"),
     path("break-glass/<int:pk>/deny/", views.BreakGlassDecideView.as_view(approve=False), name="break-glass-deny"),
-    path("family-messages/", views.FamilyMessageView.as_view(), name="family-messages"),
 ]

@@ -1,5 +1,4 @@
-"""API doors of the security app: break-the-glass access (opened, asked for, approved, overseen)
-and messages to families."""
+"""API doors of the security app: break-the-glass access (opened, asked for, approved, overseen)."""
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -10,10 +9,9 @@ from rest_framework.views import APIView
 
 from casemgmt.api.viewsets import client_ip
 from casemgmt.core import reach
-from families.models import Family, FamilyMember
 
 from .. import services, stepup
-from ..models import BreakGlassGrant, FamilyMessage
+from ..models import BreakGlassGrant
 
 
 class StepUpRequired(exceptions.PermissionDenied):
@@ -118,28 +116,3 @@ class BreakGlassDecideView(APIView):
         grant = get_object_or_404(grants, pk=pk)
         grant = services.breakglass_decide(actor=request.user, grant=grant, approve=self.approve, ip=client_ip(request))
         return Response(OverseenGrantSerializer(grant).data)
-
-
-class FamilyMessageSerializer(serializers.Serializer):
-    family = serializers.IntegerField()
-    member = serializers.IntegerField(required=False, allow_null=True)
-    channel = serializers.ChoiceField(choices=FamilyMessage.Channel.choices)
-    text = serializers.CharField(max_length=500)
-
-
-class FamilyMessageView(APIView):
-    """Send an SMS or WeChat message to a family in reach; refused (403) without their consent."""
-
-    permission_classes = [IsAuthenticated]
-
-    @extend_schema(request=FamilyMessageSerializer, responses={201: None})
-    def post(self, request):
-        data = FamilyMessageSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        family = get_object_or_404(reach.restrict(Family.objects.all(), request.user), pk=data.validated_data["family"])
-        member = None
-        if data.validated_data.get("member"):
-            member = get_object_or_404(FamilyMember, pk=data.validated_data["member"], family=family)
-        message = services.family_message_send(actor=request.user, family=family, member=member,
-                                               channel=data.validated_data["channel"], text=data.validated_data["text"])
-        return Response({"id": message.pk, "status": message.status}, status=status.HTTP_201_CREATED)

@@ -8,7 +8,7 @@ No record means no consent.
 """
 from django.db.models import OuterRef, Q, Subquery
 
-from families.models import ConsentRecord, FamilyMember
+from .models import ConsentRecord, FamilyMember
 
 Purpose = ConsentRecord.Purpose
 

@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from casemgmt.core.models import AuditEvent
-from casemgmt.security.consent import consent_allows, consent_filter
 from casemgmt.security.models import FamilyMessage
-from casemgmt.security.services import family_message_send
+from families.consent import consent_allows, consent_filter
+from families.messages import family_message_send
 from families.models import AssistanceEnrollment, ConsentRecord, FamilyMember
 
 SENT = []
@@ -24,7 +24,7 @@ class RecordingSMSBackend:
 
 @pytest.fixture
 def sms(settings):
-    settings.SMS_BACKEND = "tests.security.test_consent.RecordingSMSBackend"
+    settings.SMS_BACKEND = "tests.families.test_consent.RecordingSMSBackend"
     SENT.clear()
     return SENT
 

@@ -2,7 +2,7 @@
 than ``FAMILY_RETENTION_YEARS``, keeping the statistics (run it from the beat schedule or cron)."""
 from django.core.management.base import BaseCommand
 
-from casemgmt.security.services import families_anonymise_expired
+from families.retention import families_anonymise_expired
 
 
 class Command(BaseCommand):

@@ -1,0 +1,16 @@
+"""Services' part of the reach policy (``casemgmt.core.reach``): sites, activities, insurance, funds
+and check-ups. Declared from ``ServicesConfig.ready``."""
+from casemgmt.core.models import Role
+from casemgmt.core.reach import CASEWORK, FIELDWORK, WITH_VOLUNTEERS, Scope, casework_scope
+
+SCOPES = {
+    "services.servicesite": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "services.activity": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "services.activityattendance": Scope(roles=FIELDWORK, region="activity__region__path"),
+    "services.fund": Scope(roles=frozenset({Role.VOLUNTEER_COORDINATOR}), region="region__path"),
+    "services.insurancepolicy": Scope(roles=CASEWORK, region="region__path"),
+    "services.insuredperson": casework_scope("member__family"),
+    "services.insuranceclaim": casework_scope("member__family"),
+    "services.disbursement": Scope(roles=CASEWORK, region="fund__region__path", family="family"),
+    "services.healthcheckup": casework_scope("member__family"),
+}
