@@ -126,7 +126,7 @@ def search(request):
     kind, q, path = request.GET["kind"], request.GET["q"], request.GET.get("path", "")
     if kind == "id_number":
         q = blind_index(q, "id_number")
-    threshold = walk_threshold(path) or 2**31 - 1
+    threshold = walk_threshold(path=path) or 2**31 - 1
     params = {"path": path + "%", "q": q, "prefix": q + "%", "upper": q.upper() + "%", "threshold": threshold}
     return _dump(SEARCH.format(family=FAMILY, region=REGION, match=SEARCH_MATCH[kind]), params)
 

@@ -100,7 +100,7 @@ def family_cards(*, user, member_fields, contacts=False):
 EXACT_KINDS = ("id_number", "phone")  # one person (or a file number), fetched by id
 
 
-def search_terms(q):
+def search_terms(*, q):
     """What the search ``q`` looks for, as ``(kind, values)`` (``matching_families``), or None when
     it is empty. The values are the statement's parameters as they are, LIKE patterns included, so
     that a kept statement (``casemgmt.core.statements``) rebinds them:
@@ -124,7 +124,7 @@ def search_terms(q):
                      "file_number_upper": _prefix(q.upper())}
 
 
-def matching_families(kind, **values):
+def matching_families(*, kind, **values):
     """The ids of the families that ``search_terms`` found, each kind of match one index range scan
     (never a scan of every member, which at a million families takes seconds)."""
     if kind == "id_number":
@@ -142,21 +142,21 @@ def matching_families(kind, **values):
         Family.objects.filter(file_numbers).order_by().values("id"))
 
 
-def family_search(queryset, q, *, reader=None, file_number_order=False):
+def family_search(*, queryset, q, reader=None, file_number_order=False):
     """Families of ``queryset`` that the search ``q`` finds (``search_terms``). The matches are
     fetched by id, unless ``reader`` lists them in file-number order (``file_number_order``) and they
     are so many that walking that order is cheaper (``_walks``)."""
-    terms = search_terms(q)
+    terms = search_terms(q=q)
     if terms is None:
         return queryset
     kind, values = terms
-    found = matching_families(kind, **values)
+    found = matching_families(kind=kind, **values)
     if kind not in EXACT_KINDS and file_number_order and _walks(found, reader):
         return queryset.filter(_HashedIn(F("pk"), found))
     return queryset.filter(_InArray(F("pk"), found))
 
 
-def search_page(queryset, kind, values, *, order_by, limit, walk_after=None):
+def search_page(*, queryset, kind, values, order_by, limit, walk_after=None):
     """``(ids, named)``: the ids of the first ``limit`` families of ``queryset`` in the order
     ``order_by`` that the search (``search_terms``) finds, and the querysets the statement reading
     them must name (``core.statements.With(statement, **named)``). The matches are fetched by id,
@@ -164,7 +164,7 @@ def search_page(queryset, kind, values, *, order_by, limit, walk_after=None):
     the matches reach that many — found by walking the order. The statement makes the choice
     itself: the matches are gathered once (``found``) and each way runs only if its one-time
     condition on their number holds, so no count goes before it."""
-    found = matching_families(kind, **values)
+    found = matching_families(kind=kind, **values)
     if walk_after is None:
         return queryset.filter(_InArray(F("pk"), found)).order_by(*order_by).values("pk")[:limit], {}
     matches = RawSQL("SELECT * FROM found", [])
@@ -175,7 +175,7 @@ def search_page(queryset, kind, values, *, order_by, limit, walk_after=None):
     return walk.union(fetch, all=True), {"found": found}
 
 
-def families_by_id(ids):
+def families_by_id(*, ids):
     """The families whose ids the subquery ``ids`` gives (a page's), each fetched by primary key."""
     return Family.objects.filter(_InArray(F("pk"), ids))
 
@@ -187,7 +187,7 @@ _WALK_FACTOR = 3
 _estimates = {}  # {region path: (families estimated, until)}
 
 
-def walk_threshold_for(reader):
+def walk_threshold_for(*, reader):
     """How many matches make walking the file-number order cheaper for ``reader`` (``walk_threshold``
     of their region), or None when their searches are never walked: caseload and volunteer reach is
     a few families of many, anywhere in the order."""
@@ -195,20 +195,20 @@ def walk_threshold_for(reader):
         return None
     if not reader.is_superuser and (reader.role in CASELOAD_ROLES or reader.role == Role.VOLUNTEER):
         return None
-    return walk_threshold("" if reader.is_superuser else reader.reach_path)
+    return walk_threshold(path="" if reader.is_superuser else reader.reach_path)
 
 
 def _walks(found, reader):
     """Whether the ``found`` families are so many, for the share of all families ``reader`` sees,
     that walking the file-number order beats fetching every match."""
-    threshold = walk_threshold_for(reader)
+    threshold = walk_threshold_for(reader=reader)
     # Counted, up to the threshold (an index-only scan of at most that many entries): the planner's
     # estimate of a Chinese name's matches can be ten times the count (2,953 for ~250), and a walk
     # for a few matches would read the whole order.
     return threshold is not None and found[:threshold].count() >= threshold
 
 
-def walk_threshold(path):
+def walk_threshold(*, path):
     """How many matches make walking the file-number order of the families under ``path`` cheaper
     than fetching each match (see above); None when there are no families to tell."""
     everyone, reach = _families_estimate(""), _families_estimate(path)

@@ -24,21 +24,21 @@ from .models import (
 FAMILY_ID = {"family_id": F("member__family_id")}
 
 
-def site_list(user):
+def site_list(*, user):
     return restrict(ServiceSite.objects.select_related("region"), user)
 
 
-def activity_list(user):
+def activity_list(*, user):
     return restrict(Activity.objects.select_related("region", "site").annotate(
         attendance_count=count_of(ActivityAttendance.objects.filter(activity=OuterRef("pk")))), user)
 
 
-def attendance_list(user):
+def attendance_list(*, user):
     queryset = ActivityAttendance.objects.select_related("activity__region", "member__family", "volunteer")
     return restrict(queryset.annotate(**FAMILY_ID), user)
 
 
-def fund_list(user):
+def fund_list(*, user):
     """Funds with what has been paid out of them so far."""
     spent = (
         Disbursement.objects.filter(fund=OuterRef("pk")).order_by().values("fund")
@@ -52,23 +52,23 @@ def fund_list(user):
     )
 
 
-def policy_list(user):
+def policy_list(*, user):
     return restrict(InsurancePolicy.objects.select_related("region").annotate(
         roster_size=count_of(InsuredPerson.objects.filter(policy=OuterRef("pk")))), user)
 
 
-def roster_list(user):
+def roster_list(*, user):
     return restrict(InsuredPerson.objects.select_related("policy", "member__family").annotate(**FAMILY_ID)
                     .order_by("-policy__starts_on", "policy_id", "id"), user)
 
 
-def claim_list(user):
+def claim_list(*, user):
     return restrict(InsuranceClaim.objects.select_related("policy", "member__family").annotate(**FAMILY_ID), user)
 
 
-def disbursement_list(user):
+def disbursement_list(*, user):
     return restrict(Disbursement.objects.select_related("fund__region", "family", "member", "volunteer"), user)
 
 
-def checkup_list(user):
+def checkup_list(*, user):
     return restrict(HealthCheckup.objects.select_related("member__family", "site").annotate(**FAMILY_ID), user)

@@ -15,23 +15,23 @@ def count_of(queryset):
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def skill_list(user):
+def skill_list(*, user):
     return restrict(Skill.objects.all(), user)
 
 
-def team_list(user):
+def team_list(*, user):
     return restrict(Team.objects.select_related("region"), user)
 
 
-def volunteer_list(user):
+def volunteer_list(*, user):
     return restrict(Volunteer.objects.select_related("region", "team").prefetch_related("skills"), user)
 
 
-def course_list(user):
+def course_list(*, user):
     return restrict(TrainingCourse.objects.select_related("region", "skill"), user)
 
 
-def session_list(user):
+def session_list(*, user):
     """Sessions with the places taken and the length of the waiting list."""
     mine = Enrollment.objects.filter(session=OuterRef("pk"))
     return restrict(
@@ -43,17 +43,17 @@ def session_list(user):
     )
 
 
-def enrollment_list(user):
+def enrollment_list(*, user):
     return restrict(Enrollment.objects.select_related("session__course", "session__region", "volunteer__region"), user)
 
 
-def qualification_list(user):
+def qualification_list(*, user):
     return restrict(Qualification.objects.select_related("volunteer__region", "course", "session"), user)
 
 
-def pairing_list(user):
+def pairing_list(*, user):
     return restrict(Pairing.objects.select_related("volunteer__region", "family"), user)
 
 
-def service_hours_list(user):
+def service_hours_list(*, user):
     return restrict(ServiceHours.objects.select_related("volunteer__region", "family", "activity", "reviewed_by"), user)

@@ -73,12 +73,12 @@ def family_get(*, user, pk):
 def family_search(*, user, q):
     """Families in reach that the search ``q`` finds. A search by a value the user never gets (a
     coordinator typing an ID number or a phone) finds nothing: its answer would tell them whose it is."""
-    terms = family_selectors.search_terms(q)
+    terms = family_selectors.search_terms(q=q)
     families = family_selectors.family_list(user=user)
     if terms is not None and terms[0] in family_selectors.EXACT_KINDS and not privacy.searchable(
             user, FamilyMember, terms[0]):
         return families.none()
-    return family_selectors.family_search(families, q)
+    return family_selectors.family_search(queryset=families, q=q)
 
 
 # --- Today -------------------------------------------------------------------------------------
@@ -274,7 +274,7 @@ def coverage(*, user, region, today=None):
     unassigned = families.filter(next_checkin_due__lt=today).exclude(
         assignments__ended_on__isnull=True, assignments__isnull=False).count()
     renewals = list(
-        service_selectors.policy_list(user).filter(
+        service_selectors.policy_list(user=user).filter(
             region__path__startswith=region.path, status=InsurancePolicy.Status.ACTIVE,
             ends_on__lte=today + datetime.timedelta(days=60),
         ).order_by("ends_on")[:20]
@@ -295,7 +295,7 @@ def _share(part, whole):
 def volunteer_directory(*, user):
     """Volunteers with skills, qualifications (and their expiry) and current load."""
     active = Pairing.objects.filter(volunteer=OuterRef("pk"), ended_on__isnull=True)
-    return volunteer_selectors.volunteer_list(user).annotate(load=volunteer_selectors.count_of(active)).prefetch_related(
+    return volunteer_selectors.volunteer_list(user=user).annotate(load=volunteer_selectors.count_of(active)).prefetch_related(
         Prefetch("qualifications", queryset=Qualification.objects.order_by("expires_on", "name")),
     )
 
@@ -307,7 +307,7 @@ def pairing_suggestions(*, user, family, skills=(), limit=10):
     active = Pairing.objects.filter(volunteer=OuterRef("pk"), ended_on__isnull=True)
     wanted = [s.pk for s in skills]
     candidates = (
-        volunteer_selectors.volunteer_list(user)
+        volunteer_selectors.volunteer_list(user=user)
         .filter(status=Volunteer.Status.ACTIVE)
         # pairing_create accepts a volunteer whose region contains the family's.
         .filter(Q(region__path=path[:12]) | Q(region__path=path[:9]) | Q(region__path=path[:6]) | Q(region__path=path[:4])
@@ -340,12 +340,12 @@ def pairing_suggestions(*, user, family, skills=(), limit=10):
 
 def volunteer_home(*, user, volunteer):
     now = timezone.now()
-    mine = volunteer_selectors.enrollment_list(user).filter(volunteer=volunteer)
+    mine = volunteer_selectors.enrollment_list(user=user).filter(volunteer=volunteer)
     booked = mine.exclude(status=Enrollment.Status.CANCELLED).values("session_id")
-    upcoming = list(volunteer_selectors.session_list(user).filter(starts_at__gt=now, status="scheduled")
+    upcoming = list(volunteer_selectors.session_list(user=user).filter(starts_at__gt=now, status="scheduled")
                     .exclude(pk__in=booked).order_by("starts_at")[:20])
     pairings = list(
-        volunteer_selectors.pairing_list(user).filter(volunteer=volunteer, ended_on__isnull=True).select_related(
+        volunteer_selectors.pairing_list(user=user).filter(volunteer=volunteer, ended_on__isnull=True).select_related(
             "family__region")
         # The pairing is in the volunteer's reach; of the family they see only the parents' names.
         .prefetch_related(Prefetch("family__members", to_attr="parents", queryset=FamilyMember.objects.filter(
@@ -354,9 +354,9 @@ def volunteer_home(*, user, volunteer):
     return {
         "upcoming": upcoming,
         "enrollments": list(mine.order_by("-session__starts_at")[:20]),
-        "qualifications": list(volunteer_selectors.qualification_list(user).filter(volunteer=volunteer)),
+        "qualifications": list(volunteer_selectors.qualification_list(user=user).filter(volunteer=volunteer)),
         "pairings": pairings,
-        "hours": list(volunteer_selectors.service_hours_list(user).filter(volunteer=volunteer)[:10]),
+        "hours": list(volunteer_selectors.service_hours_list(user=user).filter(volunteer=volunteer)[:10]),
     }
 
 
@@ -381,12 +381,12 @@ def calendar_events(*, user, today=None):
             file = privacy.outbound(Family, "file_number", t.family.file_number, user)
             events.append((f"task-{t.pk}", t.due_on, t.due_on + datetime.timedelta(days=1), True,
                            f"{t.get_kind_display()}: {file}", ""))
-    sessions = volunteer_selectors.session_list(user).filter(starts_at__date__gte=today, starts_at__date__lte=until)
+    sessions = volunteer_selectors.session_list(user=user).filter(starts_at__date__gte=today, starts_at__date__lte=until)
     if user.role == Role.VOLUNTEER:
         sessions = sessions.filter(enrollments__volunteer__user=user, enrollments__status__in=("enrolled", "waitlisted"))
     for s in sessions.exclude(status="cancelled"):
         events.append((f"training-{s.pk}", s.starts_at, s.ends_at, False, str(s.course), s.venue))
-    for a in service_selectors.activity_list(user).filter(starts_at__date__gte=today, starts_at__date__lte=until).exclude(
+    for a in service_selectors.activity_list(user=user).filter(starts_at__date__gte=today, starts_at__date__lte=until).exclude(
             status="cancelled"):
         events.append((f"activity-{a.pk}", a.starts_at, a.ends_at, False, a.title, a.site.name if a.site else ""))
     return events

@@ -218,7 +218,7 @@ def trainings(request):
         first = day.replace(day=1)
         prev_day = (first - datetime.timedelta(days=1)).replace(day=1)
         next_day = (first + datetime.timedelta(days=32)).replace(day=1)
-    sessions = volunteer_selectors.session_list(request.user).filter(
+    sessions = volunteer_selectors.session_list(user=request.user).filter(
         starts_at__date__gte=days[0], starts_at__date__lte=days[-1]).order_by("starts_at")
     by_day = {}
     for session in sessions:
@@ -232,7 +232,7 @@ def trainings(request):
 
 @roles(*COORDINATION)
 def training_new(request):
-    courses = volunteer_selectors.course_list(request.user)
+    courses = volunteer_selectors.course_list(user=request.user)
     initial = {}
     if request.GET.get("date"):
         start = timezone.make_aware(datetime.datetime.combine(_parse_day(request.GET["date"]), datetime.time(9)))
@@ -254,7 +254,7 @@ def training_new(request):
 
 
 def _session_or_404(request, pk):
-    return get_object_or_404(volunteer_selectors.session_list(request.user), pk=pk)
+    return get_object_or_404(volunteer_selectors.session_list(user=request.user), pk=pk)
 
 
 @roles(*COORDINATION)
@@ -270,7 +270,7 @@ def training_detail(request, pk):
         return redirect("workspace:training", pk=session.pk)
     enrollments = list(session.enrollments.select_related("volunteer").order_by("enrolled_at", "id"))
     booked = {e.volunteer_id for e in enrollments if e.status != Enrollment.Status.CANCELLED}
-    candidates = [v for v in volunteer_selectors.volunteer_list(request.user).filter(status=Volunteer.Status.ACTIVE)
+    candidates = [v for v in volunteer_selectors.volunteer_list(user=request.user).filter(status=Volunteer.Status.ACTIVE)
                   if v.pk not in booked][:200]
     checkin_url = request.build_absolute_uri(reverse("workspace:training_qr", args=[session.qr_token]))
     qr_svg = segno.make(checkin_url, error="m").svg_inline(scale=4, title=_("QR code for check-in"))
@@ -287,7 +287,7 @@ def _training_action(request, session):
     action = request.POST.get("action")
     user = request.user
     if action == "enrol":
-        volunteers = volunteer_selectors.volunteer_list(user).filter(pk__in=request.POST.getlist("volunteer"))
+        volunteers = volunteer_selectors.volunteer_list(user=user).filter(pk__in=request.POST.getlist("volunteer"))
         for volunteer in volunteers:
             try:
                 enrollment = volunteer_services.enrollment_create(actor=user, session=session, volunteer=volunteer)
@@ -315,7 +315,7 @@ def _training_action(request, session):
 @login
 def training_qr(request, token):
     """Where the session's QR code points: a volunteer checks themself in."""
-    session = get_object_or_404(volunteer_selectors.session_list(request.user), qr_token=token)
+    session = get_object_or_404(volunteer_selectors.session_list(user=request.user), qr_token=token)
     volunteer = getattr(request.user, "volunteer", None) if request.user.role == Role.VOLUNTEER else None
     if request.method == "POST":
         if volunteer is None:
@@ -338,7 +338,7 @@ def activities(request):
     day = _parse_day(request.GET.get("date"))
     first = day.replace(day=1)
     following = (first + datetime.timedelta(days=32)).replace(day=1)
-    sites = list(service_selectors.site_list(request.user).order_by("name"))
+    sites = list(service_selectors.site_list(user=request.user).order_by("name"))
     site = next((s for s in sites if str(s.pk) == request.GET.get("site", request.POST.get("site"))), sites[0] if sites else None)
     if request.method == "POST" and site is not None:
         try:
@@ -351,7 +351,7 @@ def activities(request):
         else:
             messages.success(request, _("Planned: %(title)s") % {"title": activity.title})
         return redirect(f"{reverse('workspace:activities')}?date={day:%Y-%m-%d}&site={site.pk}")
-    month_activities = service_selectors.activity_list(request.user).filter(
+    month_activities = service_selectors.activity_list(user=request.user).filter(
         starts_at__date__gte=first, starts_at__date__lt=following).order_by("starts_at")
     by_category = {value: [] for value, _label in Activity.Category.choices}
     for activity in month_activities:
@@ -368,7 +368,7 @@ def activities(request):
 def pairing(request, pk):
     family = _family_or_404(request, pk)
     if request.method == "POST":
-        volunteer = get_object_or_404(volunteer_selectors.volunteer_list(request.user), pk=request.POST.get("volunteer"))
+        volunteer = get_object_or_404(volunteer_selectors.volunteer_list(user=request.user), pk=request.POST.get("volunteer"))
         try:
             volunteer_services.pairing_create(actor=request.user, volunteer=volunteer, family=family)
         except ValidationError as exc:
@@ -411,12 +411,12 @@ def me(request):
                 messages.success(request, _("Hours logged; a coordinator will review them."))
                 return redirect("workspace:me")
             if action == "enrol":
-                session = get_object_or_404(volunteer_selectors.session_list(request.user), pk=request.POST.get("session"))
+                session = get_object_or_404(volunteer_selectors.session_list(user=request.user), pk=request.POST.get("session"))
                 enrollment = volunteer_services.enrollment_create(actor=request.user, session=session, volunteer=volunteer)
                 messages.success(request, f"{session}: {enrollment.get_status_display()}")
                 return redirect("workspace:me")
             if action == "cancel":
-                enrollment = get_object_or_404(volunteer_selectors.enrollment_list(request.user).select_related(
+                enrollment = get_object_or_404(volunteer_selectors.enrollment_list(user=request.user).select_related(
                     "volunteer__region"), pk=request.POST.get("enrollment"), volunteer=volunteer)
                 volunteer_services.enrollment_cancel(actor=request.user, enrollment=enrollment)
                 messages.success(request, _("Enrolment cancelled."))

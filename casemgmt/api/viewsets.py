@@ -1,7 +1,7 @@
 """Base viewsets every app's API builds on. What a subclass gets by inheriting:
 
 - deny by default: the queryset always passes through ``reach.restrict`` (or the viewset's
-  ``selector(user)``), so a row outside the caller's reach answers 404; ``ScopedPermission`` decides
+  ``selector(user=...)``), so a row outside the caller's reach answers 404; ``ScopedPermission`` decides
   which roles may read or write the model at all (401 anonymous, 403 wrong role);
 - unsafe requests run in one transaction, rolled back when the answer is an error (no half writes);
 - ETag on detail reads; PUT/PATCH need ``If-Match`` (428 without, 412 when stale), checked under a
@@ -74,7 +74,7 @@ class ScopedViewSetMixin:
     def get_queryset(self):
         user = self.request.user
         if self.selector is not None:
-            return type(self).selector(user)
+            return type(self).selector(user=user)
         return reach.restrict(super().get_queryset(), user)
 
     def get_object(self, for_update=False):

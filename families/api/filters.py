@@ -30,7 +30,7 @@ class FamilyFilter(RegionSubtreeFilterSet):
         request = self.request
         params = getattr(request, "query_params", None) or getattr(request, "GET", {})
         ordering = params.get("ordering", "") if request is not None else None
-        return family_search(queryset, value, reader=getattr(request, "user", None),
+        return family_search(queryset=queryset, q=value, reader=getattr(request, "user", None),
                              file_number_order=ordering in ("", "file_number"))
 
     def filter_overdue(self, queryset, name, value):

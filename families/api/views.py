@@ -117,12 +117,12 @@ class FamilyViewSet(ScopedModelViewSet):
         keys = paginator.ordering_keys(Family.objects.order_by(*ordering))
         order_by = paginator.order_by(keys)
         limit = paginator.get_page_size(request) + 1  # one more tells whether there is a next page
-        terms = selectors.search_terms(request.query_params.get("q"))
+        terms = selectors.search_terms(q=request.query_params.get("q"))
         kind, values = terms or (None, {})
         walk_after = None
         if kind and kind not in selectors.EXACT_KINDS and [(key.name, key.descending) for key in keys] == [
                 ("file_number", False)]:
-            walk_after = selectors.walk_threshold_for(request.user)
+            walk_after = selectors.walk_threshold_for(reader=request.user)
         columns = dict.fromkeys(["id", "region_path", *(key.name for key in keys)])
 
         def page(user, **values):
@@ -130,9 +130,9 @@ class FamilyViewSet(ScopedModelViewSet):
             if kind is None:
                 ids = families.order_by(*order_by).values("pk")[:limit]
             else:
-                ids, named = selectors.search_page(families, kind, values, order_by=order_by, limit=limit,
-                                                   walk_after=walk_after)
-            cards = (selectors.families_by_id(ids).order_by(*order_by)
+                ids, named = selectors.search_page(queryset=families, kind=kind, values=values, order_by=order_by,
+                                                   limit=limit, walk_after=walk_after)
+            cards = (selectors.families_by_id(ids=ids).order_by(*order_by)
                      .values(*columns, position=Window(RowNumber(), order_by=order_by), card=projection.text()))
             return With(cards, **named) if named else cards
 
@@ -275,7 +275,7 @@ class FamilyViewSet(ScopedModelViewSet):
 
 class MemberViewSet(RevealMixin, ScopedModelViewSet):
     queryset = FamilyMember.objects.all()
-    selector = staticmethod(lambda user: selectors.member_list(user=user))
+    selector = staticmethod(selectors.member_list)
     serializer_class = s.MemberSerializer
     filterset_fields = ["family", "relation", "is_deceased"]
     ordering_fields = ["name", "birth_date", "id"]
@@ -298,7 +298,7 @@ class AssignmentViewSet(ScopedReadOnlyModelViewSet):
     """Contact assignments with their history (change them with ``POST /families/{id}/assign/``)."""
 
     queryset = ContactAssignment.objects.all()
-    selector = staticmethod(lambda user: selectors.assignment_list(user=user))
+    selector = staticmethod(selectors.assignment_list)
     serializer_class = s.AssignmentSerializer
     filterset_fields = ["family", "kind", "user"]
     ordering_fields = ["started_on", "id"]
@@ -310,7 +310,7 @@ class CheckInViewSet(RevealMixin, ScopedModelViewSet):
     """Contacts with families. Creating one moves the family's next due dates (``checkin_record``)."""
 
     queryset = CheckIn.objects.all()
-    selector = staticmethod(lambda user: selectors.checkin_list(user=user))
+    selector = staticmethod(selectors.checkin_list)
     serializer_class = s.CheckInSerializer
     filterset_fields = {"family": ["exact"], "channel": ["exact"], "occurred_at": ["gte", "lt"]}
     ordering_fields = ["occurred_at", "id"]
@@ -342,7 +342,7 @@ class AssessmentViewSet(RevealMixin, ScopedModelViewSet):
     """Psychological assessments. Recording one sets the family's risk level from the score band."""
 
     queryset = Assessment.objects.all()
-    selector = staticmethod(lambda user: selectors.assessment_list(user=user))
+    selector = staticmethod(selectors.assessment_list)
     serializer_class = s.AssessmentSerializer
     filterset_fields = ["family", "scale", "member"]
     ordering_fields = ["assessed_at", "score", "id"]
@@ -357,7 +357,7 @@ class AssessmentViewSet(RevealMixin, ScopedModelViewSet):
 
 class CarePlanViewSet(AuditedWritesMixin, ScopedModelViewSet):
     queryset = CarePlan.objects.all()
-    selector = staticmethod(lambda user: selectors.careplan_list(user=user))
+    selector = staticmethod(selectors.careplan_list)
     serializer_class = s.CarePlanSerializer
     filterset_fields = ["family", "status", "owner"]
     ordering_fields = ["starts_on", "review_on", "id"]
@@ -369,7 +369,7 @@ class CarePlanViewSet(AuditedWritesMixin, ScopedModelViewSet):
 
 class CarePlanGoalViewSet(AuditedWritesMixin, ScopedModelViewSet):
     queryset = CarePlanGoal.objects.all()
-    selector = staticmethod(lambda user: selectors.goal_list(user=user))
+    selector = staticmethod(selectors.goal_list)
     serializer_class = s.CarePlanGoalSerializer
     filterset_fields = ["plan", "status"]
     ordering = ["plan_id", "id"]
@@ -379,7 +379,7 @@ class CarePlanGoalViewSet(AuditedWritesMixin, ScopedModelViewSet):
 
 class CareTaskViewSet(AuditedWritesMixin, ScopedModelViewSet):
     queryset = CareTask.objects.all()
-    selector = staticmethod(lambda user: selectors.task_list(user=user))
+    selector = staticmethod(selectors.task_list)
     serializer_class = s.CareTaskSerializer
     filterset_fields = {"family": ["exact"], "status": ["exact"], "kind": ["exact"], "assignee": ["exact"],
                         "due_on": ["lte", "gte"]}
@@ -391,7 +391,7 @@ class EnrollmentViewSet(AuditedWritesMixin, RevealMixin, ScopedModelViewSet):
     """Special-assistance enrolments (特别扶助)."""
 
     queryset = AssistanceEnrollment.objects.all()
-    selector = staticmethod(lambda user: selectors.enrollment_list(user=user))
+    selector = staticmethod(selectors.enrollment_list)
     serializer_class = s.EnrollmentSerializer
     filterset_fields = ["family", "member", "status"]
     ordering_fields = ["applied_on", "id"]
@@ -406,7 +406,7 @@ class AnnualReviewViewSet(AuditedWritesMixin, ScopedModelViewSet):
     """Yearly eligibility confirmations (年审)."""
 
     queryset = AnnualReview.objects.all()
-    selector = staticmethod(lambda user: selectors.review_list(user=user))
+    selector = staticmethod(selectors.review_list)
     serializer_class = s.AnnualReviewSerializer
     filterset_fields = ["enrollment", "year", "status"]
     ordering = ["-year", "enrollment_id"]
@@ -421,7 +421,7 @@ class ConsentViewSet(AuditedWritesMixin, ScopedModelViewSet):
     """Consent records (PIPL art. 29). They are never edited: withdraw and record a new one."""
 
     queryset = ConsentRecord.objects.all()
-    selector = staticmethod(lambda user: selectors.consent_list(user=user))
+    selector = staticmethod(selectors.consent_list)
     serializer_class = s.ConsentSerializer
     filterset_fields = ["family", "member", "purpose", "given"]
     ordering = ["-recorded_at", "-id"]
@@ -448,7 +448,7 @@ class TransferViewSet(ScopedReadOnlyModelViewSet):
     """Transfers between regions; the receiving region's manager accepts or rejects."""
 
     queryset = FamilyTransfer.objects.all()
-    selector = staticmethod(lambda user: selectors.transfer_list(user=user))
+    selector = staticmethod(selectors.transfer_list)
     serializer_class = s.TransferSerializer
     filterset_fields = ["family", "status"]
     ordering = ["-requested_at"]

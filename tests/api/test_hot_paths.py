@@ -413,18 +413,18 @@ def test_a_first_page_chooses_walking_or_fetching_in_its_statement(world):
     from casemgmt.core.statements import With
 
     if not POSTGRESQL:  # the walk is a PostgreSQL plan: elsewhere the matches are always fetched
-        assert selectors.walk_threshold_for(world.people["manager"]) is None
+        assert selectors.walk_threshold_for(reader=world.people["manager"]) is None
         return
     _grow(world, 12)
     families = Family.objects.all()
-    kind, values = selectors.search_terms("h-0")
+    kind, values = selectors.search_terms(q="h-0")
     pages, runs = [], []
     for walk_after in (1, 10_000):
-        ids, named = selectors.search_page(families, kind, values, order_by=[F("file_number").asc()], limit=6,
-                                           walk_after=walk_after)
+        ids, named = selectors.search_page(queryset=families, kind=kind, values=values,
+                                           order_by=[F("file_number").asc()], limit=6, walk_after=walk_after)
         # The matches are gathered once, however many ways read them.
         assert list(named) == ["found"]
-        sql, params = With(selectors.families_by_id(ids).order_by("file_number").values("id"), **named).query \
+        sql, params = With(selectors.families_by_id(ids=ids).order_by("file_number").values("id"), **named).query \
             .sql_with_params()
         assert sql.count('FROM "families_familymember"') == 2, sql  # pinyin and initials, in found only
         with connection.cursor() as cursor:
