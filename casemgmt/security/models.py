@@ -1,5 +1,5 @@
 """Records of the security app: emergency (break-the-glass) access grants, messages sent to
-families, anonymisations done, and the purge window the audit trigger checks on SQLite."""
+families, anonymisations done and authenticator enrolment windows."""
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -132,21 +132,6 @@ class Anonymisation(models.Model):
 
     def __str__(self):
         return f"{self.family} {self.done_at:%Y-%m-%d}"
-
-
-class AuditPurgeWindow(models.Model):
-    """SQLite has no per-transaction settings: the purge command inserts a row here, deletes and
-    removes it in one transaction, and the audit trigger allows deletes only while a row exists.
-    (PostgreSQL uses ``SET LOCAL casemgmt.audit_purge``.)"""
-
-    opened_at = models.DateTimeField(_("opened at"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("audit purge window")
-        verbose_name_plural = _("audit purge windows")
-
-    def __str__(self):
-        return f"{self.opened_at:%Y-%m-%d %H:%M:%S}"
 
 
 class EnrolmentWindow(models.Model):
