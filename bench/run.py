@@ -294,8 +294,8 @@ SWEEP_KINDS = "kind LIKE 'checkin.%%'"
 def sweep_reset():
     """Forget the check-in reminders of earlier runs, so the sweep writes them all again, into
     tables vacuumed as a day's work finds them: deleting 450,000 rows at once is the benchmark's
-    doing, not a day's, and left to autovacuum the next sweep wrote among their dead rows (41 s on
-    a fresh dataset, 53 s on the second run)."""
+    doing, not a day's, and left to autovacuum the next sweep would write among their dead rows and
+    measure the benchmark's leftovers instead of a day's sweep."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM core_delivery WHERE notification_id IN "
                        f"(SELECT id FROM core_notification WHERE {SWEEP_KINDS})")
@@ -518,7 +518,7 @@ def write_results(path, *, machine_info, sizes, web, web_info, sweep, stats, imp
     if record.get("database") == connection.settings_dict["NAME"]:
         minutes = record["seconds"] / 60
         lines += [f"- written by `seed_demo --families {record['families']:,}` in {record['seconds']:,} s "
-                  f"({minutes:.1f} min; target of issue 2: < 15 min → {'yes' if minutes < 15 else 'NO'}), "
+                  f"({minutes:.1f} min; target: < 15 min → {'yes' if minutes < 15 else 'NO'}), "
                   f"load average when it finished {' / '.join(f'{x:.1f}' for x in record['load'])}"]
     if web:
         lines += ["", "## Web requests (gunicorn, 2 sync workers, one client; real endpoint vs bare SQL view)", "",

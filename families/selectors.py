@@ -86,8 +86,8 @@ def families_in_reach(*, user):
 
 def family_cards(*, user, member_fields, contacts=False):
     """Families in reach as the API shows them: the region, the members' ``member_fields`` only in
-    ``family.member_cards`` (every encrypted column loaded is decrypted, ~15 µs each, up to 4 a
-    member; a plain list costs less than a queryset per family) and, with ``contacts``, the open
+    ``family.member_cards`` (every encrypted column loaded is decrypted, up to 4 a member, whether
+    shown or not; a plain list costs less than a queryset per family) and, with ``contacts``, the open
     assignments in ``family.active_assignments``."""
     members = FamilyMember.objects.order_by("relation", "id").only("family", *member_fields)
     queryset = Family.objects.select_related("region").prefetch_related(

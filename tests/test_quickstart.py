@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 300  # ~40 s on an idle 2-core machine; the margin is for a loaded CI host
+START_TIMEOUT = 300  # several times an idle machine's start: the margin is for a loaded CI host
 STOP_TIMEOUT = 20
 
 

@@ -26,8 +26,8 @@ class TokenLookup:
     break-the-glass grant and (on PostgreSQL, ``with_permissions``) the user's permissions: one
     statement, which the ORM writes once per process. Every API request runs it, and compiling it
     (three models, a join, a subquery) cost more than running it. Every write checks a permission,
-    which would be one statement more; a read checks none (``api.permissions``), and reading the
-    role's hundred permission names cost a family's page ~0.3 ms, so reads use a lookup without them.
+    which would be one statement more; a read checks none (``api.permissions``), and would only pay
+    for reading the role's hundred permission names, so reads use a lookup without them.
 
     The statement selects every column of the three models in their field order and the rows come
     back as the ORM would make them (``Model.from_db``, with each field's own converters)."""

@@ -71,7 +71,8 @@ class ServerError(exceptions.APIException):
 
 
 class IdempotentReplay(Exception):
-    """Raised before the handler runs when a stored answer must be replayed (see idempotency.py)."""
+    """Raised before the handler runs when a stored answer must be replayed (the Idempotency-Key
+    handling of ``viewsets.ScopedViewSetMixin``)."""
 
     def __init__(self, record):
         self.record = record

@@ -15,8 +15,8 @@ _form_classes = {}
 
 class FilterSet(django_filters.FilterSet):
     """django-filter's FilterSet without its fixed cost per request: it deep-copies every filter and
-    builds a new form class (every filter's form field, its label looked up) for each request,
-    ~2 ms for the families' filters on every list and search. The filters here are declared on the
+    builds a new form class (every filter's form field, its label looked up) for each request, on
+    every list and search (bench/README.md). The filters here are declared on the
     class and hold no state of a request but ``model`` and ``parent``, so each is copied shallowly,
     and the form class is built once per FilterSet and language (the labels are translated)."""
 

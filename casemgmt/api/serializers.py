@@ -186,8 +186,8 @@ def _is_column(model, source):
 
 class ColumnReadMixin:
     """``to_representation`` of a ModelSerializer without DRF's attribute machinery for fields that
-    read a model column (``get_attribute`` checks each step for a mapping and a callable, ~4 µs a
-    field: a page of 50 families with members and contacts has ~3,500 of them). The value still
+    read a model column (``get_attribute`` checks each step for a mapping and a callable, for each
+    of the thousands of fields a page of 50 families with members and contacts has). The value still
     goes through the field's own ``to_representation``; every other field is read DRF's way, and
     so is a column whose object is missing. tests/api/test_hot_paths.py compares both outputs.
 

@@ -1,5 +1,5 @@
 """A serializer's output built by PostgreSQL, for the hottest reads (a caseload, a family's page,
-a search: issue 8).
+a search).
 
 ``Projection(serializer)`` walks the readable fields of an *instantiated* serializer — so the
 fields a role never receives are already gone — and builds one SQL expression that writes, row

@@ -10,7 +10,8 @@ from django.db import DEFAULT_DB_ALIAS, connections
 class ModelBackend(backends.ModelBackend):
     """Django's ModelBackend, reading a user's permissions (their own and their role groups') with
     one statement written once per process. Every API write checks a permission on a user loaded
-    for that request, and Django's two queries, compiled by the ORM each time, cost ~3 ms of it.
+    for that request, and Django's two queries, compiled by the ORM each time, would be a large part
+    of its cost (bench/README.md).
     Superusers, inactive users and object permissions are Django's own cases, unchanged."""
 
     def get_all_permissions(self, user_obj, obj=None):

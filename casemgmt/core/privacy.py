@@ -1,6 +1,6 @@
 """Who sees which personal field, in what form, and what seeing it leaves in the audit trail.
 
-This is the one place that decides it (``shared/domain.md``, "Who sees what"). The API's
+This is the one place that decides it (the table of who sees what, ``docs/privacy.md``). The API's
 serializers, the admin's forms and lists, the workspace pages, the exports, the imports' messages,
 the calendar feed, notifications and the audit trail's own before/after all ask this module; none
 keeps a list of its own. ``manage.py privacy_table`` writes the table below into
@@ -24,7 +24,7 @@ from .models import Role
 
 
 class Kind(StrEnum):
-    """The classes of field in the table of domain.md."""
+    """The classes of field: the rows of the table of who sees what."""
 
     RECORD = "record"  # the record's own bookkeeping: ids, versions, times it was written
     NAME = "name"  # who and where: names, file number, the village

@@ -228,7 +228,7 @@ def _unestimated(condition):
     A caseload lies inside the worker's region, but the planner multiplies the two selectivities
     as if they were independent: 21,900 families of a million times 2% of the city makes ~500, so
     it fetches all 21,900 and sorts them instead of walking the due-date index for the first 50
-    (the bare limit's plan), 60 ms instead of 10. Left opaque, the caseload estimate decides."""
+    (the bare limit's plan). Left opaque, the caseload estimate decides."""
     if not condition:
         return condition
     return Q(Case(When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()))

@@ -1,4 +1,4 @@
-"""The hot paths of issue 8 — a contact's caseload list, a family's page, every kind of search and
+"""The hot paths — a contact's caseload list, a family's page, every kind of search and
 recording a check-in — cost a fixed number of queries however large the caseload or the city (the
 benchmark runs them at a million families, bench/README.md). Token authentication, as the phone
 client and the benchmark use it."""

@@ -1,4 +1,4 @@
-"""The policy itself: it says what domain.md's "Who sees what" table says, it classifies every column
+"""The policy itself: it says what the table of who sees what says, it classifies every column
 of every model holding personal data, and docs/privacy.md is what it enforces."""
 import pytest
 from django.apps import apps
@@ -9,7 +9,7 @@ from casemgmt.core import privacy
 from casemgmt.core.models import Role
 from casemgmt.core.privacy import Access, Kind
 
-# domain.md's table, transcribed by hand (not read from privacy.py): kind -> the seven columns
+# The table of who sees what, transcribed by hand (not read from privacy.py): kind -> the seven columns
 # administrator, region manager, social worker, contact person, coordinator, volunteer, auditor.
 COLUMNS = (Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER, Role.CONTACT_PERSON, Role.VOLUNTEER_COORDINATOR,
            Role.VOLUNTEER, Role.AUDITOR)
