@@ -25,7 +25,7 @@ from .audit import audit_log
 from .crypto import EncryptedTextField, blind_index
 from .idcard import parse_id_number
 from .models import Region
-from .reach import can_use, region_within_reach, restrict, scope_for
+from .reach import SELF, can_use, region_within_reach, restrict, scope_for
 
 VERSION_FIELD = "loaded_version"
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
@@ -92,7 +92,8 @@ def region_path_of(obj):
 
 
 def family_id_of(obj):
-    if obj._meta.label_lower == "families.family":
+    scope = scope_for(type(obj))
+    if scope is not None and scope.family == SELF:  # the family itself
         return obj.pk
     return getattr(obj, "family_id", None)
 
