@@ -53,7 +53,7 @@ from django.utils import timezone
 
 from casemgmt.core import reach
 from families.models import CheckIn, Family
-from reports.triggers import ATTENDANCE_KEYS, CHECKUP_KEYS, DISBURSEMENT_KEYS, PREFIXES, SPENT_POLICIES, registered
+from reports.triggers import ATTENDANCE_KEYS, CHECKUP_KEYS, DISBURSEMENT_KEYS, PREFIXES, SPENT_POLICIES, keys, registered
 from services.models import ActivityAttendance, Disbursement, HealthCheckup
 
 logger = logging.getLogger(__name__)
@@ -92,10 +92,10 @@ TALLIES = {
     "reports_disbursementtally": (
         "month, kind, region_path, fund_region_path", "disbursements, amount",
         f"SELECT month, kind, region_path, fund_path, count(*), sum(amount) "
-        f"FROM ({DISBURSEMENT_KEYS.format(rows='services_disbursement')}) AS k GROUP BY 1, 2, 3, 4"),
+        f"FROM ({keys(DISBURSEMENT_KEYS, 'services_disbursement')}) AS k GROUP BY 1, 2, 3, 4"),
     "reports_checkuptally": (
         "month, region_path", "checkups",
-        f"SELECT month, region_path, count(*) FROM ({CHECKUP_KEYS.format(rows='services_healthcheckup')}) AS k "
+        f"SELECT month, region_path, count(*) FROM ({keys(CHECKUP_KEYS, 'services_healthcheckup')}) AS k "
         f"GROUP BY 1, 2"),
     "reports_insuredtally": (
         # Like the contacts: each member's months on a bought policy, as a 12-bit mask per year and
@@ -127,7 +127,7 @@ TALLIES = {
     "reports_attendancetally": (
         "month, region_path, category", "participants",
         f"SELECT month, region_path, category, count(*) "
-        f"FROM ({ATTENDANCE_KEYS.format(rows='services_activityattendance').replace('zone', '%(zone)s')}) AS k "
+        f"FROM ({keys(ATTENDANCE_KEYS, 'services_activityattendance').replace('zone', '%(zone)s')}) AS k "
         f"GROUP BY 1, 2, 3"),
 }
 # Locked while rebuilding: everything a tally is computed from.

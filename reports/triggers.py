@@ -39,12 +39,12 @@ SELECT date_trunc('month', d.paid_on)::date AS month, d.kind::text AS kind,
        d.amount, (d.family_id IS NOT NULL AND f.id IS NULL) OR (d.member_id IS NOT NULL AND mf.id IS NULL)
                  OR (d.volunteer_id IS NOT NULL AND vr.id IS NULL) OR fr.id IS NULL AS lost
 FROM {rows} d
-LEFT JOIN families_family f ON f.id = d.family_id
-LEFT JOIN families_familymember m ON m.id = d.member_id
-LEFT JOIN families_family mf ON mf.id = m.family_id
-LEFT JOIN volunteers_volunteer v ON v.id = d.volunteer_id
+LEFT JOIN {families} f ON f.id = d.family_id
+LEFT JOIN {members} m ON m.id = d.member_id
+LEFT JOIN {families} mf ON mf.id = m.family_id
+LEFT JOIN {volunteers} v ON v.id = d.volunteer_id
 LEFT JOIN core_region vr ON vr.id = v.region_id
-LEFT JOIN services_fund fu ON fu.id = d.fund_id
+LEFT JOIN {funds} fu ON fu.id = d.fund_id
 LEFT JOIN core_region fr ON fr.id = fu.region_id"""
 DISBURSEMENT_FIELDS = ("paid_on", "kind", "amount", "family", "member", "volunteer", "fund")
 DISBURSEMENT_COLUMNS = ("paid_on", "kind", "amount", "family_id", "member_id", "volunteer_id", "fund_id")
@@ -53,8 +53,8 @@ ROW_DISBURSEMENT = "(SELECT " + ", ".join(f"{{r}}.{c} AS {c}" for c in DISBURSEM
 CHECKUP_KEYS = """
 SELECT date_trunc('month', h.date)::date AS month, f.region_path::text AS region_path, f.id IS NULL AS lost
 FROM {rows} h
-LEFT JOIN families_familymember m ON m.id = h.member_id
-LEFT JOIN families_family f ON f.id = m.family_id
+LEFT JOIN {members} m ON m.id = h.member_id
+LEFT JOIN {families} f ON f.id = m.family_id
 WHERE h.is_free"""
 CHECKUP_FIELDS = ("date", "is_free", "member")
 ROW_CHECKUP = "(SELECT {r}.date AS date, {r}.is_free AS is_free, {r}.member_id AS member_id)"
@@ -65,18 +65,26 @@ ATTENDANCE_KEYS = """
 SELECT date_trunc('month', a.starts_at AT TIME ZONE zone)::date AS month, r.path::text AS region_path,
        a.category::text AS category, a.id IS NULL AS lost
 FROM {rows} x
-LEFT JOIN services_activity a ON a.id = x.activity_id
+LEFT JOIN {activities} a ON a.id = x.activity_id
 LEFT JOIN core_region r ON r.id = a.region_id
 WHERE a.status IS DISTINCT FROM 'cancelled'"""
 
-# Disbursements whose attribution moves from ``old_path`` to ``new_path``, given a set ``mv(id,
-# old_path, new_path)`` of moved families, members or volunteers: (month, kind, path, fund path, sign, amount).
-MOVED_DISBURSEMENTS = """
-SELECT date_trunc('month', d.paid_on)::date, d.kind::text, s.path, fr.path::text, s.sign, d.amount
-FROM ({matched}) AS d
-JOIN services_fund fu ON fu.id = d.fund_id
-JOIN core_region fr ON fr.id = fu.region_id
-CROSS JOIN LATERAL (VALUES (d.old_path, -1), (d.new_path, 1)) AS s(path, sign)"""
+# The tables the keys look rows up in. A record counts where the rows it names say; when one of
+# those rows changes (a family moves, a fund changes region), the records naming it are counted out
+# with their keys as the table was before the change (the row as ``OLD``) and in with the keys as it
+# is: the rule itself is not written again for moves.
+LOOKUPS = {"families": "families_family", "members": "families_familymember", "volunteers": "volunteers_volunteer",
+           "funds": "services_fund", "activities": "services_activity"}
+
+
+def keys(template, rows, before=None):
+    """``template`` over the relation ``rows``; with ``before`` (a ``LOOKUPS`` name), that table as
+    it was before the update a row trigger is running for."""
+    tables = dict(LOOKUPS)
+    if before:
+        tables[before] = f"(SELECT * FROM {LOOKUPS[before]} WHERE id <> OLD.id UNION ALL SELECT (OLD).*)"
+    return template.format(rows=rows, **tables)
+
 
 # Policies that were bought (reports.statistics.SPENT_POLICY_STATUSES), as SQL.
 SPENT_POLICIES = "('active', 'expired')"
@@ -202,70 +210,6 @@ BEGIN
     WHERE (c.remaining > 0) <> (c.remaining - c.change > 0)
     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (period, starts_on, status, region_path) DO UPDATE SET families = t.families + excluded.families;
-END $$;
-
--- ---- moves: records whose attribution follows a family, member, volunteer or fund to a new region ----
-CREATE OR REPLACE FUNCTION reports_move_family_records(ids bigint[], old_paths text[], new_paths text[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(x.month), array_agg(x.kind), array_agg(x.path),
-                                        array_agg(x.fund_path), array_agg(x.sign), array_agg(x.amount))
-    FROM ({MOVED_DISBURSEMENTS.format(matched='''
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN services_disbursement d ON d.family_id = mv.id
-        UNION ALL
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN families_familymember fm ON fm.family_id = mv.id
-        JOIN services_disbursement d ON d.member_id = fm.id AND d.family_id IS NULL''')})
-        AS x(month, kind, path, fund_path, sign, amount);
-    PERFORM reports_tally_checkups(array_agg(date_trunc('month', h.date)::date), array_agg(s.path), array_agg(s.sign))
-    FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-    JOIN families_familymember fm ON fm.family_id = mv.id
-    JOIN services_healthcheckup h ON h.member_id = fm.id AND h.is_free
-    CROSS JOIN LATERAL (VALUES (mv.old_path, -1), (mv.new_path, 1)) AS s(path, sign);
-END $$;
-
-CREATE OR REPLACE FUNCTION reports_move_member_records(ids bigint[], old_paths text[], new_paths text[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(x.month), array_agg(x.kind), array_agg(x.path),
-                                        array_agg(x.fund_path), array_agg(x.sign), array_agg(x.amount))
-    FROM ({MOVED_DISBURSEMENTS.format(matched='''
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN services_disbursement d ON d.member_id = mv.id AND d.family_id IS NULL''')})
-        AS x(month, kind, path, fund_path, sign, amount);
-    PERFORM reports_tally_checkups(array_agg(date_trunc('month', h.date)::date), array_agg(s.path), array_agg(s.sign))
-    FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-    JOIN services_healthcheckup h ON h.member_id = mv.id AND h.is_free
-    CROSS JOIN LATERAL (VALUES (mv.old_path, -1), (mv.new_path, 1)) AS s(path, sign);
-END $$;
-
-CREATE OR REPLACE FUNCTION reports_move_volunteer_records(ids bigint[], old_paths text[], new_paths text[])
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(x.month), array_agg(x.kind), array_agg(x.path),
-                                        array_agg(x.fund_path), array_agg(x.sign), array_agg(x.amount))
-    FROM ({MOVED_DISBURSEMENTS.format(matched='''
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN services_disbursement d ON d.volunteer_id = mv.id AND d.family_id IS NULL AND d.member_id IS NULL''')})
-        AS x(month, kind, path, fund_path, sign, amount);
-END $$;
-
--- A fund's region is every disbursement's fund region, and where those naming nobody went.
-CREATE OR REPLACE FUNCTION reports_move_fund_records(ids bigint[], old_paths text[], new_paths text[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(date_trunc('month', d.paid_on)::date), array_agg(d.kind::text),
-                                        array_agg(coalesce(f.region_path, mf.region_path, vr.path, s.fund_path)::text),
-                                        array_agg(s.fund_path), array_agg(s.sign), array_agg(d.amount))
-    FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-    JOIN services_disbursement d ON d.fund_id = mv.id
-    LEFT JOIN families_family f ON f.id = d.family_id
-    LEFT JOIN families_familymember m ON m.id = d.member_id
-    LEFT JOIN families_family mf ON mf.id = m.family_id
-    LEFT JOIN volunteers_volunteer v ON v.id = d.volunteer_id
-    LEFT JOIN core_region vr ON vr.id = v.region_id
-    CROSS JOIN LATERAL (VALUES (mv.old_path, -1), (mv.new_path, 1)) AS s(fund_path, sign);
 END $$;
 
 CREATE OR REPLACE FUNCTION reports_disbursements_apply(months date[], kinds text[], paths text[], fund_paths text[],
@@ -410,7 +354,7 @@ def _disbursements(rows, sign):
     return f"""IF reports_tally_zone() IS NOT NULL THEN
     PERFORM reports_disbursements_apply(array_agg(k.month), array_agg(k.kind), array_agg(k.region_path),
                                         array_agg(k.fund_path), array_agg({sign}), array_agg(k.amount), bool_or(k.lost))
-    FROM ({DISBURSEMENT_KEYS.format(rows=rows)}) AS k;
+    FROM ({keys(DISBURSEMENT_KEYS, rows)}) AS k;
 END IF;
 RETURN NULL;"""
 
@@ -418,7 +362,7 @@ RETURN NULL;"""
 def _checkups(rows, sign):
     return f"""IF reports_tally_zone() IS NOT NULL THEN
     PERFORM reports_checkups_apply(array_agg(k.month), array_agg(k.region_path), array_agg({sign}), bool_or(k.lost))
-    FROM ({CHECKUP_KEYS.format(rows=rows)}) AS k;
+    FROM ({keys(CHECKUP_KEYS, rows)}) AS k;
 END IF;
 RETURN NULL;"""
 
@@ -437,25 +381,56 @@ IF zone IS NOT NULL THEN
     PERFORM 1 FROM services_activity WHERE id IN (SELECT activity_id FROM {rows}) ORDER BY id FOR SHARE;
     PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.region_path), array_agg(k.category),
                                      array_agg({sign}), bool_or(k.lost))
-    FROM ({ATTENDANCE_KEYS.format(rows=rows)}) AS k;
+    FROM ({keys(ATTENDANCE_KEYS, rows)}) AS k;
 END IF;
 RETURN NULL;"""
 
 
-def _region_moved(helper, column="region_id"):
+def _signed(minus, plus):
+    """Keys counted out (-1) and in (+1), as the relation ``k``."""
+    return f"(SELECT *, -1 AS sign FROM ({minus}) AS g\n      UNION ALL\n      SELECT *, 1 FROM ({plus}) AS a) AS k"
+
+
+def _row_changed(template, row):
+    """The keys of the updated row as it was and as it is."""
+    return _signed(keys(template, row.format(r="OLD")), keys(template, row.format(r="NEW")))
+
+
+def _followers(template, rows, before):
+    """The keys of ``rows``, records naming the updated row of ``before``: as they were and as they are
+    (those whose keys did not change cancel out)."""
+    return _signed(keys(template, rows, before), keys(template, rows))
+
+
+def _disbursements_follow(rows, before):
+    return f"""PERFORM reports_disbursements_apply(array_agg(k.month), array_agg(k.kind), array_agg(k.region_path),
+                                    array_agg(k.fund_path), array_agg(k.sign), array_agg(k.amount), bool_or(k.lost))
+FROM {_followers(DISBURSEMENT_KEYS, rows, before)};"""
+
+
+def _checkups_follow(rows, before):
+    return f"""PERFORM reports_checkups_apply(array_agg(k.month), array_agg(k.region_path), array_agg(k.sign),
+                               bool_or(k.lost))
+FROM {_followers(CHECKUP_KEYS, rows, before)};"""
+
+
+def _moved(rows, before, checkups=None):
+    body = _disbursements_follow(rows, before) + (("\n" + _checkups_follow(checkups, before)) if checkups else "")
     return f"""IF reports_tally_zone() IS NOT NULL THEN
-    PERFORM {helper}(ARRAY[NEW.id], ARRAY[(SELECT path::text FROM core_region WHERE id = OLD.{column})],
-                     ARRAY[(SELECT path::text FROM core_region WHERE id = NEW.{column})]);
+{body}
 END IF;
 RETURN NULL;"""
 
 
-def _old_and_new(keys, row):
-    """The keys of a row as it was (sign -1) and as it is (+1)."""
-    return (f"(SELECT *, -1 AS sign FROM ({keys.format(rows=row.format(r='OLD'))}) AS g\n"
-            f"      UNION ALL\n"
-            f"      SELECT *, 1 FROM ({keys.format(rows=row.format(r='NEW'))}) AS a) AS k")
-
+# The records that name the row a trigger runs for (NEW), directly or through a family's members.
+MEMBER_DISBURSEMENTS = "(SELECT * FROM services_disbursement WHERE member_id = NEW.id)"
+MEMBER_CHECKUPS = "(SELECT * FROM services_healthcheckup WHERE member_id = NEW.id)"
+VOLUNTEER_DISBURSEMENTS = "(SELECT * FROM services_disbursement WHERE volunteer_id = NEW.id)"
+FUND_DISBURSEMENTS = "(SELECT * FROM services_disbursement WHERE fund_id = NEW.id)"
+FAMILY_DISBURSEMENTS = ("(SELECT * FROM services_disbursement WHERE family_id = NEW.id"
+                        " OR member_id IN (SELECT id FROM families_familymember WHERE family_id = NEW.id))")
+FAMILY_CHECKUPS = ("(SELECT * FROM services_healthcheckup"
+                   " WHERE member_id IN (SELECT id FROM families_familymember WHERE family_id = NEW.id))")
 
 TRIGGERS = {
     "families.CheckIn": [
@@ -476,7 +451,7 @@ RETURN NULL;""", ZONE),
     "families.Family": [
         _statement("tally_families_inserted", pgtrigger.Insert, NEW_ROWS, _families("new_rows", 1)),
         _statement("tally_families_deleted", pgtrigger.Delete, OLD_ROWS, _families("old_rows", -1)),
-        _changed("tally_family_changed", ("region_path", "category", "risk_level", "status"), """zone := reports_tally_zone();
+        _changed("tally_family_changed", ("region_path", "category", "risk_level", "status"), f"""zone := reports_tally_zone();
 IF zone IS NULL THEN
     RETURN NULL;
 END IF;
@@ -489,31 +464,23 @@ IF (OLD.region_path, OLD.status) IS DISTINCT FROM (NEW.region_path, NEW.status) 
                                           ARRAY[OLD.status::text, NEW.status::text], ARRAY[-1, 1], zone);
 END IF;
 IF OLD.region_path IS DISTINCT FROM NEW.region_path THEN
-    PERFORM reports_move_family_records(ARRAY[NEW.id], ARRAY[OLD.region_path::text], ARRAY[NEW.region_path::text]);
+{_disbursements_follow(FAMILY_DISBURSEMENTS, "families")}
+{_checkups_follow(FAMILY_CHECKUPS, "families")}
 END IF;
 RETURN NULL;""", ZONE),
         _truncated(),
     ],
     "families.FamilyMember": [
-        _changed("tally_member_moved", ("family",), """IF reports_tally_zone() IS NULL THEN
-    RETURN NULL;
-END IF;
-SELECT region_path INTO old_path FROM families_family WHERE id = OLD.family_id;
-SELECT region_path INTO new_path FROM families_family WHERE id = NEW.family_id;
-IF old_path IS NULL OR new_path IS NULL THEN
-    PERFORM reports_tally_stale();
-ELSIF old_path <> new_path THEN
-    PERFORM reports_move_member_records(ARRAY[NEW.id], ARRAY[old_path], ARRAY[new_path]);
-END IF;
-RETURN NULL;""", [("old_path", "text"), ("new_path", "text")]),
+        _changed("tally_member_moved", ("family",),
+                 _moved(MEMBER_DISBURSEMENTS, "members", MEMBER_CHECKUPS)),
         _truncated(),
     ],
     "volunteers.Volunteer": [
-        _changed("tally_volunteer_moved", ("region",), _region_moved("reports_move_volunteer_records")),
+        _changed("tally_volunteer_moved", ("region",), _moved(VOLUNTEER_DISBURSEMENTS, "volunteers")),
         _truncated(),
     ],
     "services.Fund": [
-        _changed("tally_fund_moved", ("region",), _region_moved("reports_move_fund_records")),
+        _changed("tally_fund_moved", ("region",), _moved(FUND_DISBURSEMENTS, "funds")),
         _truncated(),
     ],
     "core.Region": [
@@ -528,7 +495,7 @@ RETURN NULL;""", [("old_path", "text"), ("new_path", "text")]),
     PERFORM reports_disbursements_apply(array_agg(k.month), array_agg(k.kind), array_agg(k.region_path),
                                         array_agg(k.fund_path), array_agg(k.sign), array_agg(k.amount),
                                         bool_or(k.lost))
-    FROM {_old_and_new(DISBURSEMENT_KEYS, ROW_DISBURSEMENT)};
+    FROM {_row_changed(DISBURSEMENT_KEYS, ROW_DISBURSEMENT)};
 END IF;
 RETURN NULL;"""),
         _truncated(),
@@ -538,7 +505,7 @@ RETURN NULL;"""),
         _statement("tally_checkups_deleted", pgtrigger.Delete, OLD_ROWS, _checkups("old_rows", -1)),
         _changed("tally_checkup_changed", CHECKUP_FIELDS, f"""IF reports_tally_zone() IS NOT NULL THEN
     PERFORM reports_checkups_apply(array_agg(k.month), array_agg(k.region_path), array_agg(k.sign), bool_or(k.lost))
-    FROM {_old_and_new(CHECKUP_KEYS, ROW_CHECKUP)};
+    FROM {_row_changed(CHECKUP_KEYS, ROW_CHECKUP)};
 END IF;
 RETURN NULL;"""),
         _truncated(),
@@ -590,32 +557,21 @@ IF zone IS NOT NULL THEN
     PERFORM 1 FROM services_activity WHERE id IN (OLD.activity_id, NEW.activity_id) ORDER BY id FOR SHARE;
     PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.region_path), array_agg(k.category),
                                      array_agg(k.sign), bool_or(k.lost))
-    FROM (SELECT *, -1 AS sign FROM ({ATTENDANCE_KEYS.format(rows="(SELECT OLD.activity_id AS activity_id)")}) AS g
-          UNION ALL
-          SELECT *, 1 FROM ({ATTENDANCE_KEYS.format(rows="(SELECT NEW.activity_id AS activity_id)")}) AS a) AS k;
+    FROM {_row_changed(ATTENDANCE_KEYS, "(SELECT {r}.activity_id AS activity_id)")};
 END IF;
 RETURN NULL;""", ZONE),
         _truncated(),
     ],
     "services.Activity": [
         # An activity re-dated, re-categorised, moved or (un)cancelled takes its participants along.
-        _changed("tally_activity_changed", ("status", "region", "starts_at", "category"), """zone := reports_tally_zone();
-IF zone IS NULL THEN
-    RETURN NULL;
+        _changed("tally_activity_changed", ("status", "region", "starts_at", "category"), f"""zone := reports_tally_zone();
+IF zone IS NOT NULL THEN
+    PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.region_path), array_agg(k.category),
+                                     array_agg(k.sign), bool_or(k.lost))
+    FROM {_followers(ATTENDANCE_KEYS, "(SELECT * FROM services_activityattendance WHERE activity_id = NEW.id)",
+                     "activities")};
 END IF;
-SELECT count(*) INTO n FROM services_activityattendance WHERE activity_id = NEW.id;
-IF n > 0 THEN
-    PERFORM reports_tally_attendance(array_agg(k.month), array_agg(k.path), array_agg(k.category),
-                                     array_agg(k.sign), false)
-    FROM (SELECT date_trunc('month', OLD.starts_at AT TIME ZONE zone)::date,
-                 (SELECT path::text FROM core_region WHERE id = OLD.region_id), OLD.category::text, -n
-          WHERE OLD.status <> 'cancelled'
-          UNION ALL
-          SELECT date_trunc('month', NEW.starts_at AT TIME ZONE zone)::date,
-                 (SELECT path::text FROM core_region WHERE id = NEW.region_id), NEW.category::text, n
-          WHERE NEW.status <> 'cancelled') AS k(month, path, category, sign);
-END IF;
-RETURN NULL;""", [("zone", "text"), ("n", "int")]),
+RETURN NULL;""", ZONE),
         _truncated(),
     ],
 }

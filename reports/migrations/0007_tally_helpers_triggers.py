@@ -65,6 +65,10 @@ DROP FUNCTION IF EXISTS reports_policy_changed();
 DROP FUNCTION IF EXISTS reports_attendance_written();
 DROP FUNCTION IF EXISTS reports_attendance_moved();
 DROP FUNCTION IF EXISTS reports_activity_changed();
+DROP FUNCTION IF EXISTS reports_move_family_records(bigint[], text[], text[]);
+DROP FUNCTION IF EXISTS reports_move_member_records(bigint[], text[], text[]);
+DROP FUNCTION IF EXISTS reports_move_volunteer_records(bigint[], text[], text[]);
+DROP FUNCTION IF EXISTS reports_move_fund_records(bigint[], text[], text[]);
 """
 
 HELPERS = """
@@ -183,85 +187,6 @@ BEGIN
     WHERE (c.remaining > 0) <> (c.remaining - c.change > 0)
     GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
     ON CONFLICT (period, starts_on, status, region_path) DO UPDATE SET families = t.families + excluded.families;
-END $$;
-
--- ---- moves: records whose attribution follows a family, member, volunteer or fund to a new region ----
-CREATE OR REPLACE FUNCTION reports_move_family_records(ids bigint[], old_paths text[], new_paths text[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(x.month), array_agg(x.kind), array_agg(x.path),
-                                        array_agg(x.fund_path), array_agg(x.sign), array_agg(x.amount))
-    FROM (
-SELECT date_trunc('month', d.paid_on)::date, d.kind::text, s.path, fr.path::text, s.sign, d.amount
-FROM (
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN services_disbursement d ON d.family_id = mv.id
-        UNION ALL
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN families_familymember fm ON fm.family_id = mv.id
-        JOIN services_disbursement d ON d.member_id = fm.id AND d.family_id IS NULL) AS d
-JOIN services_fund fu ON fu.id = d.fund_id
-JOIN core_region fr ON fr.id = fu.region_id
-CROSS JOIN LATERAL (VALUES (d.old_path, -1), (d.new_path, 1)) AS s(path, sign))
-        AS x(month, kind, path, fund_path, sign, amount);
-    PERFORM reports_tally_checkups(array_agg(date_trunc('month', h.date)::date), array_agg(s.path), array_agg(s.sign))
-    FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-    JOIN families_familymember fm ON fm.family_id = mv.id
-    JOIN services_healthcheckup h ON h.member_id = fm.id AND h.is_free
-    CROSS JOIN LATERAL (VALUES (mv.old_path, -1), (mv.new_path, 1)) AS s(path, sign);
-END $$;
-
-CREATE OR REPLACE FUNCTION reports_move_member_records(ids bigint[], old_paths text[], new_paths text[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(x.month), array_agg(x.kind), array_agg(x.path),
-                                        array_agg(x.fund_path), array_agg(x.sign), array_agg(x.amount))
-    FROM (
-SELECT date_trunc('month', d.paid_on)::date, d.kind::text, s.path, fr.path::text, s.sign, d.amount
-FROM (
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN services_disbursement d ON d.member_id = mv.id AND d.family_id IS NULL) AS d
-JOIN services_fund fu ON fu.id = d.fund_id
-JOIN core_region fr ON fr.id = fu.region_id
-CROSS JOIN LATERAL (VALUES (d.old_path, -1), (d.new_path, 1)) AS s(path, sign))
-        AS x(month, kind, path, fund_path, sign, amount);
-    PERFORM reports_tally_checkups(array_agg(date_trunc('month', h.date)::date), array_agg(s.path), array_agg(s.sign))
-    FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-    JOIN services_healthcheckup h ON h.member_id = mv.id AND h.is_free
-    CROSS JOIN LATERAL (VALUES (mv.old_path, -1), (mv.new_path, 1)) AS s(path, sign);
-END $$;
-
-CREATE OR REPLACE FUNCTION reports_move_volunteer_records(ids bigint[], old_paths text[], new_paths text[])
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(x.month), array_agg(x.kind), array_agg(x.path),
-                                        array_agg(x.fund_path), array_agg(x.sign), array_agg(x.amount))
-    FROM (
-SELECT date_trunc('month', d.paid_on)::date, d.kind::text, s.path, fr.path::text, s.sign, d.amount
-FROM (
-        SELECT d.*, mv.old_path, mv.new_path FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-        JOIN services_disbursement d ON d.volunteer_id = mv.id AND d.family_id IS NULL AND d.member_id IS NULL) AS d
-JOIN services_fund fu ON fu.id = d.fund_id
-JOIN core_region fr ON fr.id = fu.region_id
-CROSS JOIN LATERAL (VALUES (d.old_path, -1), (d.new_path, 1)) AS s(path, sign))
-        AS x(month, kind, path, fund_path, sign, amount);
-END $$;
-
--- A fund's region is every disbursement's fund region, and where those naming nobody went.
-CREATE OR REPLACE FUNCTION reports_move_fund_records(ids bigint[], old_paths text[], new_paths text[]) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM reports_tally_disbursements(array_agg(date_trunc('month', d.paid_on)::date), array_agg(d.kind::text),
-                                        array_agg(coalesce(f.region_path, mf.region_path, vr.path, s.fund_path)::text),
-                                        array_agg(s.fund_path), array_agg(s.sign), array_agg(d.amount))
-    FROM unnest(ids, old_paths, new_paths) AS mv(id, old_path, new_path)
-    JOIN services_disbursement d ON d.fund_id = mv.id
-    LEFT JOIN families_family f ON f.id = d.family_id
-    LEFT JOIN families_familymember m ON m.id = d.member_id
-    LEFT JOIN families_family mf ON mf.id = m.family_id
-    LEFT JOIN volunteers_volunteer v ON v.id = d.volunteer_id
-    LEFT JOIN core_region vr ON vr.id = v.region_id
-    CROSS JOIN LATERAL (VALUES (mv.old_path, -1), (mv.new_path, 1)) AS s(fund_path, sign);
 END $$;
 
 CREATE OR REPLACE FUNCTION reports_disbursements_apply(months date[], kinds text[], paths text[], fund_paths text[],
