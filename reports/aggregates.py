@@ -26,7 +26,8 @@ Inserts and deletes (and every change of check-ins) are handled by statement-lev
 transition tables: one set-based pass per statement, not one per row. Updates of the other tables
 are additive row by row, so they fire row triggers only ``WHEN`` a tallied column changed: the many
 updates of due dates and notes cost nothing. A statement that writes more than
-``INCREMENTAL_LIMIT`` rows (a bulk load), a row the triggers cannot attribute (its family written or
+``INCREMENTAL_LIMIT`` rows (a bulk load) or moves about half as many records along (a fund with
+thousands of payments changing region), a row the triggers cannot attribute (its family written or
 deleted out of order, foreign keys being checked at commit), a change of region paths or a
 ``TRUNCATE`` marks the tallies stale instead: figures are then counted from the records until
 ``rebuild`` (nightly, ``manage.py rebuild_aggregates``, the end of ``seed_demo``) recomputes
