@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "import_export",
+    "pgtrigger",
     "casemgmt.core",
     "families",
     "volunteers",

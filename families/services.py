@@ -265,8 +265,11 @@ def checkin_record(*, actor, family, channel, occurred_at=None, family_locked=Fa
                  "region_path": family.region_path,
                  "after": {"channel": channel, "occurred_at": occurred_at, "next_checkin_due": next_due, "day": day}}
         if locked.status == Family.Status.REGISTERED:
-            # The first contact makes the case active. The report tallies follow a family's status
-            # through its check-ins, so the check-in is written first and the status after it.
+            # The first contact makes the case active, in a statement of its own after the check-in's
+            # (not the one statement of saved_and_logged below): the report tallies' triggers
+            # (reports.triggers) count a new check-in under its family's status, and move a family's
+            # counted check-ins when its status changes; within one statement each trigger would see
+            # the other's change already made and count the family twice.
             checkin.save()
             FamilyStatusChange.objects.create(
                 family=family,

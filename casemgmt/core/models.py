@@ -2,6 +2,7 @@
 
 import datetime
 
+import pgtrigger
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -191,6 +192,23 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "-at"], name="audit_actor_at"),
             models.Index(fields=["region_path"], name="audit_region_prefix", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["event"], name="audit_event_prefix", opclasses=["varchar_pattern_ops"]),
+        ]
+        # Append-only in the database itself, against the schema's owner too (the application's role
+        # may not even try: casemgmt.core.dbroles). A DELETE passes only inside the purge's own
+        # transaction (casemgmt.security.services.audit_purge sets casemgmt.audit_purge) and only for
+        # rows older than three years. Not pgtrigger.Protect: a trigger's WHEN cannot tell a DELETE
+        # from an UPDATE, and the refusal should say "insufficient privilege" as the role's does.
+        triggers = [
+            pgtrigger.Trigger(
+                name="append_only",
+                when=pgtrigger.Before,
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                func="""IF TG_OP = 'DELETE' AND current_setting('casemgmt.audit_purge', true) = 'on'
+   AND OLD."at" < now() - interval '3 years' THEN
+    RETURN OLD;
+END IF;
+RAISE EXCEPTION 'core_auditevent is append-only (% refused)', TG_OP USING ERRCODE = 'insufficient_privilege';""",
+            ),
         ]
 
     def __str__(self):

@@ -1,8 +1,9 @@
 """The audit trail becomes append-only in the database itself: a trigger refuses every UPDATE of
 ``core_auditevent`` and every DELETE, except a DELETE of a row older than three years inside the
-purge command's transaction (``SET LOCAL casemgmt.audit_purge = 'on'`` on PostgreSQL, a row in
-``security_auditpurgewindow`` on SQLite). The trigger holds against the table's owner too; the
-application's role has no UPDATE or DELETE on it at all (``casemgmt.core.dbroles``)."""
+purge command's transaction (``SET LOCAL casemgmt.audit_purge = 'on'``). The trigger holds against
+the table's owner too; the application's role has no UPDATE or DELETE on it at all
+(``casemgmt.core.dbroles``). It is now declared on ``AuditEvent`` with django-pgtrigger, and
+a later migration drops this one."""
 from django.db import migrations
 
 PG_FORWARD = """
@@ -26,29 +27,6 @@ PG_BACKWARD = """
 DROP TRIGGER IF EXISTS core_auditevent_append_only ON core_auditevent;
 DROP FUNCTION IF EXISTS casemgmt_audit_append_only();
 """
-SQLITE_FORWARD = [
-    """CREATE TRIGGER IF NOT EXISTS core_auditevent_no_update BEFORE UPDATE ON core_auditevent
-       BEGIN SELECT RAISE(ABORT, 'core_auditevent is append-only (UPDATE refused)'); END""",
-    """CREATE TRIGGER IF NOT EXISTS core_auditevent_no_delete BEFORE DELETE ON core_auditevent
-       WHEN NOT EXISTS (SELECT 1 FROM security_auditpurgewindow) OR OLD."at" >= datetime('now', '-3 years')
-       BEGIN SELECT RAISE(ABORT, 'core_auditevent is append-only (DELETE refused)'); END""",
-]
-SQLITE_BACKWARD = ["DROP TRIGGER IF EXISTS core_auditevent_no_update", "DROP TRIGGER IF EXISTS core_auditevent_no_delete"]
-
-
-def _run(schema_editor, statements):
-    # Without parameters, so that the driver leaves the "%" of RAISE alone.
-    with schema_editor.connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
-
-
-def forward(apps, schema_editor):
-    _run(schema_editor, [PG_FORWARD] if schema_editor.connection.vendor == "postgresql" else SQLITE_FORWARD)
-
-
-def backward(apps, schema_editor):
-    _run(schema_editor, [PG_BACKWARD] if schema_editor.connection.vendor == "postgresql" else SQLITE_BACKWARD)
 
 
 class Migration(migrations.Migration):
@@ -56,4 +34,4 @@ class Migration(migrations.Migration):
         ("security", "0001_grants_messages_anonymisations"),
         ("core", "0001_regions_users_audit_notifications"),
     ]
-    operations = [migrations.RunPython(forward, backward)]
+    operations = [migrations.RunSQL(PG_FORWARD, PG_BACKWARD)]
