@@ -13,6 +13,7 @@ from django.db import connection
 
 from casemgmt.celery import app as celery_app
 from casemgmt.core.models import Delivery, Notification
+from casemgmt.devdb import url_of
 
 # The broker this run was given (so that test runs side by side each have their own Redis db), db 3
 # without one. The tests empty it before and after.
@@ -30,8 +31,7 @@ def wait_until(predicate, timeout=20.0, step=0.2, message="condition"):
 
 
 def _dsn(**extra):
-    s = connection.settings_dict
-    dsn = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    dsn = url_of(connection.settings_dict)
     return dsn + ("?" + "&".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
 
 
