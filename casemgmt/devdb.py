@@ -14,12 +14,16 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 from urllib.parse import quote
+
+import environ
+import psycopg
 
 # What `make test` tries before starting a server of its own: the local server CI and most
 # developers' machines have.
@@ -60,12 +64,13 @@ def default_url(var_dir):
     return socket_url(data_dir(var_dir))
 
 
+def without_password(url):
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
 def reachable(url, timeout=3):
     """Whether the server of ``url`` accepts its role (on the ``postgres`` database, so that the
     database ``url`` names need not exist yet)."""
-    import environ
-    import psycopg
-
     config = environ.Env.db_url_config(url)
     try:
         psycopg.connect(host=config["HOST"] or None, port=config["PORT"] or None, user=config["USER"] or None,
@@ -105,8 +110,6 @@ def embedded_server(var_dir):
     ``pg_dump`` (``manage.py backup``) is the server's version even where the machine has an older
     one or none. Stopped on leaving unless another process still uses it (``make test`` beside
     ``make run``)."""
-    import psycopg
-
     with warnings.catch_warnings():
         # Where XDG_RUNTIME_DIR is unset (a container, a login without systemd) the wheel keeps its
         # lock file under /tmp instead, and warns about it on import.
@@ -149,8 +152,6 @@ def main(argv=None):
     parser.add_argument("mode", choices=["run", "test"])
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    import environ
-
     # A DATABASE_URL in .env counts as given, as it does for the settings.
     environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -161,7 +162,7 @@ def main(argv=None):
     if source == "given":
         for name in ("DATABASE_URL", "DATABASE_OWNER_URL"):
             if os.environ.get(name) and not reachable(os.environ[name]):
-                sys.exit(f"No PostgreSQL answers at {name}={os.environ[name]} (see README).")
+                sys.exit(f"No PostgreSQL answers at {name}={without_password(os.environ[name])} (see README).")
         os.execvp(command[0], command)
     if source == "local":
         os.environ["DATABASE_URL"] = url

@@ -64,7 +64,9 @@ def test_the_settings_default_is_the_private_servers_socket(tmp_path):
 
 
 def test_an_unreachable_database_url_is_a_clear_error(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", f"postgres://postgres@127.0.0.1:{free_port()}/casemgmt")
+    port = free_port()
+    monkeypatch.setenv("DATABASE_URL", f"postgres://app:s3cret@127.0.0.1:{port}/casemgmt")
     with pytest.raises(SystemExit) as stopped:
         devdb.main(["test", "--", "true"])
-    assert str(stopped.value).startswith("No PostgreSQL answers at DATABASE_URL=postgres://postgres@127.0.0.1:")
+    shown = f"postgres://app:***@127.0.0.1:{port}/casemgmt"
+    assert str(stopped.value) == f"No PostgreSQL answers at DATABASE_URL={shown} (see README)."
