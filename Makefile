@@ -1,13 +1,17 @@
-# Two commands: `make run` starts the whole system on SQLite and a filesystem broker with demo
-# data; `make test` runs the suite (on PostgreSQL/Redis when DATABASE_URL/CELERY_BROKER_URL are set).
+# Two commands: `make run` starts the whole system with demo data on a private PostgreSQL server and
+# a filesystem broker, both under var/; `make test` runs the suite. Either uses DATABASE_URL when set
+# (and CELERY_BROKER_URL for the broker).
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt | cksum | cut -d' ' -f1)
 DEMO_FAMILIES ?= 200
 PORT ?= 8000
+# Runs a command against DATABASE_URL, or else beside the private server it starts and stops
+# (casemgmt/devdb.py): `run` always the private one, `test` first the local server CI uses.
+DEVDB := $(PY) -m casemgmt.devdb
 
-.PHONY: run test lint check venv demo clean bench
+.PHONY: run test lint check venv demo seed serve clean bench
 
 # The newest Python 3.12+ on this machine: on PATH, or installed by pyenv.
 find_python = for c in python3.14 python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
@@ -26,31 +30,32 @@ $(STAMP): requirements.txt
 venv: $(STAMP)
 
 demo: venv
+	$(DEVDB) run -- $(MAKE) --no-print-directory seed
+
+run: venv
+	$(DEVDB) run -- $(MAKE) --no-print-directory seed serve
+
+# `seed` and `serve` are the steps of `demo` and `run`, with DATABASE_URL set by them.
+seed:
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_regions
 	$(PY) manage.py seed_demo --families $(DEMO_FAMILIES) --if-empty
 	$(PY) manage.py demo_users
 
-run: demo
+serve:
 	$(PY) manage.py collectstatic --noinput -v0
 	@echo "Starting web (http://127.0.0.1:$(PORT)/admin/), Celery worker and beat; Ctrl-C stops all."
 	$(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 
 # The suite runs against the real PostgreSQL and Redis (tests about the database, broker and worker
-# must); without DATABASE_URL it uses the local server. Each run makes a test database of its own
-# (test_<name>_<run>) and starts a redis-server of its own on a free port (tests/conftest.py), so two
-# runs at once do not collide and none empties the development broker. With DATABASE_OWNER_URL
-# as well (the schema's owner; DATABASE_URL is then the application's role, docs/deploy.md), the
-# owner creates and migrates the test database and the tests run as the application's role.
-test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/casemgmt
-test: export DATABASE_OWNER_URL ?=
+# must): DATABASE_URL when set, else the local server when it answers, else the private server of
+# `make run`. Each run makes a test database of its own (test_<name>_<run>) and starts a
+# redis-server of its own on a free port (tests/conftest.py), so two runs at once do not collide
+# and none empties the development broker. With DATABASE_OWNER_URL as well (the schema's owner;
+# DATABASE_URL is then the application's role, docs/deploy.md), the owner creates and migrates the
+# test database and the tests run as the application's role.
 test: venv
-	@for url in "$$DATABASE_URL" $${DATABASE_OWNER_URL:+"$$DATABASE_OWNER_URL"}; do \
-	  $(PY) -c 'import environ, psycopg, sys; c = environ.Env.db_url_config(sys.argv[1]); \
-	    sys.exit(0) if "sqlite" in c["ENGINE"] else psycopg.connect(host=c["HOST"], port=c["PORT"] or 5432, user=c["USER"], \
-	    password=c["PASSWORD"] or None, dbname="postgres", connect_timeout=3).close()' "$$url" \
-	  || { echo "make test needs PostgreSQL at $$url (see README)." >&2; exit 1; }; done
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(DEVDB) test -- $(PY) -m pytest $(PYTEST_ARGS)
 
 # National-scale benchmarks (bench/README.md) on $(DATABASE_URL), which must be a migrated database of
 # its own: loads a million families once, then writes bench/RESULTS.md.
@@ -64,8 +69,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 check: venv
-	$(PY) manage.py check
-	$(PY) manage.py makemigrations --check --dry-run
+	$(DEVDB) run -- sh -c '$(PY) manage.py check && $(PY) manage.py makemigrations --check --dry-run'
 
 clean:
 	rm -rf $(VENV) var

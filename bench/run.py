@@ -32,6 +32,7 @@ from django.utils import timezone  # noqa: E402
 from bench.dataset import dataset_load, dataset_sizes  # noqa: E402
 from casemgmt.api.models import ApiToken  # noqa: E402
 from casemgmt.core.models import Region, Role, User  # noqa: E402
+from casemgmt.devdb import url_of  # noqa: E402
 from families.models import ContactAssignment, Family, FamilyMember  # noqa: E402
 
 PYTHON = sys.executable
@@ -62,9 +63,7 @@ def _free_port():
 def child_env():
     """The environment of a child process, pointed at the database this process uses (the tests'
     database under pytest)."""
-    db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": url}
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.settings", "DATABASE_URL": url_of(connection.settings_dict)}
 
 
 class Server:

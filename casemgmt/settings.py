@@ -1,6 +1,7 @@
 """Settings for the whole project, read from environment variables.
 
-Every value has a safe default for a laptop (SQLite and a filesystem broker under ``var/``);
+Every value has a safe default for a laptop (the private PostgreSQL server of ``casemgmt.devdb`` and
+a filesystem broker, both under ``var/``);
 production sets ``DEBUG=false`` and must then provide the secrets explicitly.
 """
 import json
@@ -14,6 +15,7 @@ from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from casemgmt.api.schema_enums import ENUM_NAME_OVERRIDES
+from casemgmt.devdb import default_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -135,20 +137,19 @@ TEMPLATES = [
 ]
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'casemgmt.sqlite3'}"),
+    # Without DATABASE_URL: the server `make run` starts, through its socket under VAR_DIR.
+    "default": env.db("DATABASE_URL", default=default_url(VAR_DIR)),
 }
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must name a PostgreSQL database (postgres://...).")
 # Kept connections: opening one costs more than serving a family's page.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Server-side parameters and prepared statements: a statement run a few times on a connection is
 # parsed and planned once. PgBouncer in transaction mode needs version
 # 1.21 or later with max_prepared_statements set, or DATABASE_PREPARED_STATEMENTS=false.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool("DATABASE_PREPARED_STATEMENTS",
-                                                                                      default=True):
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 # Two PostgreSQL roles (docs/deploy.md): web and worker connect as DATABASE_URL's role, which may
 # read and write the tables but owns none, so it cannot TRUNCATE, ALTER or disable a trigger, and on
 # the audit trail may only INSERT and SELECT. DATABASE_OWNER_URL, the owner of the schema, is given
@@ -158,8 +159,8 @@ DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
 DATABASE_APP_ROLE = ""
 if DATABASE_OWNER_URL:
     DATABASES["owner"] = env.db_url_config(DATABASE_OWNER_URL)
-    if {DATABASES["owner"]["ENGINE"], DATABASES["default"]["ENGINE"]} != {"django.db.backends.postgresql"}:
-        raise ImproperlyConfigured("DATABASE_OWNER_URL needs DATABASE_URL and itself on PostgreSQL.")
+    if DATABASES["owner"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must name a PostgreSQL database (postgres://...).")
     if DATABASES["owner"]["NAME"] != DATABASES["default"]["NAME"]:
         raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same database as DATABASE_URL.")
     # The role the owner grants to: DATABASE_URL's, captured before anything switches "default".

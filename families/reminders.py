@@ -105,7 +105,9 @@ def _open_families(region_path):
 
 
 # The contacts of every family due within a few days or overdue: one row per open assignment of an
-# active user (a user holding two assignments of one family gets one row: same dedup key).
+# active user (a user holding two assignments of one family gets one row: same dedup key). The open
+# assignments are one index probe per due family (OFFSET 0 keeps the subquery apart): left to itself
+# the planner hashes every open assignment of the country for each county's sweep, five times slower.
 CHECKIN_REMINDERS_SQL = """
 SELECT a.user_id AS recipient_id, f.id AS family_id,
        CASE WHEN f.next_checkin_due < %(today)s THEN 'checkin.overdue' ELSE 'checkin.due' END AS kind,
@@ -114,7 +116,8 @@ SELECT a.user_id AS recipient_id, f.id AS family_id,
        'checkin:' || CASE WHEN f.next_checkin_due < %(today)s THEN 'overdue' ELSE 'due' END
          || ':' || f.id || ':' || {due} || ':' || a.user_id AS dedup_key
 FROM families_family f
-{assignments}
+CROSS JOIN LATERAL (SELECT a.user_id FROM families_contactassignment a
+                    WHERE a.family_id = f.id AND a.ended_on IS NULL OFFSET 0) a
 JOIN core_user u ON u.id = a.user_id
 WHERE f.status IN ({open}) AND f.next_checkin_due <= %(horizon)s {in_region} AND u.is_active
 """
@@ -146,21 +149,6 @@ FROM late f
 JOIN deepest ON deepest.region_path = f.region_path AND deepest.role = f.role
 JOIN staff u ON u.role = deepest.role AND u.path = deepest.path
 """
-
-
-def _open_assignments_sql():
-    """The open assignments ``a`` of each family ``f``."""
-    if connection.vendor == "postgresql":
-        # One index probe per due family (OFFSET 0 keeps the subquery apart): left to itself the
-        # planner hashes every open assignment of the country for each county's sweep, five times slower.
-        return ("CROSS JOIN LATERAL (SELECT a.user_id FROM families_contactassignment a "
-                "WHERE a.family_id = f.id AND a.ended_on IS NULL OFFSET 0) a")
-    return "JOIN families_contactassignment a ON a.family_id = f.id AND a.ended_on IS NULL"
-
-
-def _date_sql(column):
-    """SQL of a date as ``str(date)`` writes it (SQLite stores dates that way)."""
-    return f"to_char({column}, 'YYYY-MM-DD')" if connection.vendor == "postgresql" else column
 
 
 def _title_sql(params, name, message, *, language, file, due):
@@ -201,7 +189,7 @@ def checkin_sweep(*, today=None, region_path="", now=None):
         "escalation": Notification.Level.ESCALATION,
     }
     sql = {"open": ", ".join(f"%(open_{i})s" for i in range(len(OPEN_STATUSES))), "in_region": "",
-           "due": _date_sql("f.next_checkin_due")}
+           "due": "to_char(f.next_checkin_due, 'YYYY-MM-DD')"}  # as str(date) writes it
     if region_path:
         params["region_like"] = ops.prep_for_like_query(region_path) + "%"
         sql["in_region"] = "AND f.region_path LIKE %(region_like)s"
@@ -210,7 +198,7 @@ def checkin_sweep(*, today=None, region_path="", now=None):
         return _title_sql(params, name, message, language="u.language", file="f.file_number", due=sql["due"])
 
     reminders = CHECKIN_REMINDERS_SQL.format(
-        **sql, assignments=_open_assignments_sql(),
+        **sql,
         title=f"CASE WHEN f.next_checkin_due < %(today)s THEN {title(OVERDUE, 'overdue')} ELSE {title(DUE_SOON, 'due')} END",
     )
     escalations = CHECKIN_ESCALATIONS_SQL.format(

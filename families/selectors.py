@@ -43,7 +43,7 @@ class _InArray(In):
     against a scan of every family in reach whenever it guesses more than a few thousand matches
     (a region manager's reach is the whole city); the array is never larger than the matches."""
 
-    def as_postgresql(self, compiler, connection):
+    def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY(ARRAY{rhs})", (*lhs_params, *rhs_params)
@@ -55,7 +55,7 @@ class _HashedIn(In):
     file-number index and stops at the page's last row; for a prefix matching thousands of families
     that reads a few thousand index entries instead of fetching every match (``family_search``)."""
 
-    def as_postgresql(self, compiler, connection):
+    def as_sql(self, compiler, connection):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"CASE WHEN {lhs} IN {rhs} THEN true END", (*lhs_params, *rhs_params)
@@ -191,7 +191,7 @@ def walk_threshold_for(*, reader):
     """How many matches make walking the file-number order cheaper for ``reader`` (``walk_threshold``
     of their region), or None when their searches are never walked: caseload and volunteer reach is
     a few families of many, anywhere in the order."""
-    if connection.vendor != "postgresql" or reader is None or not reader.is_authenticated:
+    if reader is None or not reader.is_authenticated:
         return None
     if not reader.is_superuser and (reader.role in CASELOAD_ROLES or reader.role == Role.VOLUNTEER):
         return None

@@ -129,9 +129,8 @@ def pytest_runtest_teardown(item, nextitem):
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     database = settings.DATABASES[DEFAULT_DB_ALIAS]
-    if database["ENGINE"] == "django.db.backends.postgresql":
-        test = database.setdefault("TEST", {})
-        test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{RUN}"
+    test = database.setdefault("TEST", {})
+    test["NAME"] = f"{test.get('NAME') or 'test_' + database['NAME']}_{RUN}"
     _connect_default(_OWNER)
 
 

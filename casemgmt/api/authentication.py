@@ -23,7 +23,7 @@ _KEY = "(the key's hash)"
 
 class TokenLookup:
     """The token with a given hash, its user, the user's region, whether the user holds a live
-    break-the-glass grant and (on PostgreSQL, ``with_permissions``) the user's permissions: one
+    break-the-glass grant and (``with_permissions``) the user's permissions: one
     statement, which the ORM writes once per process. Every API request runs it, and compiling it
     (three models, a join, a subquery) cost more than running it. Every write checks a permission,
     which would be one statement more; a read checks none (``api.permissions``), and would only pay
@@ -43,7 +43,7 @@ class TokenLookup:
         grants = reach.live_grants_of(OuterRef("user_id"), now=Now())
         queryset = ApiToken.objects.filter(key_hash=_KEY).annotate(holds_grant=Exists(grants))
         extra = ["holds_grant"]
-        self.with_permissions = with_permissions and connection.vendor == "postgresql"
+        self.with_permissions = with_permissions
         if self.with_permissions:
             quote = connection.ops.quote_name
             user_id = f"{quote(ApiToken._meta.db_table)}.{quote(ApiToken._meta.get_field('user').column)}"

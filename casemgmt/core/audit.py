@@ -109,17 +109,14 @@ def _objects(obj, objects):
 
 def updated_and_logged(queryset, values, *, actor, event, obj=None, objects=(), family_id=None, region_path="",
                        before=None, after=None, reason="", ip=None):
-    """``queryset.update(**values)`` and ``audit_log(...)`` of it. On PostgreSQL they are one
-    statement (a data-modifying WITH): the change and its record are written together, in one round
-    trip, which a write on the hot path (recording a check-in) spends on nothing else. Returns the
-    number of rows updated."""
+    """``queryset.update(**values)`` and ``audit_log(...)`` of it in one statement (a data-modifying
+    WITH): the change and its record are written together, in one round trip, which a write on the
+    hot path (recording a check-in) spends on nothing else. Returns the number of rows updated."""
     connection = connections[queryset.db]
-    update_sql = None
-    if connection.vendor == "postgresql":
-        try:
-            update_sql, update_params = _update_sql(queryset, values)
-        except ValueError:  # an update of several tables: the two statements
-            pass
+    try:
+        update_sql, update_params = _update_sql(queryset, values)
+    except ValueError:  # an update of several tables: the two statements
+        update_sql = None
     if update_sql is None:
         with transaction.atomic(using=queryset.db, savepoint=False):
             rows = queryset.update(**values)
@@ -141,15 +138,16 @@ def updated_and_logged(queryset, values, *, actor, event, obj=None, objects=(), 
 def saved_and_logged(instance, update=None, *, actor, event, family_id=None, region_path="", before=None, after=None,
                      reason="", ip=None):
     """A new ``instance`` saved, ``update`` — ``(queryset, values)`` for ``queryset.update(**values)``
-    — run, and the audit row of ``instance``: on PostgreSQL one statement (data-modifying WITH),
-    elsewhere three. Model signals are not sent on PostgreSQL: for models that have none.
+    — run, and the audit row of ``instance``, in one statement (data-modifying WITH). Model signals
+    are not sent: for models that have none. An instance already saved, or of a model with parents
+    (two tables to insert into), takes the three statements.
 
     For a check-in, the hot write, that is one round trip instead of three. Triggers on the tables
     fire once, after the whole statement: use it only where they do not depend on the order."""
     using = instance._state.db or DEFAULT_DB_ALIAS
     connection = connections[using]
     meta = instance._meta
-    if connection.vendor != "postgresql" or instance.pk is not None or meta.parents:
+    if instance.pk is not None or meta.parents:
         with transaction.atomic(using=using, savepoint=False):
             instance.save(using=using)
             if update is not None:

@@ -79,10 +79,7 @@ def default_as_owner():
 
 
 def owns(connection, table):
-    """Whether ``connection``'s role owns ``table`` (a superuser counts as every role); on SQLite
-    there are no roles, and everyone does."""
-    if connection.vendor != "postgresql":
-        return True
+    """Whether ``connection``'s role owns ``table`` (a superuser counts as every role)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_has_role(relowner, 'USAGE') FROM pg_class WHERE oid = to_regclass(%s)", [table])
         row = cursor.fetchone()
@@ -120,7 +117,7 @@ def grant(connection, role=None):
     """Apply the application role's privileges as ``connection``'s role, which must own the schema.
     Returns the statements run (none without an application role of its own)."""
     role = role or app_role()
-    if not role or connection.vendor != "postgresql":
+    if not role:
         return []
     statements = grant_statements(connection, role)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
@@ -133,6 +130,6 @@ def grant_if_owner(connection):
     """After ``migrate``: the tables a migration created get the application's privileges, and the
     audit trail loses those default privileges gave it. Only the owner can; as any other role (or
     without an application role of its own) this changes nothing."""
-    if app_role() and connection.vendor == "postgresql" and owns(connection, "django_migrations"):
+    if app_role() and owns(connection, "django_migrations"):
         return grant(connection)
     return []

@@ -74,11 +74,6 @@ def _write(existing, wanted, stats):
         update_fields = fields + (["urban_rural_code"] if any("urban_rural_code" in v for v in wanted.values()) else [])
         Region.objects.bulk_update(changed, update_fields, batch_size=BATCH)
         stats.updated += len(changed)
-    if wanted and any(r.pk is None for r in new):
-        # SQLite before 3.35 and some backends do not return ids from bulk inserts.
-        ids = dict(Region.objects.filter(code__in=[r.code for r in new]).values_list("code", "pk"))
-        for r in new:
-            r.pk = r.id = ids[r.code]
 
 
 def regions_load_divisions(*, data=None):

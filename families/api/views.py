@@ -1,7 +1,6 @@
 """Families API: declarative scoped viewsets; workflow steps are @actions calling families.services."""
 import json
 
-from django.db import connection
 from django.db.models import Window
 from django.db.models.functions import RowNumber
 from django.utils.translation import gettext_lazy as _
@@ -77,9 +76,8 @@ class FamilyViewSet(ScopedModelViewSet):
     # ---- the hot reads, built by PostgreSQL ------------------------------------------------------
     def _projection(self):
         """This action's cards as the database builds them (casemgmt.api.sqljson: one statement per
-        page, the same JSON as the serializer's), or None on a database that cannot (SQLite)."""
-        if connection.vendor != "postgresql":
-            return None
+        page, the same JSON as the serializer's), or None for a serializer with a field SQL cannot
+        build."""
         return projection_of(self.get_serializer_class(), privacy.role_of(self.request.user),
                              make=self.get_serializer)
 

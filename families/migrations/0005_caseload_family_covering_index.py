@@ -8,8 +8,8 @@ for one family's detail page) — reading ~15,000 heap pages through ``assignmen
 a partial index of the open assignments the subquery is an index-only scan.
 
 Raw SQL so that the model state stays as the models declare it (``makemigrations --check`` clean);
-plain (not CONCURRENTLY) so that it runs on SQLite too — on a large live table create it by hand
-with CONCURRENTLY first, and this migration's IF NOT EXISTS leaves it alone.
+plain (not CONCURRENTLY) so that it runs inside the migration's transaction — on a large live
+table create it by hand with CONCURRENTLY first, and this migration's IF NOT EXISTS leaves it alone.
 """
 from django.db import migrations
 

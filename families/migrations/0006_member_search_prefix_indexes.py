@@ -6,8 +6,7 @@ that also carries ``family_id``, so the matches are read from the index alone, n
 member rows. A larger statistics sample on the three columns lets the planner tell a rare name
 (a few rows) from common initials (thousands) instead of guessing 1% for every prefix.
 
-Raw SQL, PostgreSQL only (SQLite has neither operator classes nor INCLUDE), so that the model
-state stays as the models declare it and ``makemigrations --check`` stays clean, as in 0005. On a
+Raw SQL, so that the model state stays as the models declare it and ``makemigrations --check`` stays clean, as in 0005. On a
 large live table create the indexes by hand with CONCURRENTLY first; IF NOT EXISTS then leaves them.
 """
 from django.db import migrations
@@ -17,8 +16,6 @@ COLUMNS = {"member_name_prefix": "name", "member_pinyin_prefix": "name_pinyin",
 
 
 def forwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for index, column in COLUMNS.items():
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {index} ON families_familymember "
                               f"({column} varchar_pattern_ops) INCLUDE (family_id)")
@@ -27,8 +24,6 @@ def forwards(apps, schema_editor):
 
 
 def backwards(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for index, column in COLUMNS.items():
         schema_editor.execute(f"DROP INDEX IF EXISTS {index}")
         schema_editor.execute(f"ALTER TABLE families_familymember ALTER COLUMN {column} SET STATISTICS -1")

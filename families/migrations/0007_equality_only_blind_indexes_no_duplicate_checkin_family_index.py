@@ -3,7 +3,7 @@ and check-ins lose the family index that checkin_family_time already leads.
 
 Written by hand: for these AlterFields Django's schema editor would also drop the partial unique
 index member_unique_id_number_living and re-validate the check-in foreign key over every row. Here
-the existing b-trees are renamed (PostgreSQL) and only the redundant indexes are dropped.
+the existing b-trees are renamed and only the redundant indexes are dropped.
 """
 import django.db.models.deletion
 from django.db import migrations, models
@@ -15,27 +15,19 @@ CHECKIN_FAMILY = "families_checkin_family_id_6404728b"
 
 
 def forwards(apps, schema_editor):
-    postgres = schema_editor.connection.vendor == "postgresql"
     schema_editor.execute(f"DROP INDEX IF EXISTS {CHECKIN_FAMILY}")
     for column, old in OLD.items():
         schema_editor.execute(f"DROP INDEX IF EXISTS {old}_like")
-        if postgres:
-            schema_editor.execute(f"ALTER INDEX IF EXISTS {old} RENAME TO {NEW[column]}")
-        else:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {old}")
+        schema_editor.execute(f"ALTER INDEX IF EXISTS {old} RENAME TO {NEW[column]}")
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {NEW[column]} ON families_familymember ({column})")
 
 
 def backwards(apps, schema_editor):
-    postgres = schema_editor.connection.vendor == "postgresql"
     schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {CHECKIN_FAMILY} ON families_checkin (family_id)")
     for column, old in OLD.items():
-        if postgres:
-            schema_editor.execute(f"ALTER INDEX IF EXISTS {NEW[column]} RENAME TO {old}")
-            schema_editor.execute(
-                f"CREATE INDEX IF NOT EXISTS {old}_like ON families_familymember ({column} varchar_pattern_ops)")
-        else:
-            schema_editor.execute(f"DROP INDEX IF EXISTS {NEW[column]}")
+        schema_editor.execute(f"ALTER INDEX IF EXISTS {NEW[column]} RENAME TO {old}")
+        schema_editor.execute(
+            f"CREATE INDEX IF NOT EXISTS {old}_like ON families_familymember ({column} varchar_pattern_ops)")
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {old} ON families_familymember ({column})")
 
 

@@ -17,20 +17,17 @@ from families import selectors
 from families.models import Family, FamilyMember
 from tests.conftest import add_family
 
-# token (with the break-the-glass flag), the page, the audit row: on PostgreSQL the page carries its
-# members (and a family's page its contacts) as JSON built by the database (casemgmt.api.sqljson),
-# and a family's page and the first page of a list or a search are read by the statement that writes
-# their audit row (core.audit.read_recorded, page_read_recorded); elsewhere the members, the
-# contacts and the audit row are one more query each
-POSTGRESQL = connection.vendor == "postgresql"
-FIRST_PAGE_QUERIES = 2 if POSTGRESQL else 4
-LIST_QUERIES = 3 if POSTGRESQL else 4
-DETAIL_QUERIES = 2 if POSTGRESQL else 5
-# On PostgreSQL: the token with the role's permissions, the family in reach read FOR UPDATE, its
-# cadence rule, then the check-in with the family's due dates and the audit row as one statement;
-# two savepoint statements (the request's transaction, nested in the test's own). Elsewhere the
-# family is read again to lock it, and the check-in, the dates and the audit row are three.
-CHECKIN_QUERIES = 6 if POSTGRESQL else 10
+# token (with the break-the-glass flag), the page, the audit row: the page carries its members (and
+# a family's page its contacts) as JSON built by the database (casemgmt.api.sqljson), and a family's
+# page and the first page of a list or a search are read by the statement that writes their audit
+# row (core.audit.read_recorded, page_read_recorded)
+FIRST_PAGE_QUERIES = 2
+LIST_QUERIES = 3
+DETAIL_QUERIES = 2
+# The token with the role's permissions, the family in reach read FOR UPDATE, its cadence rule,
+# then the check-in with the family's due dates and the audit row as one statement; two savepoint
+# statements (the request's transaction, nested in the test's own).
+CHECKIN_QUERIES = 6
 
 
 @pytest.fixture
@@ -82,8 +79,7 @@ def test_caseload_list_detail_and_searches_cost_the_same_for_3_or_60_families(wo
     # The planner's estimate of the families in the manager's reach (whether a search by a beginning
     # may walk the order) is asked once per 10 minutes: of everyone and of the reach.
     selectors._estimates.clear()
-    assert len(_queries(manager, "get", "/api/v1/families/", {"q": "王"})[0]) == FIRST_PAGE_QUERIES + (
-        2 if POSTGRESQL else 0)
+    assert len(_queries(manager, "get", "/api/v1/families/", {"q": "王"})[0]) == FIRST_PAGE_QUERIES + 2
     small = measure()
     _grow(world, 57)
     large = measure()
@@ -99,7 +95,7 @@ def test_caseload_list_detail_and_searches_cost_the_same_for_3_or_60_families(wo
     # find them (families.selectors._walks); the first page chooses inside its one statement.
     first = _queries(manager, "get", "/api/v1/families/", {"q": "H-0", "page_size": 20})[1]
     sql, second = _queries(manager, "get", first["next"])
-    assert second["results"] and len(sql) == LIST_QUERIES + (1 if POSTGRESQL else 0)
+    assert second["results"] and len(sql) == LIST_QUERIES + 1
 
 
 def test_no_list_or_search_counts_its_rows(world, token_client):
@@ -120,8 +116,7 @@ def test_every_search_is_an_index_lookup_of_the_matches(world, token_client):
     hash while the file-number order is walked (``CASE WHEN id IN (...)``), never a substring
     (``LIKE '%…'``) that reads every member."""
     manager = token_client("manager")
-    gathered = (r'(= ANY\(ARRAY\(\(?SELECT|CASE WHEN "?\w+"?\."id" IN \(\(?SELECT)' if connection.vendor == "postgresql"
-                else r"IN \(\(?SELECT")
+    gathered = r'(= ANY\(ARRAY\(\(?SELECT|CASE WHEN "?\w+"?\."id" IN \(\(?SELECT)'
     for kind, q in _searches(world).items():
         sql, body = _queries(manager, "get", "/api/v1/families/", {"q": q})
         page = next(s for s in sql if re.search(r'FROM "families_family"( \w+)?( INNER JOIN| WHERE)', s)
@@ -248,7 +243,7 @@ def test_the_token_lookup_brings_the_permissions_djangos_backend_grants(people):
         with CaptureQueriesContext(connection) as queries:
             granted = user.get_all_permissions()
         assert granted == expected, name
-        if POSTGRESQL and name not in ("root", "bob"):  # Django's own ways for a superuser and an inactive user
+        if name not in ("root", "bob"):  # Django's own ways for a superuser and an inactive user
             assert queries.captured_queries == [], name
         if name == "contact":
             assert {"families.add_checkin", "families.add_careplan"} <= granted
@@ -304,12 +299,11 @@ def test_a_familys_page_statement_is_shared_by_a_shape_and_bound_to_each_reader(
     alice, bob, carol = token_client("alice"), token_client("bob"), token_client("carol")
     own, colleague = (f"/api/v1/families/{world.families[name].pk}/" for name in ("own", "colleague"))
     assert alice.get(own).status_code == 200
-    kept = compiled_in_reach.kept() if POSTGRESQL else {}
+    kept = compiled_in_reach.kept()
     assert bob.get(own).status_code == 404 and bob.get(colleague).status_code == 200
     assert alice.get(colleague).status_code == 404 and alice.get(own).status_code == 200
     assert compiled_in_reach.kept() == kept  # bob's reads used alice's statement
-    if POSTGRESQL:
-        assert len(kept) == 1
+    assert len(kept) == 1
     for url in (own, colleague, "/api/v1/families/99999999999999999999/", "/api/v1/families/x1/"):
         assert carol.get(url).status_code == 404
     live = breakglass_open(actor=people["carol"], family=world.families["own"], reason="老人深夜来电，需查看紧急联系人")
@@ -346,8 +340,7 @@ def test_a_search_walked_in_file_number_order_finds_what_fetching_the_matches_fi
         fetched, fetched_by = pages(params)
         assert walked == fetched and sum(map(len, walked)) > 1, params
         assert fetched_by == {"fetch"}
-        if POSTGRESQL:
-            assert walked_by == ({"walk"} if params.get("ordering") in (None, "file_number") else {"fetch"}), params
+        assert walked_by == ({"walk"} if params.get("ordering") in (None, "file_number") else {"fetch"}), params
 
 
 def test_a_familys_page_read_without_its_audit_row_is_the_same_card(world, token_client, monkeypatch):
@@ -392,8 +385,7 @@ def test_a_first_page_is_read_with_the_audit_row_the_other_pages_write(world, to
             [params for _, params in asks], kept, general, strict=True):
         assert (body, row) == (general_body, general_row), params
         assert row["object_ids"] == [card["id"] for card in body["results"]], params
-        if POSTGRESQL:
-            assert queries == FIRST_PAGE_QUERIES, params
+        assert queries == FIRST_PAGE_QUERIES, params
     (_, more, more_row), (_, two, _), (_, one, one_row), (_, none, none_row), _ = kept
     assert len(more["results"]) == 3 and more["next"] and more_row["family_id"] is None
     assert len(two["results"]) == 2 and two["next"]
@@ -412,9 +404,6 @@ def test_a_first_page_chooses_walking_or_fetching_in_its_statement(world):
 
     from casemgmt.core.statements import With
 
-    if not POSTGRESQL:  # the walk is a PostgreSQL plan: elsewhere the matches are always fetched
-        assert selectors.walk_threshold_for(reader=world.people["manager"]) is None
-        return
     _grow(world, 12)
     families = Family.objects.all()
     kind, values = selectors.search_terms(q="h-0")

@@ -15,6 +15,7 @@ from django.db import connection
 
 from casemgmt.core import dbroles
 from casemgmt.core.models import KeyFingerprint
+from casemgmt.devdb import url_of
 from tests.conftest import add_family
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,8 +52,8 @@ def fresh_machine(database, var_dir):
     s = _server()
     env = {k: v for k, v in os.environ.items()
            if k not in ("FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "SECRET_KEY", "DATABASE_OWNER_URL")}
-    password = f":{s['password']}" if s["password"] else ""
-    env.update(DATABASE_URL=f"postgres://{s['user']}{password}@{s['host']}:{s['port']}/{database}", VAR_DIR=str(var_dir),
+    env.update(DATABASE_URL=url_of({"HOST": s["host"], "PORT": s["port"], "USER": s["user"],
+                                    "PASSWORD": s["password"], "NAME": database}), VAR_DIR=str(var_dir),
                DEBUG="true", PYTHONPATH=str(ROOT))
     return env
 

@@ -10,6 +10,7 @@ import psycopg
 from django.db import connection
 
 from casemgmt.core.channels import SMSBackend
+from casemgmt.devdb import libpq_params
 
 
 class RecordingSMSBackend(SMSBackend):
@@ -47,9 +48,7 @@ def drop_database_connection():
     """End this process's database session from outside, as a failover or a network cut does: the
     next statement on it fails with ``OperationalError``."""
     pid = connection.connection.info.backend_pid
-    s = connection.settings_dict
-    dsn = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    with psycopg.connect(dsn, autocommit=True) as other:
+    with psycopg.connect(**libpq_params(connection.settings_dict), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])  # returns once it has ended
 
 

@@ -13,6 +13,7 @@ from django.db import connection
 
 from casemgmt.celery import app as celery_app
 from casemgmt.core.models import Delivery, Notification
+from casemgmt.devdb import libpq_params, url_of
 
 # The broker this run was given (so that test runs side by side each have their own Redis db), db 3
 # without one. The tests empty it before and after.
@@ -30,8 +31,7 @@ def wait_until(predicate, timeout=20.0, step=0.2, message="condition"):
 
 
 def _dsn(**extra):
-    s = connection.settings_dict
-    dsn = f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    dsn = url_of(connection.settings_dict)
     return dsn + ("?" + "&".join(f"{k}={v}" for k, v in extra.items()) if extra else "")
 
 
@@ -101,13 +101,13 @@ def assert_each_reminder_sent_once(tmp_path, expected):
 
 def _locked_notifications():
     """Hold a lock that makes every INSERT into the inbox wait, from a connection of our own."""
-    lock = psycopg.connect(_dsn(), autocommit=False)
+    lock = psycopg.connect(**libpq_params(connection.settings_dict), autocommit=False)
     lock.execute("LOCK TABLE core_notification IN SHARE ROW EXCLUSIVE MODE")
     return lock
 
 
 def _waiting_inserts():
-    with psycopg.connect(_dsn(), autocommit=True) as conn:
+    with psycopg.connect(**libpq_params(connection.settings_dict), autocommit=True) as conn:
         return conn.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' "
             "AND query ~* '^\\s*INSERT INTO \"?core_notification\"? '"

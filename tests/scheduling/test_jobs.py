@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from casemgmt.core import jobs
 from casemgmt.core.models import JobRun, Notification
+from casemgmt.devdb import libpq_params
 from families import tasks as family_tasks
 from families.models import CareTask
 from families.reminders import sensitive_dates_sweep
@@ -21,13 +22,12 @@ def local(day, hour, minute=0):
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(hour, minute)))
 
 
-def _dsn():
-    s = connection.settings_dict
-    return f"postgres://{s['USER'] or 'postgres'}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+def _params():
+    return libpq_params(connection.settings_dict)
 
 
 def _waiting_on_locks():
-    with psycopg.connect(_dsn(), autocommit=True) as conn:
+    with psycopg.connect(**_params(), autocommit=True) as conn:
         return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                             "AND wait_event_type = 'Lock'").fetchone()[0]
 
@@ -90,7 +90,7 @@ def test_parallel_runs_of_one_period_create_once_and_count_what_they_created(ove
     """Three runners at once for each county (two catch-ups and a redelivered message): one does the
     work, the others find it taken or done; the ledger's counts are the rows created."""
     period = f"{timezone.localdate()}"
-    lock = psycopg.connect(_dsn(), autocommit=False)
+    lock = psycopg.connect(**_params(), autocommit=False)
     lock.execute("LOCK TABLE core_notification IN SHARE ROW EXCLUSIVE MODE")  # the first runner waits here
     results, errors = [], []
 
@@ -124,7 +124,7 @@ def test_parallel_runs_of_one_period_create_once_and_count_what_they_created(ove
 @pytest.mark.django_db(transaction=True)
 def test_parallel_sensitive_dates_sweeps_report_only_the_tasks_they_created(regions, people, families):
     today = datetime.date(2026, 9, 24)  # Mid-Autumn on 09-25: a festival visit for every open family
-    lock = psycopg.connect(_dsn(), autocommit=False)
+    lock = psycopg.connect(**_params(), autocommit=False)
     lock.execute("LOCK TABLE core_notification IN SHARE ROW EXCLUSIVE MODE")
     results = []
 

@@ -51,8 +51,6 @@ class Command(BaseCommand):
     def handle(self, *args, directory, **options):
         alias = dbroles.OWNER if dbroles.configured() else "default"
         database = connections[alias].settings_dict
-        if database["ENGINE"] != "django.db.backends.postgresql":
-            raise CommandError("backup works on PostgreSQL (DATABASE_URL); a SQLite file is copied as it is.")
         target = Path(directory)
         if target.exists() and any(target.iterdir()):
             raise CommandError(f"{target} is not empty.")
