@@ -195,7 +195,7 @@ class Context:
     start_index: int
     counties: list  # [(county id, code6, path, name)]
     villages: dict  # county code6 -> [(village id, path, urban_rural_code, township path, name, full name)]
-    staff: dict  # township path -> {kind: [user ids]}
+    staff: dict  # township path -> {kind: [user ids]}; village path -> {"village_contact": [its contact's id]}
     volunteers: dict  # county code6 -> [volunteer ids]
     activities: dict  # county code6 -> [(activity id, start datetime)]
     policies: dict  # county code6 -> {(year, product): policy id}
@@ -350,7 +350,8 @@ def _family(ctx, rng, index, t):
         registered_on = today - datetime.timedelta(days=rng.randint(1, 40))
     else:
         registered_on = today - datetime.timedelta(days=rng.randint(200, 365 * 12))
-    users = {kind: rng.choice(staff[kind]) for kind in CONTACT_ASSIGNMENT_KINDS}
+    users = {kind: rng.choice(staff[kind]) for kind in ("township_contact", "social_worker")}
+    users["village_contact"] = ctx.staff[village_path]["village_contact"][0]
     social_worker = users["social_worker"]
 
     # Members
@@ -501,6 +502,7 @@ def _family(ctx, rng, index, t):
     # Contact assignments, with some history
     for kind in CONTACT_ASSIGNMENT_KINDS:
         started = registered_on
+        # Some village contacts took over from one who moved on to another village of the township.
         if kind == "village_contact" and rng.random() < 0.15 and len(staff[kind]) > 1:
             former = next(u for u in staff[kind] if u != users[kind])
             switch = registered_on + datetime.timedelta(days=rng.randint(1, max(1, (today - registered_on).days)))
@@ -841,16 +843,19 @@ def ensure_zhangzhou(rng):
     return counties
 
 
-def _staff(rng, counties, townships, now):
-    """A pool of demo staff per township (contacts and a social worker) and a coordinator per county.
+def _staff(rng, counties, townships, villages, now):
+    """Demo staff: per township a contact person and two social workers, per village a contact
+    person of its own (in its village: so many staff in so many places is what the reach rules
+    and their kept statements must bear), and a coordinator per county.
 
     Their passwords are unusable: the logins to try are the ones ``manage.py demo_users`` prints."""
     wanted = []
     for town in townships:
-        for kind, role, n in (("township_contact", Role.CONTACT_PERSON, 1), ("village_contact", Role.CONTACT_PERSON, 2),
-                              ("social_worker", Role.SOCIAL_WORKER, 1)):
+        for kind, role, n in (("township_contact", Role.CONTACT_PERSON, 1), ("social_worker", Role.SOCIAL_WORKER, 2)):
             for k in range(n):
                 wanted.append((f"demo-{town.path}-{kind.split('_')[0]}{k + 1}", role, town, kind))
+    for village in villages:
+        wanted.append((f"demo-{village.path}-village1", Role.CONTACT_PERSON, village, "village_contact"))
     for county in counties:
         wanted.append((f"demo-{county.path}-coordinator", Role.VOLUNTEER_COORDINATOR, county, "coordinator"))
     existing = {u.username: u for u in User.objects.filter(username__in=[w[0] for w in wanted])}
@@ -877,6 +882,8 @@ def _staff(rng, counties, townships, now):
             coordinators[region.path] = users[username]
         else:
             staff.setdefault(region.path, {}).setdefault(kind, []).append(users[username].pk)
+            if kind == "village_contact":  # and among the township's, for the contacts that moved on
+                staff.setdefault(region.parent.path, {}).setdefault(kind, []).append(users[username].pk)
     return staff, coordinators
 
 
@@ -903,12 +910,13 @@ def seed_demo(*, seed=1, families=200, today=None, workers=1, stdout=None):
         province = city.parent
         townships = list(Region.objects.filter(parent__in=counties, level=Region.Level.TOWNSHIP).order_by("code"))
         villages = {}
-        for v in Region.objects.filter(level=Region.Level.VILLAGE, path__startswith=city.path, is_active=True).select_related(
-                "parent").order_by("code"):
+        village_regions = list(Region.objects.filter(level=Region.Level.VILLAGE, path__startswith=city.path,
+                                                     is_active=True).select_related("parent").order_by("code"))
+        for v in village_regions:
             villages.setdefault(v.code[:6], []).append(
                 (v.pk, v.path, v.urban_rural_code or "220", v.parent.path, v.name, v.full_name))
         counties = [c for c in counties if c.code[:6] in villages]
-        staff, coordinators = _staff(rng, counties, townships, now)
+        staff, coordinators = _staff(rng, counties, townships, village_regions, now)
         reference = _reference(province, today)
         shared = _shared(rng, city, counties, coordinators, today, now, families)
     log(f"Regions, staff and shared records ready ({len(villages)} counties, "

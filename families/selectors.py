@@ -168,8 +168,8 @@ def search_page(*, queryset, kind, values, order_by, limit, walk_after=None):
     if walk_after is None:
         return queryset.filter(_InArray(F("pk"), found)).order_by(*order_by).values("pk")[:limit], {}
     matches = RawSQL("SELECT * FROM found", [])
-    enough = RawSQL(f"EXISTS(SELECT 1 FROM found LIMIT 1 OFFSET {int(walk_after) - 1})", [],
-                    output_field=BooleanField())
+    # The threshold is a parameter: it differs from region to region, the statement does not.
+    enough = RawSQL("EXISTS(SELECT 1 FROM found LIMIT 1 OFFSET %s - 1)", [walk_after], output_field=BooleanField())
     walk = queryset.filter(enough, _HashedIn(F("pk"), matches)).order_by(*order_by).values("pk")[:limit]
     fetch = queryset.filter(~enough, _InArray(F("pk"), matches)).order_by(*order_by).values("pk")[:limit]
     return walk.union(fetch, all=True), {"found": found}

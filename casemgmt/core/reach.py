@@ -235,11 +235,12 @@ def _unestimated(condition):
 
 
 def reach_shape(user):
-    """Everything about ``user`` that shapes ``restrict``'s condition, except the user's id: two
-    users of one shape get the same statement with their own id in it (``compiled_in_reach``)."""
+    """Everything about ``user`` that shapes ``restrict``'s condition, except the user's id and
+    region: two users of one role get the same statement with their own id and region path in it
+    (``compiled_in_reach``), so the statements kept grow with roles, never with people or places."""
     if not (user and user.is_authenticated):
         return None
-    return (user.is_active, user.is_superuser, user.role, user.reach_path,
+    return (user.is_active, user.is_superuser, user.role, bool(user.reach_path),
             user.role in BREAK_GLASS_ROLES and holds_live_grant(user))
 
 
@@ -248,9 +249,9 @@ class _ReachStatements:
 
     ``get(user, key, build, **values)`` gives ``build(user, **values)``'s statement: compiled the
     first time ``key`` meets the user's ``reach_shape``, with a stand-in for the user (a copy whose
-    id is a parameter no id can be), and afterwards only the user's id and ``values`` rebound.
-    Compiling a restricted queryset (reach condition, caseload subquery, projection) cost a family's
-    page more than running it."""
+    id and region path are parameters no id or path can be), and afterwards only the user's id,
+    region path and ``values`` rebound. Compiling a restricted queryset (reach condition, caseload
+    subquery, projection) cost a family's page more than running it."""
 
     def __init__(self):
         self.statements = CompiledStatements()
@@ -259,17 +260,31 @@ class _ReachStatements:
         shape = reach_shape(user)
         held = bool(shape and shape[-1])
 
-        def build_for(user_id, **values):
+        def build_for(user_id, region_id=None, region_path=None, **values):
             stand_in = copy.copy(user)
             stand_in.pk = user_id
+            if region_id is not None:  # the region whose path ``restrict`` reads: a copy of its own
+                region = copy.copy(user.region)
+                region.pk, region.path = region_id, region_path
+                stand_in.region = region
             with grants_remembered():
                 remember_live_grant(stand_in, held)
                 return build(stand_in, **values)
 
+        if shape is not None and user.region_id is not None:
+            values = {"region_id": user.region_id, "region_path": user.reach_path, **values}
         return self.statements.get((key, shape), build_for, user_id=user.pk, **values)
 
     def kept(self):
         return self.statements.kept()
+
+    @property
+    def hits(self):
+        return self.statements.hits
+
+    @property
+    def misses(self):
+        return self.statements.misses
 
     def clear(self):
         self.statements.clear()

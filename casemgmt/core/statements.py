@@ -6,9 +6,14 @@ calls ``build(**values)`` once per ``key`` with stand-ins — parameters no real
 where they went among the statement's parameters, and from then on only puts the call's values in
 their places. ``key`` must say everything else that shapes the statement.
 
-A statement is not kept, and is compiled on every call, when a stand-in went anywhere but into a
-parameter of its own (inside a ``LIKE`` pattern, or written into the SQL) or when a parameter is anything but a plain
-number, string, boolean or NULL (a moment of time, say: kept, it would stay that moment)."""
+A string stand-in may also have become the ``LIKE`` pattern of ``__startswith`` (a region subtree:
+``path LIKE 'prefix%'``); its place then takes the call's value escaped as the ORM escapes it, so
+that a statement is kept per shape of reach, not per region. A statement is not kept, and is
+compiled on every call, when a stand-in went anywhere else (inside another pattern, or written into
+the SQL) or when a parameter is anything but a plain number, string, boolean or NULL (a moment of
+time, say: kept, it would stay that moment).
+
+``hits`` and ``misses`` count the calls that found their statement kept and those that compiled it."""
 import decimal
 import threading
 from collections import OrderedDict
@@ -27,6 +32,11 @@ def _stand_in(value, i):
     if type(value) is str:
         return f"\x1fstand-in {i}\x1f"
     raise TypeError(f"a {type(value).__name__} cannot be rebound in a kept statement")
+
+
+def _like_prefix(value):
+    """The parameter ``__startswith`` makes of ``value``: its wildcards escaped, then ``%``."""
+    return connections[DEFAULT_DB_ALIAS].ops.prep_for_like_query(value) + "%"
 
 
 def row_id(model, value, using=DEFAULT_DB_ALIAS):
@@ -81,6 +91,7 @@ class CompiledStatements:
         self.size = size
         self.statements = OrderedDict()
         self.lock = threading.Lock()
+        self.hits = self.misses = 0
 
     def get(self, key, build, **values):
         """``(sql, params)`` of ``build(**values).query``."""
@@ -89,6 +100,9 @@ class CompiledStatements:
             kept = self.statements.get(cache_key)
             if kept is not None:
                 self.statements.move_to_end(cache_key)
+                self.hits += 1
+            else:
+                self.misses += 1
         if kept is None:
             statement = build(**values).query.sql_with_params()
             kept = self._compile(build, values, statement)
@@ -101,8 +115,9 @@ class CompiledStatements:
         sql, params, slots = kept
         bound = list(params)
         actual = list(values.values())
-        for position, which in slots:
-            bound[position] = type(params[position])(actual[which])  # the ORM's own wrapper (psycopg's Int8...)
+        for position, which, like in slots:
+            value = _like_prefix(actual[which]) if like else actual[which]
+            bound[position] = type(params[position])(value)  # the ORM's own wrapper (psycopg's Int8...)
         return sql, bound
 
     @staticmethod
@@ -119,13 +134,19 @@ class CompiledStatements:
         expected_sql, expected = statement
         if sql != expected_sql or len(params) != len(expected) or any(str(s) in sql for s in stand_ins):
             return None  # another shape, or a value written into the SQL itself (a LIMIT, say)
+        patterns = [_like_prefix(s) if isinstance(s, str) else None for s in stand_ins]
         slots = []
         for position, (param, given) in enumerate(zip(params, expected, strict=True)):
             if isinstance(param, (int, str)) and not isinstance(param, bool) and param in stand_ins:
                 which = stand_ins.index(param)
                 if given != actual[which]:
                     return None
-                slots.append((position, which))
+                slots.append((position, which, False))
+            elif isinstance(param, str) and param in patterns:
+                which = patterns.index(param)
+                if given != _like_prefix(actual[which]):
+                    return None
+                slots.append((position, which, True))
             elif not isinstance(param, _STATIC) or param != given:
                 return None  # a stand-in inside another parameter (a LIKE pattern), or a moment of time
         return sql, tuple(params), tuple(slots)
@@ -138,3 +159,4 @@ class CompiledStatements:
     def clear(self):
         with self.lock:
             self.statements.clear()
+            self.hits = self.misses = 0

@@ -123,7 +123,7 @@ class FamilyViewSet(ScopedModelViewSet):
             walk_after = selectors.walk_threshold_for(reader=request.user)
         columns = dict.fromkeys(["id", "region_path", *(key.name for key in keys)])
 
-        def page(user, **values):
+        def page(user, walk_after=None, **values):
             families, named = selectors.families_in_reach(user=user), {}
             if kind is None:
                 ids = families.order_by(*order_by).values("pk")[:limit]
@@ -138,8 +138,11 @@ class FamilyViewSet(ScopedModelViewSet):
             rows = []
             self.audit_read_rows("search" if kind else "list", [])
         else:
-            statement = compiled_in_reach.get(request.user, ("families.list", projection, tuple(keys), kind, walk_after,
-                                                             limit), page, **values)
+            # The walk threshold depends on the reader's region: bound, like the region, not kept apart.
+            if walk_after is not None:
+                values = {**values, "walk_after": walk_after}
+            statement = compiled_in_reach.get(request.user, ("families.list", projection, tuple(keys), kind, limit),
+                                              page, **values)
             rows = self.read_page_audited(statement, shown=limit - 1, kind="search" if kind else "list",
                                           family_column="id", region_column="region_path")
         rows = paginator.first_page(request, keys, rows)

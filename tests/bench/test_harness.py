@@ -21,15 +21,32 @@ def dataset(tmp_path, monkeypatch):
 
 def test_run_writes_every_figure_beside_its_limit(dataset, tmp_path):
     out = tmp_path / "RESULTS.md"
-    run.main(["run", "--requests", "3", "--import-rows", "20", "--out", str(out)])
+    run.main(["run", "--requests", "3", "--import-rows", "20", "--users", "12", "--clients", "3", "--out", str(out)])
     text = out.read_text()
-    for heading in ("## Machine", "## Dataset", "## Web requests", "caseload list", "family detail", "search by name",
-                    "search by pinyin initials", "search by exact ID number", "record a check-in",
+    for heading in ("## Machine", "## Dataset", "## Web requests, one user", "caseload list", "family detail",
+                    "search by name", "search by pinyin initials", "search by exact ID number", "record a check-in",
+                    "## Web requests, many users", "## Web requests, 3 concurrent clients",
                     "## Daily check-in sweep", "## Annual statistics", "province (Fujian)", "## 10,000-row Excel import"):
         assert heading in text, heading
     assert "PostgreSQL 15" in text or "PostgreSQL 1" in text
     assert "families.Family: 300" in text
     assert "written by `seed_demo --families 300` in" in text
+    many = text.split("## Web requests, many users")[1].split("## Web requests, 3 concurrent")[0]
+    concurrent = text.split("## Web requests, 3 concurrent clients")[1].split("## Daily")[0]
+    for read in ("caseload list (page of 50", "family detail", "search by name", "search by exact ID number"):
+        assert f"| {read}" in many and f"| {read}" in concurrent, read
+    # Twelve caseload holders, each with a token of their own, and the managers of the searched townships.
+    assert "| family detail | 12 | 12 |" in many
+
+
+def test_the_many_users_phase_asks_as_many_staff_in_their_own_places(dataset):
+    reads, tokens, info = run.many_users_requests(users=40)
+    assert info["caseload holders"] == 40 and info["staff"] == len(tokens) == 40 + info["managers"]
+    assert info["villages"] > 1 and info["townships"] > 1
+    for read in ("caseload", "detail"):
+        assert len({real[2] for real, _bare, _same in reads[read]}) == 40, read
+    for kind in run.SEARCH_KINDS:
+        assert len(reads[kind]) == 40 and len({real[2] for real, _bare, _same in reads[kind]}) == info["managers"]
 
 
 def test_sweep_writes_each_reminder_once(dataset):

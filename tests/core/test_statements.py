@@ -42,8 +42,23 @@ def test_a_value_that_changes_the_orms_sql_keeps_nothing(regions):
     assert statements.kept() == {}
 
 
+def test_a_startswith_pattern_is_rebound_escaped_as_the_orm_escapes_it(families):
+    """A region subtree (``path LIKE 'prefix%'``) is one statement for every region."""
+    statements = CompiledStatements()
+
+    def build(path):
+        return Family.objects.filter(region_path__startswith=path).values_list("id", flat=True)
+    for path in ("350623", "350624", "35_6%", ""):
+        sql, params = statements.get("subtree", build, path=path)
+        assert (sql, tuple(params)) == build(path).query.sql_with_params()
+        assert sorted(row.pk for row in Family.objects.raw(f"SELECT id FROM ({sql}) AS found", params)) == sorted(
+            build(path))
+    assert len(statements.kept()) == 1
+    assert (statements.hits, statements.misses) == (3, 1)
+
+
 @pytest.mark.parametrize("build", [
-    lambda path: Family.objects.filter(region_path__startswith=path),  # the value inside a LIKE pattern
+    lambda path: Family.objects.filter(region_path__contains=path),  # the value inside another LIKE pattern
     lambda path: Family.objects.filter(region_path=path, updated_at__lt=timezone.now()),  # a moment of time
 ])
 def test_what_cannot_be_rebound_is_compiled_every_time(build, families):

@@ -49,6 +49,23 @@ def test_every_model_has_rows(seeded):
     assert Family.objects.count() == 30 and FamilyMember.objects.count() == 90
 
 
+def test_every_village_has_a_contact_person_of_its_own(seeded):
+    """Staff in as many places as there are villages: each family's open village contact is the
+    contact person of its own village, and no two villages share one."""
+    from casemgmt.core.models import Role, User
+    from families.models import ContactAssignment
+
+    villages = Region.objects.filter(level=Region.Level.VILLAGE, path__startswith="3506", is_active=True)
+    contacts = User.objects.filter(role=Role.CONTACT_PERSON, region__level=Region.Level.VILLAGE)
+    assert sorted(contacts.values_list("region_id", flat=True)) == sorted(villages.values_list("id", flat=True))
+    open_ones = ContactAssignment.objects.filter(kind="village_contact", ended_on__isnull=True).select_related(
+        "family", "user")
+    assert open_ones.count() == Family.objects.count()
+    assert all(a.user.region_id == a.family.region_id for a in open_ones)
+    assert all(a.user.region.level == Region.Level.VILLAGE for a in ContactAssignment.objects.filter(
+        kind="village_contact").select_related("user__region"))
+
+
 def test_people_are_believable_and_id_numbers_valid(seeded):
     zhangzhou_counties = set(Region.objects.filter(parent__code="350600000000").values_list("code", flat=True))
     for member in FamilyMember.objects.select_related("family__region"):
