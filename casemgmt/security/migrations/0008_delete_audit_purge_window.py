@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('security', '0006_enrolment_window'),
+        ('security', '0007_audit_trigger_declared_triggers'),
     ]
 
     operations = [
