@@ -112,3 +112,23 @@ def test_a_caseload_still_needs_the_region(people, families):
 
     ContactAssignment.objects.create(family=families["outside"], user=people["alice"], kind="village_contact")
     assert _visible(people["alice"]) == {"ZP-0001"}
+
+
+def test_every_app_declares_its_models_and_a_second_declaration_must_agree(monkeypatch):
+    from django.apps import apps
+    from django.core.exceptions import ImproperlyConfigured
+
+    from casemgmt.core import reach
+
+    # The apps above the core declared every model the policy covered when the core named them.
+    for app in ("families", "volunteers", "services", "security"):
+        declared = {label for label in reach.SCOPES if label.startswith(f"{app}.")}
+        assert declared, app
+        assert declared <= {m._meta.label_lower for m in apps.get_app_config(app).get_models()}
+    assert set(reach._FAMILY_IDS) == {"caseload", "paired", "granted"}
+    monkeypatch.setattr(reach, "SCOPES", dict(reach.SCOPES))
+    reach.scopes_declare({"families.family": reach.SCOPES["families.family"]})  # the same again: harmless
+    with pytest.raises(ImproperlyConfigured, match="families.family"):
+        reach.scopes_declare({"families.family": reach.Scope(roles=reach.ALL, region="region_path")})
+    with pytest.raises(ImproperlyConfigured, match="unknown|Unknown"):
+        reach.family_ids_declare(everyone=lambda user, now=None: None)

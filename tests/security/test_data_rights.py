@@ -15,7 +15,7 @@ from casemgmt.core.models import AuditEvent
 from casemgmt.security.services import family_anonymise, subject_access_export
 from families.models import AssistanceEnrollment, ConsentRecord, Family, FamilyMember
 from families.retention import families_anonymise_expired
-from services.models import Disbursement, Fund
+from services.models import Disbursement, Fund, HealthCheckup
 
 BANK = "6222020200112233445"
 
@@ -68,6 +68,8 @@ def test_anonymisation_masks_people_and_keeps_statistics(people, regions, famili
                                region=regions["zhangpu"])
     Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("500"), family=family,
                                 paid_on=timezone.localdate())
+    checkup = HealthCheckup.objects.create(member=mother, date=timezone.localdate(), provider="县医院",
+                                           findings="血压偏高")
     birth_year = mother.birth_date.year
     family_anonymise(actor=people["root"], family=family, reason="保存期满")
     members = list(FamilyMember.objects.filter(family=family))
@@ -80,6 +82,8 @@ def test_anonymisation_masks_people_and_keeps_statistics(people, regions, famili
     enrollment = AssistanceEnrollment.objects.get(member=mother)
     assert enrollment.bank_account == "" and enrollment.status == "approved"
     assert Disbursement.objects.get(family=family).amount == Decimal("500")
+    checkup.refresh_from_db()  # the services app's part of the erasure
+    assert checkup.findings == "" and checkup.provider == "县医院"
     assert Family.objects.get(pk=family.pk).address == ""
     assert AuditEvent.objects.filter(event="security.family.anonymised", family_id=family.pk).exists()
     with pytest.raises(PermissionDenied):
@@ -98,3 +102,17 @@ def test_only_families_past_retention_are_anonymised(settings, families):
     assert FamilyMember.objects.filter(family=old, id_number_index="").count() == 2
     assert FamilyMember.objects.filter(family=recent).exclude(id_number_index="").count() == 2
     assert families_anonymise_expired() == []  # done once
+
+
+def test_the_export_command_names_the_kinds_of_person_the_apps_declare(people, mother, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    out = io.StringIO()
+    call_command("subject_access_export", "--member", str(mother.pk), "--actor", people["manager"].username,
+                 "--reason", "申请-2026-03", "--output", str(tmp_path), stdout=out)
+    written = json.loads((tmp_path / f"familymember-{mother.pk}.json").read_text())
+    assert written["families.family"][0]["file_number"] == "ZP-0001"
+    assert out.getvalue().strip().endswith(f"familymember-{mother.pk}.json")
+    with pytest.raises(CommandError, match="No such person"):
+        call_command("subject_access_export", "--volunteer", "999999", "--actor", people["manager"].username,
+                     "--reason", "x", "--output", str(tmp_path))
