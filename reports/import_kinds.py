@@ -399,7 +399,8 @@ class NaturalKeyLoader(BaseInstanceLoader):
         self.seen = {}  # key -> sheet row
         model = resource._meta.model
         self.key_fields = [model._meta.get_field(name) for name in resource.natural_key]
-        keys = {key for key in (resource.row_key(row) for row in dataset.dict) if key is not None}
+        self.keys = [resource.row_key(row) for row in dataset.dict]  # by dataset row, from 0
+        keys = {key for key in self.keys if key is not None}
         self.existing = {}
         if keys:
             self.existing = self._load(model, keys)
@@ -431,7 +432,7 @@ class NaturalKeyLoader(BaseInstanceLoader):
         """The record on file with the row's key; a key met on an earlier row or matching a record
         outside reach is left with the resource, reported beside the row's other problems."""
         self.resource.key_problem = None
-        key = self.resource.row_key(row)
+        key = self.keys[self.resource.row_index - 1]
         if key is None:
             return None
         number = self.resource.sheet_row
@@ -445,6 +446,15 @@ class NaturalKeyLoader(BaseInstanceLoader):
                 _("This row needs an administrator's review before it can be imported."), code="needs_review")
             return None
         return self.existing.get(key)
+
+
+class QuietRowResult(RowResult):
+    """A row's outcome without the record's ``str()``: nothing shows it, and for 10,000 rows it
+    cost more than checking them."""
+
+    def add_instance_info(self, instance):
+        if instance is not None:
+            self.object_id = getattr(instance, "pk", None)
 
 
 class RecordResource(resources.Resource):
@@ -467,7 +477,7 @@ class RecordResource(resources.Resource):
         super().__init__()
         self.actor = actor
         self.numbers = list(numbers)  # sheet row of each dataset row
-        self.sheet_row = 0
+        self.row_index = self.sheet_row = 0
         self.key_problem = None
         self.problems = []
         self.created, self.updated = [], []
@@ -523,8 +533,8 @@ class RecordResource(resources.Resource):
                 field.widget.prepare(self.actor, [row.get(field.column_name) for row in rows], rows)
 
     def before_import_row(self, row, **kwargs):
-        number = kwargs.get("row_number", 0)
-        self.sheet_row = self.numbers[number - 1] if 0 < number <= len(self.numbers) else number
+        self.row_index = kwargs["row_number"]
+        self.sheet_row = self.numbers[self.row_index - 1]
 
     def get_instance(self, instance_loader, row):
         return instance_loader.get_instance(row)
@@ -605,12 +615,22 @@ class RecordResource(resources.Resource):
                     message = item.message % item.params if item.params else item.message
                     self.problems.append(Problem(self.sheet_row, column, str(message), item.code or "invalid"))
 
+    @classmethod
+    def get_row_result_class(cls):
+        return QuietRowResult
+
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        if dry_run:  # a check writes nothing, not even to roll it back
+            self.create_instances.clear()
+            return
         instances = list(self.create_instances)
         super().bulk_create(using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result)
         self.created += instances
 
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        if dry_run:
+            self.update_instances.clear()
+            return
         self.updated += self.update_instances
         super().bulk_update(using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result)
 

@@ -19,7 +19,7 @@ from . import drilldown, exports, imports
 from .api.views import xlsx_response
 from .charts import bar_chart, column_chart
 from .excel import statistics_workbook
-from .import_kinds import TEMPLATES
+from .import_kinds import TEMPLATES, RecordTemplate
 from .statistics import ReportScope, may_read_reports, statistics_compute, trends_compute
 
 PERIOD_KEYS = ("region", "year", "quarter", "month", "start", "end")
@@ -153,6 +153,6 @@ def import_page(request, kind):
         except imports.ImportsPaused as exc:
             error, status = exc.args[0], 403
     return render(request, "reports/import.html", {
-        "kind": kind, "title": template.title, "result": result, "error": error,
+        "kind": kind, "title": template.title, "records": isinstance(template, RecordTemplate), "result": result, "error": error,
         "template_url": reverse("reports:import-template", args=[kind]),
     }, status=status or (400 if (error or (result and not result.ok)) else 200))

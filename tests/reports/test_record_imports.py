@@ -322,3 +322,24 @@ def test_every_template_has_a_page(client, login):
     index = client.get(reverse("reports:index")).content.decode()
     for kind in TEMPLATES:
         assert reverse("reports:import", args=[kind]) in index
+
+
+def test_the_page_checks_and_imports_a_record_template(client, login):
+    login("manager")
+    url = reverse("reports:import", args=["sites"])
+    rows = [{"kind": "暖心家园", "name": "东门村暖心家园", "region_code": "350623100201"}]
+    bad = client.post(url, {"file": book("sites", rows + [{"kind": "茶馆", "name": "甲", "region_code": "350623"}]),
+                            "import": "1"})
+    assert bad.status_code == 400 and "类型" in bad.content.decode() and not ServiceSite.objects.exists()
+    done = client.post(url, {"file": book("sites", rows), "import": "1"})
+    assert done.status_code == 200 and "新增 1 条记录" in done.content.decode()
+    assert ServiceSite.objects.get().region.code == "350623100201"
+
+
+def test_a_role_that_never_sees_volunteers_id_numbers_cannot_find_them_by_one(client, login, world):
+    login("coordinator")  # volunteers' ID numbers are not a coordinator's to see (core.privacy)
+    rows = [{"course": "陪伴技能ZP", "session_date": "2025-04-10", "volunteer_id_number": volunteer_id(1),
+             "status": "出席"}]
+    body = upload(client, "training", rows, commit=True).json()
+    assert [(p["row"], p["column"], p["code"]) for p in body["problems"]] == [(2, "志愿者身份证号码", "not_allowed")]
+    assert not Enrollment.objects.exists()
