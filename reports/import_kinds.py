@@ -41,7 +41,7 @@ from decimal import Decimal, InvalidOperation
 
 import tablib
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -620,19 +620,28 @@ class RecordResource(resources.Resource):
         return QuietRowResult
 
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
-        if dry_run:  # a check writes nothing, not even to roll it back
-            self.create_instances.clear()
-            return
-        instances = list(self.create_instances)
-        super().bulk_create(using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result)
-        self.created += instances
+        self._bulk_write(self.create_instances, self.created, dry_run, result, raise_errors,
+                         lambda objects: self._meta.model.objects.bulk_create(objects, batch_size=batch_size))
 
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
-        if dry_run:
-            self.update_instances.clear()
+        self._bulk_write(self.update_instances, self.updated, dry_run, result, raise_errors,
+                         lambda objects: self._meta.model.objects.bulk_update(
+                             objects, self.get_bulk_update_fields(), batch_size=batch_size))
+
+    def _bulk_write(self, pending, written, dry_run, result, raise_errors, write):
+        """Write ``pending`` (a check writes nothing, not even to roll it back), in a savepoint so
+        that a constraint violated meanwhile leaves the transaction usable for the answer."""
+        objects = list(pending)
+        pending.clear()
+        if dry_run or not objects:
             return
-        self.updated += self.update_instances
-        super().bulk_update(using_transactions, dry_run, raise_errors, batch_size=batch_size, result=result)
+        try:
+            with transaction.atomic():
+                write(objects)
+        except IntegrityError as exc:
+            self.handle_import_error(result, exc, raise_errors)
+            return
+        written += objects
 
     def get_bulk_update_fields(self):
         return [f.name for f in self._meta.model._meta.concrete_fields
@@ -675,6 +684,10 @@ class RecordTemplate(ImportTemplate):
                                            rollback_on_validation_errors=True)
             if outcome.has_errors():
                 errors = outcome.base_errors or [e for _row, found in outcome.row_errors() for e in found]
+                if isinstance(errors[0].error, IntegrityError):
+                    # Written meanwhile by another door (the API, the admin): the file is still whole.
+                    raise ImportFileError(_("Some of these records were saved by someone else meanwhile; upload "
+                                            "the file again."), code="conflict") from errors[0].error
                 raise errors[0].error
             budget.check()
             result.problems = sorted(resource.problems, key=lambda p: p.row)

@@ -343,3 +343,18 @@ def test_a_role_that_never_sees_volunteers_id_numbers_cannot_find_them_by_one(cl
     body = upload(client, "training", rows, commit=True).json()
     assert [(p["row"], p["column"], p["code"]) for p in body["problems"]] == [(2, "志愿者身份证号码", "not_allowed")]
     assert not Enrollment.objects.exists()
+
+
+def test_a_record_saved_meanwhile_by_another_door_refuses_the_file_whole(client, login, regions, monkeypatch):
+    from reports import import_kinds
+
+    rows = [{"insurer": "人保", "policy_number": f"R-{i}", "product_kind": "accident", "region_code": "350623",
+             "starts_on": "2025-01-01", "ends_on": "2025-12-31", "premium": "100"} for i in range(3)]
+    InsurancePolicy.objects.create(insurer="人保", policy_number="R-2", product_kind="accident", region=regions["zhangpu"],
+                                   starts_on=datetime.date(2025, 1, 1), ends_on=datetime.date(2025, 12, 31), premium=1)
+    # As if R-2 were saved through the API after the import had looked for it.
+    monkeypatch.setattr(import_kinds.NaturalKeyLoader, "_load", lambda self, model, keys: {})
+    login("manager")
+    response = upload(client, "policies", rows, commit=True)
+    assert response.status_code == 400 and response.json()["errors"][0]["code"] == "conflict"
+    assert InsurancePolicy.objects.count() == 1
