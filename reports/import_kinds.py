@@ -12,6 +12,8 @@ attribute written, the widget reading it), its natural key and any rule across c
         class Meta:
             model = HealthCheckup
 
+and one line in ``TEMPLATES`` (its URL slug, its title) puts it on the reports page and the API.
+
 How the contract is kept:
 
 - **Reach on every row.** A reference (a family by file number, a person by ID number, a fund, a
@@ -449,8 +451,8 @@ class NaturalKeyLoader(BaseInstanceLoader):
 
 
 class QuietRowResult(RowResult):
-    """A row's outcome without the record's ``str()``: nothing shows it, and for 10,000 rows it
-    cost more than checking them."""
+    """A row's outcome without the record's ``str()``: nothing reads it, and a record's ``str()``
+    may translate a label or follow a relation for every row of the file."""
 
     def add_instance_info(self, instance):
         if instance is not None:
@@ -649,10 +651,11 @@ class RecordResource(resources.Resource):
 
 
 class RecordTemplate(ImportTemplate):
-    """A template whose rows are records of one model, read by a ``RecordResource``."""
+    """A template whose rows are records of one model, read by a ``RecordResource``; a write is
+    audited as ``reports.import.<kind>``."""
 
-    resource_class = None
-    event = ""  # audit event of a write; default reports.import.<kind>
+    def __init__(self, kind, title, resource_class):
+        self.kind, self.title, self.resource_class = kind, title, resource_class
 
     @property
     def columns(self):
@@ -696,7 +699,7 @@ class RecordTemplate(ImportTemplate):
             result.created = {"created": totals[RowResult.IMPORT_TYPE_NEW], "updated": totals[RowResult.IMPORT_TYPE_UPDATE]}
             if commit and not result.problems:
                 if resource.created or resource.updated:
-                    audit_log(actor=actor, event=self.event or f"reports.import.{self.kind}",
+                    audit_log(actor=actor, event=f"reports.import.{self.kind}",
                               objects=resource.created + resource.updated, region_path=actor.reach_path,
                               after={"created": len(resource.created), "updated": len(resource.updated),
                                      "unchanged": totals[RowResult.IMPORT_TYPE_SKIP], "model": model._meta.label_lower})
@@ -931,24 +934,17 @@ class TrainingAttendanceResource(RecordResource):
             instance.attended_at = instance.session.starts_at
 
 
-def _record_template(kind, title, resource):
-    return type(f"{resource.__name__}Template", (RecordTemplate,), {"kind": kind, "title": title,
-                                                                      "resource_class": resource})()
-
-
 TEMPLATES = {template.kind: template for template in (
     FamiliesTemplate(),
     VolunteersTemplate(),
     RosterTemplate(),
-    _record_template("disbursements", gettext_lazy("disbursements of every kind"), DisbursementResource),
-    _record_template("volunteer-support", gettext_lazy("volunteer support"), VolunteerSupportResource),
-    _record_template("grants", gettext_lazy("grants"), GrantResource),
-    _record_template("funds", gettext_lazy("funds"), FundResource),
-    _record_template("checkups", gettext_lazy("health check-ups"), CheckupResource),
-    _record_template("sites", gettext_lazy("service sites"), SiteResource),
-    _record_template("policies", gettext_lazy("insurance policies"), PolicyResource),
-    _record_template("training", gettext_lazy("training attendance"), TrainingAttendanceResource),
+    RecordTemplate("disbursements", gettext_lazy("disbursements of every kind"), DisbursementResource),
+    RecordTemplate("volunteer-support", gettext_lazy("volunteer support"), VolunteerSupportResource),
+    RecordTemplate("grants", gettext_lazy("grants"), GrantResource),
+    RecordTemplate("funds", gettext_lazy("funds"), FundResource),
+    RecordTemplate("checkups", gettext_lazy("health check-ups"), CheckupResource),
+    RecordTemplate("sites", gettext_lazy("service sites"), SiteResource),
+    RecordTemplate("policies", gettext_lazy("insurance policies"), PolicyResource),
+    RecordTemplate("training", gettext_lazy("training attendance"), TrainingAttendanceResource),
 )}
 
-
-__all__ = ["TEMPLATES", "RecordResource", "RecordTemplate", "Column", "ImportFileError"]

@@ -1,5 +1,11 @@
 """Importing the spreadsheets people already keep: families with members, volunteers, insurance rosters.
 
+Every template keeps the contract of ``ImportTemplate`` (template, check, all-or-nothing write, a
+second upload changing nothing, reach on every row); the templates of the records behind the yearly
+figures are declared in ``reports.import_kinds`` on django-import-export, and share this module's
+reading of the file, its limits and its answer. Families are checked here, set-based over the whole
+file: a family spans rows, and a person is matched across families by their ID number.
+
 Every upload is checked in full before anything is written: ``*_import(..., commit=False)`` returns
 every problem by row and column (wrong ID check digit, unknown region code, a person twice in the
 file or already living in another family, a missing field) and writes nothing. With
