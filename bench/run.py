@@ -30,6 +30,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from bench import import_records  # noqa: E402
 from bench.dataset import dataset_load, dataset_sizes  # noqa: E402
 from casemgmt.api.models import ApiToken  # noqa: E402
 from casemgmt.core.models import Region, Role, User  # noqa: E402
@@ -788,6 +789,8 @@ def write_results(path, *, machine_info, sizes, web, web_info, sweep, stats, imp
                   f"({imported['created']} families); bare INSERT ... SELECT of as many rows: "
                   f"{imported['bare_seconds']:.2f} s. Target < 60 s → "
                   f"{'yes' if imported['import_seconds'] < 60 else 'NO'}."]
+        if imported.get("records"):
+            lines += import_records.report_lines(imported["records"])
     if notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     Path(path).write_text("\n".join(lines) + "\n")
@@ -958,7 +961,8 @@ def main(argv=None):
         many = phase("many", lambda: many_users_benchmarks(args.users, args.clients))
         sweep_result = phase("sweep", lambda: sweep_benchmark(day))
         stats = phase("stats", lambda: statistics_benchmark(day))
-        imported = phase("import", lambda: import_benchmark(args.import_rows))
+        imported = phase("import", lambda: {**import_benchmark(args.import_rows),
+                                            "records": import_records.benchmark(bench_admin(), args.import_rows)})
         write_results(args.out, machine_info=info, sizes=sizes, web=web, web_info=web_info, sweep=sweep_result,
                       stats=stats, imported=imported, started=started, notes=args.note, many=many)
         print(Path(args.out).read_text())

@@ -300,6 +300,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env.str("API_USER_THROTTLE_RATE", default="3000/hour burst 300"),
         "anon": env.str("API_ANON_THROTTLE_RATE", default="300/hour burst 30"),
+        # Import uploads (each up to IMPORT_MAX_ROWS rows) count here, not in the interactive rate.
+        "import": env.str("API_IMPORT_THROTTLE_RATE", default="200/hour burst 50"),
     },
     "ORDERING_PARAM": "ordering",
     # Rate limits count per REMOTE_ADDR, which casemgmt.security.network sets to the client's address

@@ -1,5 +1,11 @@
 """Importing the spreadsheets people already keep: families with members, volunteers, insurance rosters.
 
+Every template keeps the contract of ``ImportTemplate`` (template, check, all-or-nothing write, a
+second upload changing nothing, reach on every row); the templates of the records behind the yearly
+figures are declared in ``reports.import_kinds`` on django-import-export, and share this module's
+reading of the file, its limits and its answer. Families are checked here, set-based over the whole
+file: a family spans rows, and a person is matched across families by their ID number.
+
 Every upload is checked in full before anything is written: ``*_import(..., commit=False)`` returns
 every problem by row and column (wrong ID check digit, unknown region code, a person twice in the
 file or already living in another family, a missing field) and writes nothing. With
@@ -83,7 +89,6 @@ ROSTER_COLUMNS = (
     Column("id_number", gettext_lazy("ID number"), True, True, "350623196803050024"),
     Column("premium", gettext_lazy("premium for this person (CNY)"), False, False, "100.00"),
 )
-COLUMNS = {"families": FAMILY_COLUMNS, "volunteers": VOLUNTEER_COLUMNS, "roster": ROSTER_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -155,15 +160,34 @@ class _Budget:
             raise ImportFileError(_("Checking this file takes too long; split it into smaller files."), code="too_slow")
 
 
-# ---- templates -------------------------------------------------------------------------------------
-def import_template(kind):
+# ---- the contract every template keeps ---------------------------------------------------------------
+class ImportTemplate:
+    """One kind of spreadsheet a clerk can import, all with the same contract: a downloadable
+    template (``template()``: Chinese headings, an example row), and ``run()``: a check that lists
+    every row's problems by row and column and writes nothing, or with ``commit`` a write of a file
+    without problems in one transaction; a file uploaded twice writes nothing the second time; every
+    row is checked against the importer's reach. Kinds are listed in ``reports.import_kinds.TEMPLATES``."""
+
+    kind = ""  # the slug in the URLs
+    title = ""  # lazy translated
+    columns = ()  # Column-like: key, heading, required, text, example
+    parameters = ()  # names of the extra values a run takes from the request (the roster's policy)
+
+    def template(self):
+        return template_workbook(self.columns)
+
+    def run(self, *, actor, upload, commit=False, **parameters):
+        raise NotImplementedError
+
+
+def template_workbook(columns):
     """An empty workbook with the translated headings, text-formatted ID/phone columns and an example row."""
-    columns = COLUMNS[kind]
     book = Workbook()
     sheet = book.active
     sheet.title = str(_("Import"))
     sheet.append([str(c.heading) for c in columns])
     sheet.append([c.example for c in columns])
+    sheet.freeze_panes = "A2"
     for index, column in enumerate(columns, start=1):
         letter = sheet.cell(row=1, column=index).column_letter
         sheet.column_dimensions[letter].width = 20
@@ -689,4 +713,26 @@ def roster_import(*, actor, policy_id, upload, commit=False):
     return result
 
 
-IMPORTERS = {"families": families_import, "volunteers": volunteers_import, "roster": roster_import}
+class FamiliesTemplate(ImportTemplate):
+    """Families with their members, one row per person (its checks need the whole file at once:
+    a family spans rows, and people are matched across families by their ID number)."""
+
+    kind, title, columns = "families", gettext_lazy("families"), FAMILY_COLUMNS
+
+    def run(self, *, actor, upload, commit=False):
+        return families_import(actor=actor, upload=upload, commit=commit)
+
+
+class VolunteersTemplate(ImportTemplate):
+    kind, title, columns = "volunteers", gettext_lazy("volunteers"), VOLUNTEER_COLUMNS
+
+    def run(self, *, actor, upload, commit=False):
+        return volunteers_import(actor=actor, upload=upload, commit=commit)
+
+
+class RosterTemplate(ImportTemplate):
+    kind, title, columns = "roster", gettext_lazy("insurance roster"), ROSTER_COLUMNS
+    parameters = ("policy",)
+
+    def run(self, *, actor, upload, commit=False, policy=None):
+        return roster_import(actor=actor, policy_id=policy, upload=upload, commit=commit)

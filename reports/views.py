@@ -19,6 +19,7 @@ from . import drilldown, exports, imports
 from .api.views import xlsx_response
 from .charts import bar_chart, column_chart
 from .excel import statistics_workbook
+from .import_kinds import TEMPLATES, RecordTemplate
 from .statistics import ReportScope, may_read_reports, statistics_compute, trends_compute
 
 PERIOD_KEYS = ("region", "year", "quarter", "month", "start", "end")
@@ -67,6 +68,7 @@ def index(request):
     return render(request, "reports/index.html", {
         "figures": figures, "trends": trends, "charts": _charts(figures, trends), "query": _query(request),
         "params": request.GET, "may_unmask": privacy.may_export_unmasked(request.user),
+        "import_templates": TEMPLATES.values(),
     })
 
 
@@ -123,30 +125,34 @@ def _to_step_up(request):
     return redirect(f"{reverse('step_up')}?{urlencode({'next': back})}")
 
 
+def _template(kind):
+    template = TEMPLATES.get(kind)
+    if template is None:
+        raise Http404
+    return template
+
+
 @report_view
 def import_template(request, kind):
-    if kind not in imports.COLUMNS:
-        raise Http404
-    return xlsx_response(imports.import_template(kind), f"{kind}-template.xlsx")
+    return xlsx_response(_template(kind).template(), f"{kind}-template.xlsx")
 
 
 @report_view
 @require_http_methods(["GET", "POST"])
 def import_page(request, kind):
     """Upload, see every problem (nothing written); a file without problems is imported with “Import”."""
-    if kind not in imports.IMPORTERS:
-        raise Http404
+    template = _template(kind)
     result, error, status = None, "", None
     if request.method == "POST" and request.FILES.get("file"):
-        extra = {"policy_id": request.POST.get("policy")} if kind == "roster" else {}
+        extra = {name: request.POST.get(name) for name in template.parameters}
         try:
-            result = imports.IMPORTERS[kind](actor=request.user, upload=request.FILES["file"],
-                                             commit="import" in request.POST, **extra)
+            result = template.run(actor=request.user, upload=request.FILES["file"], commit="import" in request.POST,
+                                  **extra)
         except imports.ImportFileError as exc:
             error = exc.messages[0]
         except imports.ImportsPaused as exc:
             error, status = exc.args[0], 403
     return render(request, "reports/import.html", {
-        "kind": kind, "result": result, "error": error,
+        "kind": kind, "title": template.title, "records": isinstance(template, RecordTemplate), "result": result, "error": error,
         "template_url": reverse("reports:import-template", args=[kind]),
     }, status=status or (400 if (error or (result and not result.ok)) else 200))

@@ -6,6 +6,12 @@ A rate is a token bucket: ``"3000/hour burst 300"`` holds up to 300 requests and
 runs dry waits seconds for the next token, not the rest of an hour. Without ``burst`` the bucket
 holds the whole rate (``"3/minute"``: three at once, then one every 20 s).
 
+Imports are not interactive calls: one upload carries thousands of records and would otherwise
+spend a clerk's allowance for the day's work in the workspace. Their views count in a bucket of their
+own (``ImportThrottle``, scope ``import``); the size of each upload is capped by the importer
+(``IMPORT_MAX_*``). A replay of an answered ``Idempotency-Key`` is answered before any bucket is
+asked (``viewsets.ScopedViewSetMixin.initial``).
+
 The bucket is one number in the cache, updated atomically in Redis (``casemgmt.core.cache``), so
 several web processes share it; it keeps working per process while the cache is away.
 """
@@ -69,3 +75,9 @@ class UserThrottle(TokenBucketMixin, UserRateThrottle):
 
 class AnonThrottle(TokenBucketMixin, AnonRateThrottle):
     scope = "anon"
+
+
+class ImportThrottle(TokenBucketMixin, UserRateThrottle):
+    """Uploads of import files, per user, apart from the interactive ``user`` rate."""
+
+    scope = "import"

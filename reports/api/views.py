@@ -17,12 +17,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casemgmt.api.parsers import JSONParser
+from casemgmt.api.throttling import AnonThrottle, ImportThrottle
 from casemgmt.api.viewsets import client_ip
 from casemgmt.core.audit import audit_log
 from casemgmt.security.stepup import step_up_ok
 
 from .. import drilldown, exports, imports
 from ..excel import XLSX, statistics_workbook
+from ..import_kinds import TEMPLATES
 from ..statistics import ReportScope, may_read_reports, statistics_compute, trends_compute
 
 
@@ -167,15 +169,16 @@ class ExportView(ReportView):
 class ImportTemplateView(ReportView):
     @extend_schema(responses=WORKBOOK)
     def get(self, request, kind):
-        if kind not in imports.COLUMNS:
+        if kind not in TEMPLATES:
             raise Http404
-        return xlsx_response(imports.import_template(kind), f"{kind}-template.xlsx")
+        return xlsx_response(TEMPLATES[kind].template(), f"{kind}-template.xlsx")
 
 
 class ImportView(ReportView):
     """POST a workbook as ``file``; ``commit=true`` imports it if it has no problem at all."""
 
     parser_classes = [MultiPartParser]
+    throttle_classes = [ImportThrottle, AnonThrottle]
 
     @extend_schema(
         parameters=[OpenApiParameter("policy", int)],
@@ -186,15 +189,16 @@ class ImportView(ReportView):
         responses={200: OpenApiTypes.OBJECT, 201: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
     )
     def post(self, request, kind):
-        if kind not in imports.IMPORTERS:
+        template = TEMPLATES.get(kind)
+        if template is None:
             raise Http404
         upload = request.FILES.get("file")
         if upload is None:
             raise ValidationError({"file": ["Upload an Excel workbook as 'file'."]})
         commit = str(request.data.get("commit", "")).lower() in ("1", "true", "yes")
-        extra = {"policy_id": request.query_params.get("policy") or request.data.get("policy")} if kind == "roster" else {}
+        extra = {name: request.query_params.get(name) or request.data.get(name) for name in template.parameters}
         try:
-            result = imports.IMPORTERS[kind](actor=request.user, upload=upload, commit=commit, **extra)
+            result = template.run(actor=request.user, upload=upload, commit=commit, **extra)
         except imports.ImportsPaused as exc:
             raise PermissionDenied(exc.args[0], code="imports_paused") from exc
         return Response(result.as_dict(), status=201 if result.committed else 200 if result.ok else 400)
