@@ -24,7 +24,8 @@ def test_run_writes_every_figure_beside_its_limit(dataset, tmp_path):
     run.main(["run", "--requests", "3", "--import-rows", "20", "--users", "12", "--clients", "3", "--out", str(out)])
     text = out.read_text()
     for heading in ("## Machine", "## Dataset", "## Web requests, one user", "caseload list", "family detail",
-                    "search by name", "search by pinyin initials", "search by exact ID number", "record a check-in", "Excel import of records",
+                    "search by name", "search by pinyin initials", "search by exact ID number", "record a check-in",
+                    "Excel import of records",
                     "## Web requests, many users", "## Web requests, 3 concurrent clients",
                     "## Daily check-in sweep", "## Annual statistics", "province (Fujian)", "## 10,000-row Excel import"):
         assert heading in text, heading
