@@ -10,6 +10,7 @@ class SecurityConfig(AppConfig):
     def ready(self):
         from django.contrib import admin
         from django_otp.plugins.otp_static.models import StaticDevice
+        from django_otp.plugins.otp_totp.models import TOTPDevice
 
         from . import signals  # noqa: F401  (audit receivers for sign-in events)
         from .admin_site import SecondFactorAdminSite
@@ -18,6 +19,9 @@ class SecurityConfig(AppConfig):
         # permission check needs a verified session), signing in through the same form as the
         # workspace. Swapping the class keeps every registration and the site titles set on the instance.
         admin.site.__class__ = SecondFactorAdminSite
-        # Recovery codes are the user's alone: django-otp's admin would show them to an administrator.
-        if admin.site.is_registered(StaticDevice):
-            admin.site.unregister(StaticDevice)
+        # Recovery codes and an authenticator's key are the user's alone: django-otp's admin would show
+        # them (the key also as a QR code) to an administrator, who could then sign in as the user. A
+        # lost phone is an enrolment window (security admin), which removes both.
+        for device in (StaticDevice, TOTPDevice):
+            if admin.site.is_registered(device):
+                admin.site.unregister(device)
