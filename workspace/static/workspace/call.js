@@ -4,5 +4,5 @@ document.addEventListener("htmx:load", function (event) {
   var elt = event.detail && event.detail.elt;
   if (!elt || !elt.querySelector) return;
   var link = elt.matches("a[data-dial]") ? elt : elt.querySelector("a[data-dial]");
-  if (link) window.location.href = link.href;
+  if (link) link.click();
 });
