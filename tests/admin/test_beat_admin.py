@@ -1,5 +1,6 @@
 """The beat schedule and the sign-in's second factor in the admin speak the reader's language."""
 import pytest
+from celery.app.task import Task
 from django.contrib import admin
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -30,7 +31,11 @@ def test_the_declared_jobs_are_listed_and_described_in_chinese(root):
     assert "提醒联系人到期和逾期的联系" in page
 
 
-def test_running_tasks_says_how_many_in_one_chinese_sentence(root):
+def test_running_tasks_says_how_many_in_one_chinese_sentence(root, monkeypatch):
+    # What the action sends is recorded here; the broker's side is tried in tests/api/test_degrade.py
+    # (and a producer connected here would outlive the test).
+    sent = []
+    monkeypatch.setattr(Task, "apply_async", lambda task, **kwargs: sent.append((task.name, kwargs["headers"])))
     sync_beat_schedule()
     chosen = list(PeriodicTask.objects.filter(name__in=list(SCHEDULE)[:4]).values_list("pk", flat=True))
     response = root.post(reverse(CHANGELIST), {"action": "run_tasks", "_selected_action": chosen}, follow=True)
@@ -38,6 +43,7 @@ def test_running_tasks_says_how_many_in_one_chinese_sentence(root):
         line for line in response.content.decode().splitlines() if "任务" in line]
     assert any("已启动 4 个任务。" in text for text in said), said
     assert not any("任务s" in text for text in said)
+    assert sorted(headers["periodic_task_name"] for _name, headers in sent) == sorted(list(SCHEDULE)[:4])
 
 
 def test_a_task_not_in_the_code_is_named_in_the_error(root):
