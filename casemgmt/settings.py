@@ -60,6 +60,7 @@ BLIND_INDEX_KEY = _secret("BLIND_INDEX_KEY")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "casemgmt.api.exceptions.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -122,7 +123,8 @@ WSGI_APPLICATION = "casemgmt.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # Project-wide overrides of other apps' templates (the admin's base_site), found before theirs.
+        "DIRS": [BASE_DIR / "casemgmt" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

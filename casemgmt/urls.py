@@ -1,6 +1,7 @@
 """Top-level URLs: Django admin (in the user's language), the health check, the API and the workspace."""
 from django.contrib import admin
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
@@ -46,13 +47,20 @@ urlpatterns = [
     path("step-up/", security_views.step_up, name="step_up"),
     path("reports/", include("reports.urls")),
     path("healthz", healthz, name="healthz"),
+    # Where browsers look for an icon on pages that name none (JSON answers, files).
+    path("favicon.ico", lambda request: HttpResponsePermanentRedirect(static("workspace/favicon.svg"))),
     path("api/v1/", include(("casemgmt.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file, so the CSP needs no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    # Our page around the sidecar's Redoc bundle: drf-spectacular's own loads web fonts from outside.
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="api/redoc.html"), name="redoc"),
     path("", include("workspace.urls")),
 ]
 
 # Server errors under /api/ answer in the API's JSON shape (503 when the database or broker is away).
 handler500 = "casemgmt.api.exceptions.server_error"
+# The others likewise: the API's shape under /api/, a translated page with a way home elsewhere.
+handler400 = "casemgmt.api.exceptions.bad_request"
+handler403 = "casemgmt.api.exceptions.permission_denied"
+handler404 = "casemgmt.api.exceptions.page_not_found"

@@ -1,8 +1,10 @@
-"""Charts as inline SVG drawn on the server: no JavaScript, no build step, no CDN; prints as it shows."""
+"""Charts as inline SVG drawn on the server: no JavaScript, no build step, no CDN; prints as it shows.
+A chart with nothing to draw (no rows, or every value zero) is a note saying so, not empty axes."""
 from decimal import Decimal
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
 
 WIDTH = 640
 BAR_HEIGHT = 22
@@ -17,9 +19,20 @@ def _f(number):
     return f"{number:.1f}"
 
 
+def no_data(title):
+    return format_html('<figure class="chart no-data"><figcaption>{}</figcaption><p>{}</p></figure>', title,
+                       _("No data for this region and period."))
+
+
+def _empty(items):
+    return not any(_num(value) for _label, value in items)
+
+
 def bar_chart(title, items):
     """Horizontal bars: ``items`` is [(label, value)]; each bar carries its value as text."""
     items = list(items)
+    if _empty(items):
+        return no_data(title)
     top = max((_num(v) for _label, v in items), default=0) or 1
     height = 30 + BAR_HEIGHT * len(items)
     span = WIDTH - LABEL_WIDTH - 80
@@ -42,6 +55,8 @@ def bar_chart(title, items):
 def column_chart(title, items):
     """Vertical columns over time: ``items`` is [(short label, value)], e.g. one per month."""
     items = list(items)
+    if _empty(items):
+        return no_data(title)
     top = max((_num(v) for _label, v in items), default=0) or 1
     height, base, plot = 220, 190, 150
     step = (WIDTH - 40) / max(len(items), 1)

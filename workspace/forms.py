@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from families.models import CheckIn
+from families.models import CheckIn, RiskLevel
 from volunteers.models import Skill, TrainingCourse
 
 
@@ -76,3 +76,33 @@ class ServiceHoursForm(forms.Form):
 class SkillFilterForm(forms.Form):
     skills = forms.ModelMultipleChoiceField(label=_("skills"), queryset=Skill.objects.all(), required=False,
                                             widget=forms.CheckboxSelectMultiple)
+
+
+class AuditFilterForm(forms.Form):
+    """What an auditor narrows the trail by: a family, the person who acted, the kind of event and a period."""
+
+    family = forms.IntegerField(label=_("family id"), required=False, min_value=1, max_value=2**63 - 1)
+    actor = forms.CharField(label=_("person (user name)"), required=False, max_length=150)
+    event = forms.CharField(label=_("event (beginning of its name)"), required=False, max_length=100,
+                            widget=forms.TextInput(attrs={"placeholder": "families.familymember.revealed"}))
+    since = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["until"] < data["since"]:
+            self.add_error("until", _("The end of the period must not be before its start."))
+        return data
+
+
+class FamilyFilterForm(forms.Form):
+    """The filters behind each count of the coverage page: the families list shows exactly those families."""
+
+    region = forms.CharField(required=False, max_length=12)
+    open = forms.BooleanField(required=False)
+    contacted = forms.TypedChoiceField(required=False, choices=[("", ""), ("yes", "yes"), ("no", "no")],
+                                       coerce=lambda value: value == "yes", empty_value=None)
+    overdue = forms.BooleanField(required=False)
+    risk = forms.ChoiceField(required=False, choices=[("", "")] + list(RiskLevel.choices))
+    contact = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    unassigned = forms.BooleanField(required=False)

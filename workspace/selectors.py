@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casemgmt.core import privacy
-from casemgmt.core.models import Notification, Region, Role
+from casemgmt.core.models import AuditEvent, Notification, Region, Role
 from casemgmt.core.reach import restrict
 from families import selectors as family_selectors
 from families.models import CareTask, Family, FamilyMember, RiskLevel
@@ -22,6 +22,7 @@ from volunteers import selectors as volunteer_selectors
 from volunteers.models import Enrollment, Pairing, Qualification, Volunteer
 
 COMING_UP_DAYS = 7
+CALLED_RELATIONS = ("mother", "father")  # whom Today offers to call: the parents the care is for
 TASK_AHEAD_DAYS = 14
 SURFACE = "workspace"
 
@@ -78,7 +79,19 @@ def family_search(*, user, q):
     if terms is not None and terms[0] in family_selectors.EXACT_KINDS and not privacy.searchable(
             user, FamilyMember, terms[0]):
         return families.none()
-    return family_selectors.family_search(queryset=families, q=q)
+    found = family_selectors.family_search(queryset=families, q=q)
+    if id_suffix_search(user=user, q=q):
+        # The last digits of an ID number, or the beginning of a file number ("0423…"): either.
+        ids = set(found.values_list("id", flat=True)) | set(
+            family_selectors.id_suffix_family_ids(user=user, suffix=q))
+        return families.filter(pk__in=ids)
+    return found
+
+
+def id_suffix_search(*, user, q):
+    """Whether ``q`` is the last digits of an ID number that ``user`` may search their caseload by."""
+    return bool(family_selectors.ID_SUFFIX_RE.match(q or "")) and privacy.searchable_by_suffix(
+        user, FamilyMember, "id_number")
 
 
 # --- Today -------------------------------------------------------------------------------------
@@ -88,6 +101,7 @@ class WorkItem:
     family: Family
     due: datetime.date
     reasons: list = field(default_factory=list)
+    phones: list = field(default_factory=list)  # (member, privacy.Shown of their phone): the parents to call
 
     @property
     def days_late(self):
@@ -122,7 +136,13 @@ def today_worklist(*, user, today=None):
         item.due = min(item.due, task.due_on)
         item.reasons.append(f"{task.get_kind_display()}: {task.description} ({task.due_on:%m-%d})")
     ordered = sorted(items.values(), key=lambda i: (i.due, i.family.pk))
+    fields = PageFields(user)
+    for item in ordered:
+        item.phones = [(m, phone) for m in item.family.members.all()
+                       if m.relation in CALLED_RELATIONS and not m.is_deceased
+                       for phone in [fields.get(m, "phone")] if phone.value and not phone.hidden]
     return {
+        "fields": fields,
         "overdue": [i for i in ordered if i.due < today],
         "due_today": [i for i in ordered if i.due == today],
         "coming_up": [i for i in ordered if i.due > today],
@@ -241,18 +261,56 @@ def family_page(*, user, family, fields):
 
 # --- Region coverage ---------------------------------------------------------------------------
 
+def _contacted(today):
+    """Contacted this month: the coverage page's measure, and the families list's filter of it."""
+    month_start = timezone.make_aware(datetime.datetime.combine(today.replace(day=1), datetime.time()))
+    return Q(last_checkin_at__gte=month_start)
+
+
+def _overdue(today):
+    return Q(next_checkin_due__lt=today)
+
+
+def _unassigned(families):
+    return families.exclude(assignments__ended_on__isnull=True, assignments__isnull=False)
+
+
+def family_filter(families, *, user, region=None, open=False, contacted=None, overdue=False, risk="", contact=None,
+                  unassigned=False, today=None):
+    """``families`` narrowed as a count of the coverage page counts them (``coverage``): in the
+    subtree of ``region``, open, contacted this month or not, overdue, of a risk level, overdue in
+    the caseload of contact ``contact`` (an active assignment the reader may see), or with none."""
+    today = today or timezone.localdate()
+    if region is not None:
+        families = families.filter(region_path__startswith=region.path)
+    if open:
+        families = families.filter(status__in=OPEN_STATUSES)
+    if contacted is not None:
+        families = families.filter(_contacted(today)) if contacted else families.exclude(_contacted(today))
+    if overdue:
+        families = families.filter(_overdue(today))
+    if risk:
+        families = families.filter(risk_level=risk)
+    if contact:
+        assigned = family_selectors.assignment_list(user=user).filter(user_id=contact, ended_on__isnull=True)
+        families = families.filter(pk__in=assigned.values("family_id"))
+    if unassigned:
+        families = _unassigned(families)
+    return families
+
+
 def coverage(*, user, region, today=None):
     """Coverage of ``region``'s subtree for a manager, by child region: a fixed number of queries
-    (one grouped aggregate per table), whatever the number of children or families."""
+    (one grouped aggregate per table), whatever the number of children or families. Each count is
+    the size of a ``family_filter`` (the families list the page links it to)."""
     today = today or timezone.localdate()
-    month_start = timezone.make_aware(datetime.datetime.combine(today.replace(day=1), datetime.time()))
     families = restrict(Family.objects.all(), user).filter(region_path__startswith=region.path, status__in=OPEN_STATUSES)
     children = list(Region.objects.filter(parent=region).order_by("code"))
     child_len = len(children[0].path) if children else len(region.path)
     rows = (
         families.annotate(branch=Substr("region_path", 1, child_len)).values("branch").order_by()
-        .annotate(total=Count("id"), contacted=Count("id", filter=Q(last_checkin_at__gte=month_start)),
-                  overdue=Count("id", filter=Q(next_checkin_due__lt=today)))
+        .annotate(total=Count("id"), contacted=Count("id", filter=_contacted(today)),
+                  overdue=Count("id", filter=_overdue(today)))
     )
     by_branch = {row["branch"]: row for row in rows}
     child_rows = []
@@ -267,12 +325,11 @@ def coverage(*, user, region, today=None):
                  for value, label in RiskLevel.choices]
     by_contact = list(
         family_selectors.assignment_list(user=user)
-        .filter(ended_on__isnull=True, family__in=families.filter(next_checkin_due__lt=today))
+        .filter(ended_on__isnull=True, family__in=families.filter(_overdue(today)))
         .values("user_id", "user__username", "user__display_name").order_by()
         .annotate(n=Count("family_id", distinct=True)).order_by("-n", "user__username")
     )
-    unassigned = families.filter(next_checkin_due__lt=today).exclude(
-        assignments__ended_on__isnull=True, assignments__isnull=False).count()
+    unassigned = _unassigned(families.filter(_overdue(today))).count()
     renewals = list(
         service_selectors.policy_list(user=user).filter(
             region__path__startswith=region.path, status=InsurancePolicy.Status.ACTIVE,
@@ -358,6 +415,39 @@ def volunteer_home(*, user, volunteer):
         "pairings": pairings,
         "hours": list(volunteer_selectors.service_hours_list(user=user).filter(volunteer=volunteer)[:10]),
     }
+
+
+# --- Audit trail --------------------------------------------------------------------------------
+
+def audit_trail(*, user, family=None, actor=None, event=None, since=None, until=None):
+    """The audit rows ``user`` may read (``reach.restrict``: an auditor's region, as in the admin and
+    the API), newest first, narrowed by family id, the acting user's name, the beginning of the event
+    name and a period of days (``until`` included). Each filter is one of the trail's indexes."""
+    rows = restrict(AuditEvent.objects.select_related("actor"), user)
+    if family:
+        rows = rows.filter(family_id=family)
+    if actor:
+        rows = rows.filter(actor__username=actor)
+    if event:
+        rows = rows.filter(event__startswith=event)
+    if since:
+        rows = rows.filter(at__gte=_day_start(since))
+    if until:
+        rows = rows.filter(at__lt=_day_start(until + datetime.timedelta(days=1)))
+    return rows.order_by("-at", "-id")
+
+
+def _day_start(day):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+
+
+def audit_fields(event):
+    """The field names an audit row records as read, revealed or changed (never their values)."""
+    names = []
+    for data in (event.before, event.after):
+        if isinstance(data, dict):
+            names += data.get("fields") or [key for key in data if key not in ("fields", "surface", "query")]
+    return list(dict.fromkeys(str(name) for name in names))
 
 
 # --- Calendar feed -----------------------------------------------------------------------------

@@ -73,13 +73,3 @@ def calendar_feed_user(token):
         return None
     CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=timezone.now())
     return feed.user
-
-
-def notifications_mark_read(*, actor, ids=None):
-    """Mark the actor's own notifications read (all unread ones when ``ids`` is None)."""
-    from casemgmt.core.models import Notification
-
-    queryset = Notification.objects.filter(recipient=actor, read_at__isnull=True)
-    if ids is not None:
-        queryset = queryset.filter(pk__in=ids)
-    return queryset.update(read_at=timezone.now())

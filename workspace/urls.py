@@ -25,6 +25,7 @@ urlpatterns = [
     path("activities/", views.activities, name="activities"),
     path("me/", views.me, name="me"),
     path("coverage/", views.coverage, name="coverage"),
+    path("audit/", views.audit, name="audit"),
     path("calendar/", views.calendar_settings, name="calendar"),
     path("calendar/<str:token>.ics", views.calendar_feed, name="calendar_feed"),
 ]

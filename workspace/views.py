@@ -1,6 +1,7 @@
 """Pages of the workspace: thin doors to the selectors (reads, already scoped) and services (writes).
 A family, session or region outside the user's reach answers 404, never a hint that it exists."""
 import calendar as month_calendar
+import csv
 import datetime
 import functools
 
@@ -10,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,9 +20,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from casemgmt.api.viewsets import client_ip
+from casemgmt.core import privacy
+from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
-from casemgmt.core.models import Region, Role
-from casemgmt.core.reach import region_within_reach, restrict
+from casemgmt.core.models import AuditEvent, Region, Role
+from casemgmt.core.notifications import notifications_mark_read
+from casemgmt.core.reach import can_use, region_within_reach, restrict
 from casemgmt.security.views import SignInView
 from families.models import Family, FamilyMember
 from services import birthdays
@@ -32,7 +36,16 @@ from volunteers import services as volunteer_services
 from volunteers.models import Enrollment, Pairing, Skill, Volunteer
 
 from . import ical, selectors, services
-from .forms import CALL_REASON, CheckinForm, RevealForm, ServiceHoursForm, SessionForm, SkillFilterForm
+from .forms import (
+    CALL_REASON,
+    AuditFilterForm,
+    CheckinForm,
+    FamilyFilterForm,
+    RevealForm,
+    ServiceHoursForm,
+    SessionForm,
+    SkillFilterForm,
+)
 
 CASEWORK = (Role.SOCIAL_WORKER, Role.CONTACT_PERSON, Role.REGION_MANAGER, Role.ADMIN)
 COORDINATION = (Role.VOLUNTEER_COORDINATOR, Role.REGION_MANAGER, Role.ADMIN)
@@ -76,6 +89,8 @@ def home(request):
     role = request.user.role
     if role == Role.VOLUNTEER:
         return redirect("workspace:me")
+    if role == Role.AUDITOR:
+        return redirect("workspace:audit")
     if role == Role.VOLUNTEER_COORDINATOR:
         return redirect("workspace:trainings")
     if role in MANAGERS or request.user.is_superuser:
@@ -87,17 +102,22 @@ def home(request):
 
 @login
 def today(request):
+    if request.user.role == Role.AUDITOR:
+        return redirect("workspace:audit")  # an auditor has no caseload: their day is the trail
     worklist = selectors.today_worklist(user=request.user)
     notifications, unread = selectors.unread_notifications(user=request.user)
-    return render(request, "workspace/today.html", {
+    response = render(request, "workspace/today.html", {
         **worklist, "notifications": notifications, "unread": unread, "today": timezone.localdate(),
+        "call_reason": CALL_REASON,
     })
+    worklist["fields"].record(ip=client_ip(request))
+    return response
 
 
 @require_POST
 @login
 def notifications_read(request):
-    services.notifications_mark_read(actor=request.user)
+    notifications_mark_read(actor=request.user)
     # Back to the page the form was on, and only ever to a page of this site.
     target = request.POST.get("next")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
@@ -105,13 +125,36 @@ def notifications_read(request):
     return redirect(target)
 
 
+def _region_in_reach_or_404(user, code):
+    region = Region.objects.filter(code=Region.normalize_code(code)).first() if code.isdigit() else None
+    if region is None or not region_within_reach(user, region.path):
+        raise Http404()
+    return region
+
+
 @roles(*FAMILY_READERS)
 def family_search(request):
+    """Search, and the families behind a count of the coverage page (``FamilyFilterForm``)."""
     q = request.GET.get("q", "").strip()
-    families = selectors.family_search(user=request.user, q=q).order_by("next_checkin_due", "id")
+    families = selectors.family_search(user=request.user, q=q)
+    form = FamilyFilterForm(request.GET)
+    if not form.is_valid():
+        return render(request, "workspace/families.html", {"q": q, "filter_errors": form.errors}, status=400)
+    data = form.cleaned_data
+    region = _region_in_reach_or_404(request.user, data["region"]) if data["region"] else None
+    filtered = any(value not in (None, "", False) for value in data.values())
+    families = selectors.family_filter(
+        families, user=request.user, region=region, open=data["open"], contacted=data["contacted"],
+        overdue=data["overdue"], risk=data["risk"], contact=data["contact"], unassigned=data["unassigned"],
+    ).order_by("next_checkin_due", "id")
     page = Paginator(families, 30).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     template = "workspace/partials/family_results.html" if _is_htmx(request) else "workspace/families.html"
-    return render(request, template, {"q": q, "page": page, "today": timezone.localdate()})
+    return render(request, template, {
+        "q": q, "page": page, "today": timezone.localdate(), "query": query.urlencode(), "filtered": filtered,
+        "region": region, "suffix_search": privacy.searchable_by_suffix(request.user, FamilyMember, "id_number"),
+    })
 
 
 def _family_or_404(request, pk):
@@ -447,6 +490,77 @@ def coverage(request):
         "region": region, "ancestors": ancestors, **selectors.coverage(user=user, region=region),
         "month": timezone.localdate().replace(day=1),
     })
+
+
+# --- auditors ----------------------------------------------------------------------------------
+
+AUDIT_PAGE_SIZE = 50
+
+
+def audit_reader(view):
+    """Whoever reads the trail in the admin and the API (the model's reach and its view permission)."""
+    @functools.wraps(view)
+    @login
+    def wrapped(request, *args, **kwargs):
+        if not (can_use(request.user, AuditEvent) and request.user.has_perm("core.view_auditevent")):
+            raise PermissionDenied()
+        return view(request, *args, **kwargs)
+    return wrapped
+
+
+@audit_reader
+def audit(request):
+    """The audit trail of the reader's region: by family, person, event and period, a page at a
+    time (no count of a table that only grows), or all of it as CSV — itself an audited export."""
+    form = AuditFilterForm(request.GET)  # every field optional: no filter is the whole trail
+    if form.is_valid():
+        filters = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+        rows = selectors.audit_trail(user=request.user, **filters)
+        if request.GET.get("format") == "csv":
+            return _audit_csv(request, rows, filters)
+    else:
+        rows = AuditEvent.objects.none()
+    try:
+        number = max(int(request.GET.get("page", 1)), 1)
+    except ValueError:
+        number = 1
+    start = (number - 1) * AUDIT_PAGE_SIZE
+    events = list(rows[start:start + AUDIT_PAGE_SIZE + 1])
+    query = request.GET.copy()
+    query.pop("page", None)
+    # Reading the trail is itself recorded, as on the API (the ids read, never their contents).
+    audit_log(actor=request.user, event=privacy.read_event(selectors.SURFACE, AuditEvent), objects=events[:AUDIT_PAGE_SIZE],
+              region_path=request.user.reach_path, after={"query": query.dict()} if query else None,
+              ip=client_ip(request))
+    return render(request, "workspace/audit.html", {
+        "form": form, "events": [(e, selectors.audit_fields(e)) for e in events[:AUDIT_PAGE_SIZE]],
+        "number": number, "has_next": len(events) > AUDIT_PAGE_SIZE, "query": query.urlencode(),
+    })
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _audit_csv(request, rows, filters):
+    audit_log(actor=request.user, event="workspace.audit.exported", region_path=request.user.reach_path,
+              after={"filters": {k: str(v) for k, v in filters.items()}}, ip=client_ip(request))
+    writer = csv.writer(_Echo())
+    header = [_("time"), _("user name"), _("role"), _("event"), _("object type"), _("object ids"), _("family id"),
+              _("region"), _("fields"), _("reason"), _("IP address")]
+
+    def lines():
+        yield "\ufeff" + writer.writerow(header)  # a BOM: Excel then reads the file as UTF-8
+        for e in rows.iterator(chunk_size=2000):
+            yield writer.writerow([
+                timezone.localtime(e.at).isoformat(timespec="seconds"), e.actor.username if e.actor else "",
+                e.actor_role, e.event, e.object_type, " ".join(map(str, e.object_ids or [])), e.family_id or "",
+                e.region_path, " ".join(selectors.audit_fields(e)), e.reason, e.ip or ""])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="audit-{timezone.localdate():%Y%m%d}.csv"'
+    return response
 
 
 # --- calendar feeds ----------------------------------------------------------------------------

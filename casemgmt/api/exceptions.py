@@ -6,7 +6,9 @@
 a Django ``ValidationError`` → 400, ``ConcurrentEditError`` → 409, ``OutOfReachError`` → 404; the
 database or the broker out of reach → 503 with ``Retry-After``. Any other server error under ``/api/``
 (raised in a view or in a middleware before it) is the same shape with 500 (``server_error``, the
-project's ``handler500``), never an HTML page and never the exception's text.
+project's ``handler500``), never an HTML page and never the exception's text. Django's own 400, 403,
+404 and CSRF answers under ``/api/`` take the shape too (the project's other handlers); elsewhere they
+are the translated pages of the workspace (``400.html``, ``403.html``, ``404.html``, ``403_csrf.html``).
 """
 import logging
 import sys
@@ -16,7 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext_lazy as _
-from django.views import defaults
+from django.views import csrf, defaults
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -151,7 +153,8 @@ def _dependency(exc):
 
 def _error_response(exc):
     summary = str(exc.detail)
-    response = JsonResponse({"detail": summary, "errors": [{"field": None, "code": exc.default_code,
+    code = getattr(exc.detail, "code", None) or exc.default_code
+    response = JsonResponse({"detail": summary, "errors": [{"field": None, "code": code,
                                                             "message": summary}]},
                             status=exc.status_code)
     if isinstance(exc, ServiceUnavailable):
@@ -171,3 +174,36 @@ def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
         response["Retry-After"] = str(RETRY_AFTER)
     return response
+
+
+def _is_api(request):
+    return request.path.startswith("/api/")
+
+
+def bad_request(request, exception, template_name=defaults.ERROR_400_TEMPLATE_NAME):
+    """The project's ``handler400``: the API's shape under ``/api/``, the translated page elsewhere."""
+    if _is_api(request):
+        return _error_response(exceptions.ParseError(_("The request is not valid.")))
+    return defaults.bad_request(request, exception, template_name)
+
+
+def permission_denied(request, exception, template_name=defaults.ERROR_403_TEMPLATE_NAME):
+    """The project's ``handler403``. The exception's text is not shown: a page says what a role may do."""
+    if _is_api(request):
+        return _error_response(exceptions.PermissionDenied())
+    return defaults.permission_denied(request, exception, template_name)
+
+
+def page_not_found(request, exception, template_name=defaults.ERROR_404_TEMPLATE_NAME):
+    """The project's ``handler404``."""
+    if _is_api(request):
+        return _error_response(exceptions.NotFound())
+    return defaults.page_not_found(request, exception, template_name)
+
+
+def csrf_failure(request, reason=""):
+    """``CSRF_FAILURE_VIEW``: a session-authenticated API call without the token gets the API's 403."""
+    if _is_api(request):
+        return _error_response(exceptions.PermissionDenied(_("CSRF check failed: send the X-CSRFToken header."),
+                                                           code="csrf_failed"))
+    return csrf.csrf_failure(request, reason)

@@ -19,6 +19,7 @@ router = DefaultRouter()
 router.register("regions", views.RegionViewSet, basename="region")
 router.register("audit-events", views.AuditEventViewSet, basename="auditevent")
 router.register("tokens", views.TokenViewSet, basename="apitoken")
+router.register("notifications", views.NotificationViewSet, basename="notification")
 
 extra_patterns = []
 for module_name in APP_API_MODULES:

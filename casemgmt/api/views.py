@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casemgmt.core import privacy
-from casemgmt.core.models import AuditEvent, Region
+from casemgmt.core.models import AuditEvent, Notification, Region
+from casemgmt.core.notifications import notifications_mark_read
 from casemgmt.security.stepup import require_step_up
 
 from . import services as token_services
@@ -142,6 +143,70 @@ class AuditEventViewSet(ScopedReadOnlyModelViewSet):
     permission_classes = [ScopedPermission, HasViewPerm]
     required_view_perm = "core.view_auditevent"
     audit_reads = True  # reading the trail is itself recorded
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    """A notification as Today shows it. Its text was written for the recipient (only what may
+    leave the system: ``privacy.outbound``), so it needs no field-by-field policy here."""
+
+    is_read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "level", "title", "body", "link", "family", "created_at", "read_at", "is_read"]
+        read_only_fields = fields
+
+    def get_is_read(self, notification) -> bool:
+        return notification.read_at is not None
+
+
+class NotificationFilter(django_filters.FilterSet):
+    unread = django_filters.BooleanFilter(field_name="read_at", lookup_expr="isnull", label=_("unread only"))
+    level = django_filters.MultipleChoiceFilter(choices=Notification.Level.choices)
+
+    class Meta:
+        model = Notification
+        fields = ["unread", "level"]
+
+
+class UnreadCountSerializer(serializers.Serializer):
+    unread = serializers.IntegerField()
+
+
+class MarkedReadSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text=_("How many notifications were unread and are now read."))
+
+
+class NotificationViewSet(ScopedReadOnlyModelViewSet):
+    """The caller's own notifications (``reach``: a notification is its recipient's alone), newest
+    first, so a phone app shows what Today shows; mark one or all read."""
+
+    queryset = Notification.objects.all()
+    serializer_class = NotificationSerializer
+    filterset_class = NotificationFilter
+    # Reading one's own inbox is not a read of a family's personal data: it carries only what may
+    # be mailed or texted to the recipient anyway.
+    audit_reads = False
+    # Marking one's own notification read is part of reading it.
+    action_perms = {"read": "view", "read_all": "view"}
+
+    @extend_schema(responses=UnreadCountSerializer, filters=False)
+    @action(detail=False, methods=["get"], url_path="unread-count", pagination_class=None)
+    def unread_count(self, request):
+        return Response({"unread": self.get_queryset().filter(read_at__isnull=True).count()})
+
+    @extend_schema(request=None, responses=NotificationSerializer)
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        notification = self.get_object()
+        notifications_mark_read(actor=request.user, ids=[notification.pk])
+        notification.refresh_from_db(fields=["read_at"])
+        return Response(self.get_serializer(notification).data)
+
+    @extend_schema(request=None, responses=MarkedReadSerializer, filters=False)
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request):
+        return Response({"marked": notifications_mark_read(actor=request.user)})
 
 
 class TokenSerializer(serializers.ModelSerializer):

@@ -2,47 +2,49 @@
 
 Rows are matched by name. A missing row is created; an existing row keeps what an administrator
 set in the admin (enabled, schedule) and only gets its task name corrected, so a deploy never
-undoes an edit. Times are local (Asia/Shanghai).
+undoes an edit. Times are local (Asia/Shanghai). Names and descriptions are stored in English, the
+name being the row's key; the admin shows them translated (``beat_admin``), so they are marked here.
 """
 from django.conf import settings
+from django.utils.translation import gettext_noop as _
 
 SCHEDULE = {
-    "Check-in cadence sweep": {
+    _("Check-in cadence sweep"): {
         "task": "families.checkin_sweep", "crontab": {"minute": "0", "hour": "7"},
-        "description": "Remind contacts of due and overdue check-ins; escalate long-overdue families.",
+        "description": _("Remind contacts of due and overdue check-ins; escalate long-overdue families."),
     },
-    "Sensitive dates": {
+    _("Sensitive dates"): {
         "task": "families.sensitive_dates_sweep", "crontab": {"minute": "30", "hour": "6"},
-        "description": "Care-visit tasks ahead of anniversaries, festivals and birthdays.",
+        "description": _("Care-visit tasks ahead of anniversaries, festivals and birthdays."),
     },
-    "Insurance renewals": {
+    _("Insurance renewals"): {
         "task": "services.insurance_sweep", "crontab": {"minute": "15", "hour": "7"},
-        "description": "Policies ending within 60/30/7 days, lapsed policies, members without cover.",
+        "description": _("Policies ending within 60/30/7 days, lapsed policies, members without cover."),
     },
-    "Training reminders": {
+    _("Training reminders"): {
         "task": "volunteers.training_sweep", "crontab": {"minute": "0", "hour": "9"},
-        "description": "Sessions tomorrow; qualifications expiring within 30 days.",
+        "description": _("Sessions tomorrow; qualifications expiring within 30 days."),
     },
-    "Group birthday lists": {
+    _("Group birthday lists"): {
         "task": "services.birthday_lists", "crontab": {"minute": "0", "hour": "8", "day_of_month": "1"},
-        "description": "Next month's birthdays for each Warm Heart Home's coordinator.",
+        "description": _("Next month's birthdays for each Warm Heart Home's coordinator."),
     },
-    "Annual review worklist": {
+    _("Annual review worklist"): {
         "task": "families.annual_review_open",
         "crontab": {"minute": "0", "hour": "8", "day_of_month": "2", "month_of_year": "1"},
-        "description": "January: the eligibility-review worklist per township.",
+        "description": _("January: the eligibility-review worklist per township."),
     },
-    "Report tallies": {
+    _("Report tallies"): {
         "task": "reports.aggregates_rebuild", "crontab": {"minute": "30", "hour": "3"},
-        "description": "Recompute the report tallies from the records; exact again after bulk loads, drift logged.",
+        "description": _("Recompute the report tallies from the records; exact again after bulk loads, drift logged."),
     },
-    "Catch up scheduled work": {
+    _("Catch up scheduled work"): {
         "task": "core.jobs_catch_up", "crontab": {"minute": "*/5"}, "expire_seconds": 240,
-        "description": "Run every scheduled job whose period is due and not done (a lost tick, a flushed queue).",
+        "description": _("Run every scheduled job whose period is due and not done (a lost tick, a flushed queue)."),
     },
-    "Send due notifications": {
+    _("Send due notifications"): {
         "task": "core.dispatch_deliveries", "crontab": {"minute": "*/5"},
-        "description": "Send digests and SMS deferred past quiet hours; catch up after a broker outage.",
+        "description": _("Send digests and SMS deferred past quiet hours; catch up after a broker outage."),
     },
 }
 

@@ -104,6 +104,15 @@ def _send_after_commit(recipient_ids):
             enqueue(send_deliveries, recipient_id)
 
 
+def notifications_mark_read(*, actor, ids=None, now=None):
+    """Mark the actor's own unread notifications read (all of them when ``ids`` is None); returns how
+    many changed. Marking one already read, or somebody else's, changes nothing."""
+    queryset = Notification.objects.filter(recipient=actor, read_at__isnull=True)
+    if ids is not None:
+        queryset = queryset.filter(pk__in=ids)
+    return queryset.update(read_at=now or timezone.now())
+
+
 def notify(*, recipient, kind, title, dedup_key, body="", level=Notification.Level.INFO, family=None, link="",
            digest=False):
     """Store a notification for ``recipient`` and queue its sending; returns it, or ``None`` if it

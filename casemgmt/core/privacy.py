@@ -304,6 +304,29 @@ def searchable(user, model, name):
     return how in (Access.REVEAL, Access.MASKED) and field_of(model, name).kind in IDENTIFIER_KINDS
 
 
+# Searching by the last digits of an ID number: who may, and how many digits.
+SUFFIX_SEARCH_ROLES = frozenset({Role.SOCIAL_WORKER, Role.CONTACT_PERSON})
+ID_SUFFIX_LENGTHS = range(4, 7)
+
+
+def searchable_by_suffix(user, model, name):
+    """Whether ``user`` may find rows of ``model`` by the last 4 to 6 characters of ``name`` (an ID
+    number): people on the phone give "the one ending in 0423", not 18 digits.
+
+    Safe enough because it tells nothing new, to nobody outside a caseload:
+    - only caseload roles, and the search looks at their own caseload only (a few hundred people),
+      never at a region where thousands share any four digits: it picks out one of the reader's own
+      families, it cannot list strangers or enumerate a region;
+    - the last four characters are already in the masked number every such reader sees
+      (``350624********0423``); five and six add the day of birth, which the reader sees anyway
+      (a member's birth date is of kind PROFILE);
+    - nothing is stored for it: no index of suffixes whose small key space (10⁴–10⁶) a stolen
+      database could be matched against; the caseload's numbers are decrypted and compared in memory."""
+    spec = field_of(model, name)
+    return (role_of(user) in SUFFIX_SEARCH_ROLES and spec is not None and spec.kind == Kind.ID_NUMBER
+            and access(user, model, name) in (Access.SHOW, Access.REVEAL, Access.MASKED))
+
+
 def hidden_for(user, model, names):
     """Of ``names``, the fields ``user`` never gets (not even masked) on any row of ``model``."""
     return [name for name in names if access(user, model, name) == Access.HIDDEN]
@@ -556,7 +579,9 @@ def table_markdown():
     outbound_kinds = ", ".join(str(kind) for kind, how in OUTBOUND.items() if how == Access.SHOW)
     lines += ["", f"Own records: {owners}.", "",
               "Searches and filters: by fields shown in plaintext, or by a whole "
-              f"{', '.join(sorted(str(kind) for kind in IDENTIFIER_KINDS))} the user may reveal or see masked.",
+              f"{', '.join(sorted(str(kind) for kind in IDENTIFIER_KINDS))} the user may reveal or see masked; "
+              f"by the last {ID_SUFFIX_LENGTHS.start}–{ID_SUFFIX_LENGTHS.stop - 1} characters of an ID number within "
+              f"the caseload of: {', '.join(sorted(str(role) for role in SUFFIX_SEARCH_ROLES))}.",
               f"Text that leaves the system (calendar feeds, e-mail, SMS, notifications): {outbound_kinds} only, "
               "and people's names masked.",
               "Sign-in with a second factor: " + ", ".join(sorted(str(role) for role in SECOND_FACTOR_ROLES))

@@ -11,6 +11,7 @@ class SecurityConfig(AppConfig):
         from django.contrib import admin
         from django.db.models.signals import post_save
         from django_otp.plugins.otp_static.models import StaticDevice
+        from django_otp.plugins.otp_totp.models import TOTPDevice
 
         from casemgmt.core import reach
         from casemgmt.core.models import Role
@@ -31,6 +32,9 @@ class SecurityConfig(AppConfig):
         # permission check needs a verified session), signing in through the same form as the
         # workspace. Swapping the class keeps every registration and the site titles set on the instance.
         admin.site.__class__ = SecondFactorAdminSite
-        # Recovery codes are the user's alone: django-otp's admin would show them to an administrator.
-        if admin.site.is_registered(StaticDevice):
-            admin.site.unregister(StaticDevice)
+        # Recovery codes and an authenticator's key are the user's alone: django-otp's admin would show
+        # them (the key also as a QR code) to an administrator, who could then sign in as the user. A
+        # lost phone is an enrolment window (security admin), which removes both.
+        for device in (StaticDevice, TOTPDevice):
+            if admin.site.is_registered(device):
+                admin.site.unregister(device)

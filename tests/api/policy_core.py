@@ -4,7 +4,7 @@ import datetime
 from django.utils import timezone
 
 from casemgmt.api.models import ApiToken
-from casemgmt.core.models import AuditEvent
+from casemgmt.core.models import AuditEvent, Notification
 from tests.api.matrix import DENY, SCOPES, SIGNED_IN, RoutePolicy, Sees
 
 ROUTE_POLICIES = {
@@ -23,6 +23,14 @@ ROUTE_POLICIES = {
         make=lambda world, scope: AuditEvent.objects.create(
             event="test.matrix", region_path=world.families[scope].region_path, family_id=world.families[scope].pk),
         list_exact=False,
+    ),
+    # Notifications: each person reads and marks only their own.
+    "notification": RoutePolicy(
+        read=Sees(alice={"own"}, bob={"colleague"}, carol={"outside"}, manager=set(), coordinator=set(),
+                  volunteer=set(), auditor=set(), contact=set()),
+        make=lambda world, scope: Notification.objects.create(
+            recipient=world.owner_of[scope], kind="test", title=f"n-{scope}", dedup_key=f"matrix-{scope}"),
+        write={"read": SIGNED_IN, "read_all": SIGNED_IN},
     ),
     # Personal tokens: each person sees and revokes only their own.
     "apitoken": RoutePolicy(

@@ -1,10 +1,13 @@
 """Every report endpoint and page from the outside, as alice, bob, carol and the manager."""
 import io
+import re
 from decimal import Decimal
 
 import openpyxl
 import pytest
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from casemgmt.core.models import AuditEvent
 from tests.reports.conftest import YEAR
@@ -81,10 +84,26 @@ def test_pages_render_with_svg_charts_and_print_css(client, report_data, login):
     page = client.get(reverse("reports:index"), Q)
     html = page.content.decode()
     assert page.status_code == 200
-    assert html.count("<svg") == 8 and "<script" not in html and "http://" not in html.replace("http://www.w3.org", "")
+    # Eight charts, drawn or noted as empty; the only script is the print button's file (no inline script).
+    assert len(re.findall(r'class="chart[ "]', html)) == 8 and "<svg" in html
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/reports/print.js" defer>']
+    assert "http://" not in html.replace("http://www.w3.org", "")
     assert "1250.50" in html
     annual = client.get(reverse("reports:annual"), Q).content.decode()
     assert "@media print" in annual and "<svg" in annual and "绥安镇" in annual
+    assert "onclick" not in annual and 'data-print' in annual
+    assert 'name="viewport"' in annual and reverse("workspace:home") in annual
+
+
+def test_a_chart_with_nothing_to_draw_says_so_instead_of_empty_axes(client, report_data, login):
+    login("manager")
+    html = client.get(reverse("reports:index"), {"year": 2001}).content.decode()
+    with translation.override("zh-hans"):
+        empty = [_("Consolation amount by month (CNY)"), _("Activity participants by month"),
+                 _("Activity participants by category")]
+    for title in empty:
+        assert f'<figure class="chart no-data"><figcaption>{title}</figcaption><p>本地区本期没有数据。</p>' in html
+    assert len(re.findall(r'class="chart[ "]', html)) == 8
 
 
 def test_workbook_has_one_sheet_per_group_with_chinese_headings(client, report_data, login):
