@@ -84,7 +84,7 @@ def test_hundreds_of_staff_in_their_villages_share_one_statement_per_shape(staff
     assert len(staff) >= 250 and len({user.region_id for user, _ in staff}) >= 240
     clients = [(user, families, _client(user)) for user, families in staff]
     for town in Region.objects.filter(level=Region.Level.TOWNSHIP):
-        selectors.walk_threshold(town.path)  # the planner's estimates, kept ten minutes, are not what is counted
+        selectors.walk_threshold(path=town.path)  # the planner's estimates, kept ten minutes, are not what is counted
     compiled_in_reach.clear()
     shapes = sum(len(reads) for reads in REQUESTS_PER_SHAPE.values())
     requests = 0
