@@ -96,6 +96,9 @@ SCOPES = {
     "services.insuranceclaim": _case("member__family"),
     "services.disbursement": Scope(roles=CASEWORK, region="fund__region__path", family="family"),
     "services.healthcheckup": _case("member__family"),
+    "services.consolationvisit": _case("family"),
+    # Paid for a policy of a region; a payment for one person belongs to that person's family too.
+    "services.premiumpayment": Scope(roles=CASEWORK, region="policy__region__path", family="member__family"),
 }
 
 
