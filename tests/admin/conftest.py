@@ -136,7 +136,7 @@ def dataset(regions, people, families):
     InsuredPerson.objects.create(policy=policy, member=mother)
     InsuranceClaim.objects.create(policy=policy, member=mother, incident_date=today, amount_claimed=Decimal("500"),
                                   diagnosis="高血压")
-    Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("500"), family=own, paid_on=today)
+    Disbursement.objects.create(fund=fund, kind="other", amount=Decimal("500"), family=own, paid_on=today)
     HealthCheckup.objects.create(member=mother, date=today, provider="县医院", findings="血压偏高")
 
     for user in (root, manager):

@@ -65,7 +65,7 @@ def test_anonymisation_masks_people_and_keeps_statistics(people, regions, famili
     family = families["own"]
     fund = Fund.objects.create(name="慰问金", programme="consolation", year=2026, budget=Decimal("1000"),
                                region=regions["zhangpu"])
-    Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("500"), family=family,
+    Disbursement.objects.create(fund=fund, kind="other", amount=Decimal("500"), family=family,
                                 paid_on=timezone.localdate())
     birth_year = mother.birth_date.year
     family_anonymise(actor=people["root"], family=family, reason="保存期满")
