@@ -403,7 +403,9 @@ class ConsolationVisit(TrackedModel):
     fund = models.ForeignKey(
         Fund, verbose_name=_("fund"), null=True, blank=True, on_delete=models.PROTECT, related_name="consolation_visits"
     )
-    notes = models.CharField(_("notes"), max_length=300, blank=True)
+    # Like a disbursement's description; what the family said and needs goes into a check-in.
+    notes = models.CharField(_("notes"), max_length=300, blank=True,
+                             help_text=_("What the visit was for; the family's situation belongs in a check-in."))
     recorded_by = models.ForeignKey(
         USER, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

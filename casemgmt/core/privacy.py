@@ -187,7 +187,7 @@ FIELDS = {
     ),
     "services.consolationvisit": _fields(
         **_REC, family=K.NAME, member=K.NAME, visited_on=K.PROFILE, visitor=K.PROFILE, visiting_party=K.PROFILE,
-        occasion=K.PROFILE, cash=K.PROFILE, goods=K.PROFILE, goods_value=K.PROFILE, fund=K.PROFILE, notes=K.NOTES,
+        occasion=K.PROFILE, cash=K.PROFILE, goods=K.PROFILE, goods_value=K.PROFILE, fund=K.PROFILE, notes=K.PROFILE,
         recorded_by=K.PROFILE,
     ),
     "services.premiumpayment": _fields(

@@ -187,7 +187,7 @@ class DisbursementSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["recorded_by"]
 
 
-class PremiumPaymentSerializer(serializers.ModelSerializer):
+class PremiumPaymentSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
     """A premium paid; without ``amount``, the insured person's premium on the roster is used."""
 
     policy = ScopedRelatedField(queryset=InsurancePolicy.objects.all())

@@ -244,7 +244,12 @@ class ConsolationVisitViewSet(ScopedModelViewSet):
     audit_family_field = "family_id"
 
     def perform_create(self, serializer):
-        serializer.instance = services.consolation_visit_record(actor=self.request.user, **serializer.validated_data)
+        values = serializer.validated_data
+        if values.get("visitor") is None and not values.get("visiting_party"):
+            # Named by nobody: the visit was made by whoever records it (staff outside the caller's
+            # reach of users cannot be named, so a worker could not name herself otherwise).
+            values = {**values, "visitor": self.request.user}
+        serializer.instance = services.consolation_visit_record(actor=self.request.user, **values)
 
     def perform_update(self, serializer):
         visit = serializer.instance

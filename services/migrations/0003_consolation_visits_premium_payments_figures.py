@@ -33,7 +33,7 @@ class Migration(migrations.Migration):
                 ('cash', models.DecimalField(decimal_places=2, default=0, max_digits=12, validators=[django.core.validators.MinValueValidator(0)], verbose_name='cash (CNY)')),
                 ('goods', models.CharField(blank=True, max_length=200, verbose_name='goods given')),
                 ('goods_value', models.DecimalField(decimal_places=2, default=0, max_digits=12, validators=[django.core.validators.MinValueValidator(0)], verbose_name='value of the goods (CNY)')),
-                ('notes', models.CharField(blank=True, max_length=300, verbose_name='notes')),
+                ('notes', models.CharField(blank=True, help_text="What the visit was for; the family's situation belongs in a check-in.", max_length=300, verbose_name='notes')),
                 ('family', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='consolation_visits', to='families.family', verbose_name='family')),
                 ('fund', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='consolation_visits', to='services.fund', verbose_name='fund')),
                 ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='consolation_visits', to='families.familymember', verbose_name='member visited')),

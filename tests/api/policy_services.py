@@ -106,10 +106,9 @@ ROUTE_POLICIES = {
             paid_on=datetime.date(2026, 2, 1)),
         write={"create": {"manager"}},
     ),
-    # A premium paid for one person belongs to that person's family: the caseload decides; contact
-    # persons and coordinators have no business with premiums.
+    # A premium paid for one person belongs to that person's family: the caseload decides, as for the roster.
     "premiumpayment": RoutePolicy(
-        read={**CASEWORK, "contact": DENY},
+        read=CASEWORK,
         make=lambda world, scope: PremiumPayment.objects.create(
             policy=policy_in(world, scope), member=mother_of(world, scope), paid_on=datetime.date(2026, 1, 5), amount=100),
         write={"create": {"manager"}},
