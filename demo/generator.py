@@ -300,12 +300,15 @@ def _tables():
                                                 "recipient_name", "paid_on", "period", "description", "recorded_by_id",
                                                 "outcome", "outcome_amount"]),
         "checkup": Table(sm.HealthCheckup, ["member_id", "date", "provider", "site_id", "is_free", "cost", "findings"]),
+        "visit": Table(sm.ConsolationVisit, [*stamps, "family_id", "member_id", "visited_on", "visitor_id",
+                                             "visiting_party", "occasion", "cash", "goods", "goods_value", "fund_id",
+                                             "notes", "recorded_by_id"]),
     }
 
 
 TABLE_ORDER = ["family", "status", "member", "assignment", "assessment", "risk", "checkin", "plan", "goal", "task",
                "enrollment", "review", "consent", "pairing", "hours", "attendance", "insured", "claim", "disbursement",
-               "checkup"]
+               "checkup", "visit"]
 
 
 def family_ids(ctx, index):
@@ -624,11 +627,12 @@ def _family(ctx, rng, index, t):
         festival = rng.choice(((1, 20, "春节慰问"), (9, 10, "中秋慰问"), (4, 2, "清明慰问")))
         paid = datetime.date(today.year if datetime.date(today.year, festival[0], festival[1]) <= today else today.year - 1,
                              festival[0], festival[1])
-        cash = rng.random() < 0.7
-        t["disbursement"].add(ctx.funds[(county6, "consolation", paid.year)],
-                              "consolation_cash" if cash else "consolation_goods",
-                              Decimal(rng.choice((500, 800, 1000, 1200))) if cash else Decimal("300.00"),
-                              "" if cash else "大米、食用油、牛奶", fid, None, None, "", paid, "", festival[2], None, "", None)
+        given = rng.random()  # cash, goods, both, or a visit with nothing given
+        cash = Decimal(rng.choice((500, 800, 1000, 1200))) if given < 0.55 or 0.8 <= given < 0.9 else Decimal("0.00")
+        goods_value = Decimal("300.00") if 0.55 <= given < 0.9 else Decimal("0.00")
+        t["visit"].add(*stamps, fid, None, paid, users["township_contact"], f"{county_name}计生协", festival[2][:2],
+                       cash, "大米、食用油、牛奶" if goods_value else "", goods_value,
+                       ctx.funds[(county6, "consolation", paid.year)], festival[2], users["township_contact"])
     return t
 
 
@@ -1176,6 +1180,9 @@ def _shared(rng, city, counties, coordinators, today, now, n_families):
                         max_days=90 if product == "nursing_allowance" else None, fund_id=funds[("city", "insurance", year)],
                         status="active" if datetime.date(year, 12, 31) >= today else "expired",
                         renews=previous.get(product), responsible=coordinators.get(county.path))
+                if policy.status != "draft":
+                    sm.PremiumPayment.objects.get_or_create(policy=policy, member=None, paid_on=policy.starts_on,
+                                                            defaults={"amount": policy.premium})
                 previous[product] = policy
                 policies.setdefault(county.code[:6], {})[(year, product)] = policy.pk
     return {"volunteers": volunteers, "activities": activities, "policies": policies, "funds": funds, "sites": sites}

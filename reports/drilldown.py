@@ -29,6 +29,12 @@ def _recipient(disbursement):
     return mask_name(disbursement.recipient_name)
 
 
+def _visitor(visit):
+    """Staff by their name as the system knows them, an organisation or person as recorded."""
+    names = [visit.visitor.get_full_name() or visit.visitor.get_username()] if visit.visitor_id else []
+    return "; ".join(names + ([visit.visiting_party] if visit.visiting_party else []))
+
+
 @dataclass(frozen=True)
 class Figure:
     title: object
@@ -44,6 +50,7 @@ FILE_NUMBER = ("file_number", _("file number"), lambda o: o.file_number)
 FAMILY_CATEGORY = ("category", _("category"), lambda o: o.get_category_display())
 STATUS = ("status", _("status"), lambda o: o.get_status_display())
 FAMILY_REGION = ("region", _("region"), lambda o: str(o.family.region))
+FAMILY_FILE = ("family", _("file number"), lambda o: o.family.file_number)
 
 FIGURES = {
     "sites": Figure(
@@ -54,10 +61,12 @@ FIGURES = {
     ),
     "consolation": Figure(
         _("consolation visits"), lambda s: s.consolation(),
-        (("paid_on", _("paid on"), lambda o: o.paid_on), ("kind", _("kind"), lambda o: o.get_kind_display()),
-         ("recipient", _("recipient"), _recipient), ("amount", _("amount (CNY)"), lambda o: o.amount),
-         ("goods", _("goods"), lambda o: o.goods), ("fund", _("fund"), lambda o: o.fund.name)),
-        filters={"kind": "kind"}, related=("fund", "family", "member", "volunteer"), ordering=("paid_on", "pk"),
+        (("visited_on", _("visited on"), lambda o: o.visited_on), FAMILY_FILE,
+         ("member", _("member visited"), lambda o: mask_name(o.member.name) if o.member_id else ""),
+         ("visitor", _("visited by"), _visitor), ("occasion", _("occasion"), lambda o: o.occasion),
+         ("cash", _("cash (CNY)"), lambda o: o.cash), ("goods", _("goods given"), lambda o: o.goods),
+         ("goods_value", _("value of the goods (CNY)"), lambda o: o.goods_value), FAMILY_REGION),
+        related=("family__region", "member", "visitor"), ordering=("visited_on", "pk"),
     ),
     "free_checkups": Figure(
         _("free health check-ups"), lambda s: s.free_checkups(),
@@ -80,6 +89,41 @@ FIGURES = {
          ("relation", _("relation"), lambda o: o.get_relation_display()), FAMILY_REGION),
         related=("family__region",),
     ),
+    "insurance_premiums": Figure(
+        _("insurance premiums paid"), lambda s: s.premium_payments(),
+        (("paid_on", _("paid on"), lambda o: o.paid_on), ("insurer", _("insurer"), lambda o: o.policy.insurer),
+         ("product", _("product"), lambda o: o.policy.get_product_kind_display()),
+         ("policy_number", _("policy number"), lambda o: o.policy.policy_number),
+         ("insured", _("insured person"), lambda o: mask_name(o.member.name) if o.member_id else ""),
+         ("amount", _("amount (CNY)"), lambda o: o.amount), ("region", _("region"), lambda o: str(o.policy.region))),
+        filters={"product": "policy__product_kind"}, related=("policy__region", "member"), ordering=("paid_on", "pk"),
+    ),
+    "claims_paid": Figure(
+        _("insurance claims paid"), lambda s: s.claims_paid(),
+        (("settled_on", _("settled on"), lambda o: o.settled_on), ("member", _("member"), lambda o: mask_name(o.member.name)),
+         ("family", _("file number"), lambda o: o.member.family.file_number),
+         ("product", _("product"), lambda o: o.policy.get_product_kind_display()),
+         ("amount_settled", _("amount settled (CNY)"), lambda o: o.amount_settled)),
+        filters={"product": "policy__product_kind"}, related=("policy", "member__family"), ordering=("settled_on", "pk"),
+    ),
+    "assistance_payments": Figure(
+        _("special-assistance payments"), lambda s: s.assistance_payments(),
+        (("paid_on", _("paid on"), lambda o: o.paid_on), ("recipient", _("recipient"), _recipient),
+         ("category", _("category"), lambda o: o.family.get_category_display() if o.family_id else ""),
+         ("period", _("period"), lambda o: o.period), ("amount", _("amount (CNY)"), lambda o: o.amount),
+         ("fund", _("fund"), lambda o: o.fund.name)),
+        filters={"category": "family__category"}, related=("fund", "family", "member", "volunteer"),
+        ordering=("paid_on", "pk"),
+    ),
+    "grants": Figure(
+        _("grants"), lambda s: s.grants(),
+        (("paid_on", _("paid on"), lambda o: o.paid_on), ("recipient", _("recipient"), _recipient),
+         ("amount", _("amount (CNY)"), lambda o: o.amount), ("fund", _("fund"), lambda o: o.fund.name),
+         ("outcome", _("outcome"), lambda o: o.outcome),
+         ("outcome_amount", _("outcome amount (CNY)"), lambda o: o.outcome_amount)),
+        filters={"programme": "fund__programme"}, related=("fund", "family", "member", "volunteer"),
+        ordering=("paid_on", "pk"),
+    ),
     "volunteer_support": Figure(
         _("volunteer support funds"), lambda s: s.volunteer_support(),
         (("paid_on", _("paid on"), lambda o: o.paid_on), ("recipient", _("recipient"), _recipient),
@@ -101,6 +145,22 @@ FIGURES = {
          ("checked_in_at", _("checked in at"), lambda o: _local(o.checked_in_at))),
         filters={"category": "activity__category"}, related=("activity", "member", "volunteer"),
         ordering=("activity__starts_at", "pk"),
+    ),
+    "trainings": Figure(
+        _("training sessions"), lambda s: s.trainings(),
+        (("course", _("course"), lambda o: o.course.title),
+         ("programme", _("programme"), lambda o: o.course.get_programme_display()), REGION,
+         ("starts_at", _("starts at"), lambda o: _local(o.starts_at)), ("venue", _("venue"), lambda o: o.venue), STATUS),
+        filters={"programme": "course__programme"}, related=("course", "region"), ordering=("starts_at", "pk"),
+    ),
+    "training_participants": Figure(
+        _("training participants"), lambda s: s.training_participants(),
+        (("course", _("course"), lambda o: o.session.course.title),
+         ("programme", _("programme"), lambda o: o.session.course.get_programme_display()),
+         ("starts_at", _("starts at"), lambda o: _local(o.session.starts_at)),
+         ("participant", _("participant"), lambda o: mask_name(o.volunteer.name))),
+        filters={"programme": "session__course__programme"}, related=("session__course", "volunteer"),
+        ordering=("session__starts_at", "pk"),
     ),
     "volunteers_trained": Figure(
         _("volunteers trained"), lambda s: s.volunteers_trained(),

@@ -61,6 +61,21 @@ TITLES = {"families": gettext_lazy("families"), "volunteers": gettext_lazy("volu
           "public_posting": gettext_lazy("public posting"), "insurer_roster": gettext_lazy("insurer roster")}
 
 
+def public_posting_table(*, actor, region=None, ip=None):
+    """(headings, rows) of the public posting list (公示名单) in the actor's reach and ``region``, as
+    the export policy gives it (always masked; consenting people only), for the statistics workbook.
+    Audited like the list export it is."""
+    queryset, resource_class = _records(actor, "public_posting", region, None)
+    objects = list(consent_filter(queryset, EXPORT_PURPOSES["public_posting"]))
+    resource = resource_class(reader=actor)
+    dataset = resource.export(queryset=objects)
+    audit_log(actor=actor, event="reports.export.masked", objects=objects,
+              region_path=region.path if region else actor.reach_path, ip=ip,
+              after={"list": "public_posting", "rows": len(objects), "fields": resource.fields_carried(privacy.Access.SHOW),
+                     "masked": resource.fields_carried(privacy.Access.MASKED)})
+    return dataset.headers, list(dataset)
+
+
 def list_export(*, actor, kind, region=None, unmasked=False, reason="", policy_id=None, ip=None, stepped_up=False):
     """(file name, workbook bytes) of the list ``kind`` within the actor's reach and ``region``.
     ``stepped_up``: the request carries a fresh second factor (``security.stepup.step_up_ok``)."""

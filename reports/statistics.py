@@ -1,8 +1,12 @@
 """The bulletin's yearly figures, computed by database aggregation for a region subtree and a period.
 
 Every figure is an aggregate over one of the record sets in ``ReportScope`` (sites open in the
-period, consolation disbursements paid in it, …). The drill-down (``reports.drilldown``) lists the
-rows of exactly the same record set, so a figure can always be traced to the records behind it.
+period, consolation visits made in it, premiums paid in it, …). The drill-down
+(``reports.drilldown``) lists the rows of exactly the same record set, so a figure can always be
+traced to the records behind it. Every figure is also broken down by sub-region
+(``trends_compute``'s ``by_region``): each record counts toward the child region its own region lies
+in, or toward the region's own level (市本级 / 县本级) when it is held at the region itself, so each
+breakdown adds up to its figure.
 
 Every record set passes through ``reach.restrict`` first: a user's figures never include rows they
 could not open one by one (a social worker's family figures are their caseload's).
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce, Substr, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -28,19 +32,30 @@ from django.utils.translation import gettext_lazy as _
 from casemgmt.core import reach
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import Region, Role
-from families.models import Category, CheckIn, Family, RiskLevel
-from services.models import Activity, ActivityAttendance, Disbursement, HealthCheckup, InsurancePolicy, InsuredPerson, ServiceSite
-from volunteers.models import Enrollment, Volunteer
+from families.models import Category, CheckIn, Family, FamilyMember, RiskLevel
+from services.models import (
+    Activity,
+    ActivityAttendance,
+    ConsolationVisit,
+    Disbursement,
+    HealthCheckup,
+    InsuranceClaim,
+    InsurancePolicy,
+    InsuredPerson,
+    PremiumPayment,
+    ServiceSite,
+)
+from volunteers.models import Enrollment, TrainingCourse, TrainingSession, Volunteer
 
 from . import aggregates
 
 # Roles that read reports at all; the others (volunteers, auditors) have no figures to see.
 REPORT_ROLES = frozenset({Role.ADMIN, Role.REGION_MANAGER, Role.SOCIAL_WORKER, Role.CONTACT_PERSON,
                           Role.VOLUNTEER_COORDINATOR})
-CONSOLATION_KINDS = (Disbursement.Kind.CONSOLATION_CASH, Disbursement.Kind.CONSOLATION_GOODS)
 # Policies that were actually bought: drafts were never paid, cancelled ones were refunded.
 SPENT_POLICY_STATUSES = (InsurancePolicy.Status.ACTIVE, InsurancePolicy.Status.EXPIRED)
 ZERO = Decimal("0.00")
+PSYCH_AID_KINDS = (ServiceSite.Kind.PSYCH_AID_CENTRE,)
 
 
 def may_read_reports(user):
@@ -170,12 +185,21 @@ class ReportScope:
         )
 
     def consolation(self):
+        return self._in(ConsolationVisit.objects.all(), "family__region_path").filter(
+            visited_on__range=(self.period.start, self.period.end))
+
+    def _paid(self, kind):
         return self._in(self._disbursements(), "where_path").filter(
-            kind__in=CONSOLATION_KINDS, paid_on__range=(self.period.start, self.period.end))
+            kind=kind, paid_on__range=(self.period.start, self.period.end))
+
+    def assistance_payments(self):
+        return self._paid(Disbursement.Kind.ASSISTANCE_PAYMENT)
+
+    def grants(self):
+        return self._paid(Disbursement.Kind.GRANT)
 
     def volunteer_support(self):
-        return self._in(self._disbursements(), "where_path").filter(
-            kind=Disbursement.Kind.VOLUNTEER_SUPPORT, paid_on__range=(self.period.start, self.period.end))
+        return self._paid(Disbursement.Kind.VOLUNTEER_SUPPORT)
 
     def free_checkups(self):
         return self._in(HealthCheckup.objects.all(), "member__family__region_path").filter(
@@ -184,6 +208,16 @@ class ReportScope:
     def insurance_policies(self):
         return self._in(InsurancePolicy.objects.all(), "region__path").filter(
             status__in=SPENT_POLICY_STATUSES, starts_on__lte=self.period.end, ends_on__gte=self.period.start)
+
+    def premium_payments(self):
+        """Premiums paid in the period, for policies that were bought (a refunded policy's are not spent)."""
+        return self._in(PremiumPayment.objects.all(), "policy__region__path").filter(
+            policy__status__in=SPENT_POLICY_STATUSES, paid_on__range=(self.period.start, self.period.end))
+
+    def claims_paid(self):
+        """Claims settled in the period (to where the insured person lives)."""
+        return self._in(InsuranceClaim.objects.all(), "member__family__region_path").filter(
+            status=InsuranceClaim.Status.SETTLED, settled_on__range=(self.period.start, self.period.end))
 
     def insured_people(self):
         """Roster rows of the policies above (a person on two policies appears twice; counted once)."""
@@ -202,6 +236,17 @@ class ReportScope:
         return self._in(Enrollment.objects.all(), "session__region__path").filter(
             status=Enrollment.Status.ATTENDED, session__starts_at__gte=self.period.start_at,
             session__starts_at__lt=self.period.end_before)
+
+    def trainings(self):
+        """Training sessions held in the period (volunteer skills, youth-health facilitators, …)."""
+        return self._in(TrainingSession.objects.all(), "region__path").exclude(
+            status=TrainingSession.Status.CANCELLED).filter(
+            starts_at__gte=self.period.start_at, starts_at__lt=self.period.end_before)
+
+    def training_participants(self):
+        """Person-times of attendance at the sessions above."""
+        return self._in(Enrollment.objects.all(), "session__region__path").filter(
+            status=Enrollment.Status.ATTENDED, session__in=self.trainings().values("pk"))
 
     def volunteers_trained(self):
         return Volunteer.objects.filter(pk__in=self.trained_enrollments().values("volunteer_id"))
@@ -234,22 +279,12 @@ def _money(value):
     return (value or ZERO).quantize(Decimal("0.01"))
 
 
-def _disbursed(scope, tallied):
-    """Consolation and volunteer-support payments of the period: counts and amounts."""
+def _support(scope, tallied):
+    """Volunteer-support payments of the period: count and amount (from the tallies when they answer)."""
     if tallied is None or tallied.disbursements is None:
-        return scope._in(scope._disbursements(), "where_path").filter(
-            paid_on__range=(scope.period.start, scope.period.end)).aggregate(
-            consolation_count=Count("pk", filter=Q(kind__in=CONSOLATION_KINDS)),
-            consolation_amount=Sum("amount", filter=Q(kind__in=CONSOLATION_KINDS)),
-            support_count=Count("pk", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
-            support_amount=Sum("amount", filter=Q(kind=Disbursement.Kind.VOLUNTEER_SUPPORT)),
-        )
-    consolation = [row for row in tallied.disbursements if row["kind"] in CONSOLATION_KINDS]
-    support = [row for row in tallied.disbursements if row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT]
-    return {"consolation_count": sum(row["n"] for row in consolation),
-            "consolation_amount": sum((row["amount"] for row in consolation), ZERO),
-            "support_count": sum(row["n"] for row in support),
-            "support_amount": sum((row["amount"] for row in support), ZERO)}
+        return scope.volunteer_support().aggregate(n=Count("pk"), amount=Sum("amount"))
+    rows = [row for row in tallied.disbursements if row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT]
+    return {"n": sum(row["n"] for row in rows), "amount": sum((row["amount"] for row in rows), ZERO)}
 
 
 def _family_figures(scope, tallied):
@@ -267,21 +302,40 @@ def _family_figures(scope, tallied):
     return tallied.families, {"active": active, "contacted": contacted}
 
 
+# Who received a grant: a family, else a volunteer, else a named person outside the system (the three
+# are disjoint, so their distinct counts add up).
+GRANT_BENEFICIARIES = {
+    "beneficiaries": lambda: (Count("family_id", distinct=True)
+                              + Count("volunteer_id", distinct=True, filter=Q(family__isnull=True))
+                              + Count("recipient_name", distinct=True, filter=Q(family__isnull=True, volunteer__isnull=True))),
+}
+
+
+def _consolation_sums():
+    return {"n": Count("pk"), "cash": Sum("cash"), "goods": Sum("goods_value")}
+
+
 def statistics_compute(scope):
     """All figures of the bulletin for ``scope``: one aggregate query per record set, or the tallies."""
     tallied = aggregates.tallies(scope)
     sites = dict(scope.sites().order_by().values_list("kind").annotate(n=Count("pk")))
-    disbursed = _disbursed(scope, tallied)
+    consolation = scope.consolation().aggregate(**_consolation_sums())
+    support = _support(scope, tallied)
     if tallied is not None and tallied.checkups is not None:
         checkups = sum(row["n"] for row in tallied.checkups)
     else:
         checkups = scope.free_checkups().count()
-    policies = {row["product_kind"]: row for row in scope.insurance_policies().order_by().values("product_kind").annotate(
-        n=Count("pk"), premium=Sum("premium"))}
+    policies = dict(scope.insurance_policies().order_by().values_list("product_kind").annotate(n=Count("pk")))
+    premiums = dict(scope.premium_payments().order_by().values_list("policy__product_kind").annotate(s=Sum("amount")))
+    claims = scope.claims_paid().aggregate(n=Count("pk"), amount=Sum("amount_settled"))
     if tallied is not None and tallied.insured is not None:
         covered = tallied.insured
     else:
         covered = scope.insured_people().aggregate(n=Count("member_id", distinct=True))["n"]
+    assistance = {row["family__category"]: row for row in scope.assistance_payments().order_by()
+                  .values("family__category").annotate(n=Count("pk"), amount=Sum("amount"))}
+    grants = scope.grants().aggregate(n=Count("pk"), amount=Sum("amount"), outcome=Sum("outcome_amount"),
+                                      **{k: f() for k, f in GRANT_BENEFICIARIES.items()})
     activities = {row["category"]: row["n"] for row in scope.activities().order_by().values("category").annotate(n=Count("pk"))}
     if tallied is not None and tallied.attendance is not None:
         attendance = {}
@@ -290,6 +344,9 @@ def statistics_compute(scope):
     else:
         attendance = {row["activity__category"]: row["n"] for row in
                       scope.participants().order_by().values("activity__category").annotate(n=Count("pk"))}
+    sessions = dict(scope.trainings().order_by().values_list("course__programme").annotate(n=Count("pk")))
+    trainees = dict(scope.training_participants().order_by().values_list("session__course__programme")
+                    .annotate(n=Count("pk")))
     trained = scope.trained_enrollments().aggregate(n=Count("volunteer_id", distinct=True))["n"]
     family_rows, coverage = _family_figures(scope, tallied)
 
@@ -303,25 +360,45 @@ def statistics_compute(scope):
         {"code": value, "label": str(label), "activities": activities.get(value, 0), "participants": attendance.get(value, 0)}
         for value, label in Activity.Category.choices
     ]
+    cash, goods = _money(consolation["cash"]), _money(consolation["goods"])
     return {
         "region": {"code": scope.region.code if scope.region else "",
                    "name": str(scope.region) if scope.region else str(_("all regions"))},
         "period": {"label": scope.period.label, "start": scope.period.start.isoformat(), "end": scope.period.end.isoformat()},
-        "sites": {"total": sum(sites.values()), "by_kind": _labelled(ServiceSite.Kind.choices, sites)},
-        "consolation": {"person_visits": disbursed["consolation_count"], "amount": _money(disbursed["consolation_amount"])},
+        "sites": {"total": sum(sites.values()), "psych_aid_centres": sum(sites.get(kind, 0) for kind in PSYCH_AID_KINDS),
+                  "by_kind": _labelled(ServiceSite.Kind.choices, sites)},
+        "consolation": {"person_visits": consolation["n"], "cash": cash, "goods_value": goods, "amount": cash + goods},
         "free_checkups": {"count": checkups},
         "insurance": {
-            "policies": sum(row["n"] for row in policies.values()),
-            "premium": _money(sum((row["premium"] for row in policies.values()), ZERO)),
+            "policies": sum(policies.values()),
+            "premium": _money(sum(premiums.values(), ZERO)),
             "people_covered": covered,
+            "claims_paid": claims["n"], "claims_amount": _money(claims["amount"]),
             "by_product": [
-                {"code": value, "label": str(label), "policies": policies.get(value, {}).get("n", 0),
-                 "premium": _money(policies.get(value, {}).get("premium"))}
+                {"code": value, "label": str(label), "policies": policies.get(value, 0), "premium": _money(premiums.get(value))}
                 for value, label in InsurancePolicy.ProductKind.choices
             ],
         },
-        "volunteer_support": {"count": disbursed["support_count"], "amount": _money(disbursed["support_amount"])},
+        "volunteer_support": {"count": support["n"], "amount": _money(support["amount"])},
+        "assistance_payments": {
+            "count": sum(row["n"] for row in assistance.values()),
+            "amount": _money(sum((row["amount"] for row in assistance.values()), ZERO)),
+            "by_category": [
+                {"code": value, "label": str(label), "count": assistance.get(value, {}).get("n", 0),
+                 "amount": _money(assistance.get(value, {}).get("amount"))}
+                for value, label in Category.choices
+            ],
+        },
+        "grants": {"count": grants["n"], "amount": _money(grants["amount"]), "beneficiaries": grants["beneficiaries"],
+                   "outcome_amount": _money(grants["outcome"])},
         "activities": {"total": sum(activities.values()), "participants": sum(attendance.values()), "by_category": by_category},
+        "trainings": {
+            "sessions": sum(sessions.values()), "participants": sum(trainees.values()),
+            "by_programme": [
+                {"code": value, "label": str(label), "sessions": sessions.get(value, 0), "participants": trainees.get(value, 0)}
+                for value, label in TrainingCourse.Programme.choices
+            ],
+        },
         "volunteers_trained": {"count": trained},
         "checkin_coverage": {
             "contacted": coverage["contacted"], "active": coverage["active"],
@@ -334,6 +411,45 @@ def statistics_compute(scope):
             "by_status": _labelled(Family.Status.choices, tally("status")),
         },
     }
+
+
+# Every figure that adds up over regions, as a column of ``by_region``: key, heading, its total in
+# ``statistics_compute``'s answer. (The coverage rate does not add up; its two counts do.)
+REGIONAL_FIGURES = (
+    ("families", _("Families"), lambda f: f["families"]["total"]),
+    ("families_active", _("Active families"), lambda f: f["checkin_coverage"]["active"]),
+    ("families_contacted", _("Families contacted"), lambda f: f["checkin_coverage"]["contacted"]),
+    ("sites", _("Service sites"), lambda f: f["sites"]["total"]),
+    ("psych_aid_centres", _("Psychological aid centres"), lambda f: f["sites"]["psych_aid_centres"]),
+    ("consolation_visits", _("Consolation person-visits"), lambda f: f["consolation"]["person_visits"]),
+    ("consolation_cash", _("Consolation cash (CNY)"), lambda f: f["consolation"]["cash"]),
+    ("consolation_goods", _("Consolation goods value (CNY)"), lambda f: f["consolation"]["goods_value"]),
+    ("free_checkups", _("Free health check-ups"), lambda f: f["free_checkups"]["count"]),
+    ("insurance_policies", _("Insurance policies"), lambda f: f["insurance"]["policies"]),
+    ("insurance_premium", _("Insurance premiums paid (CNY)"), lambda f: f["insurance"]["premium"]),
+    ("people_covered", _("People covered by insurance"), lambda f: f["insurance"]["people_covered"]),
+    ("claims_paid", _("Insurance claims paid"), lambda f: f["insurance"]["claims_paid"]),
+    ("claims_amount", _("Insurance claims paid (CNY)"), lambda f: f["insurance"]["claims_amount"]),
+    ("assistance_payments", _("Special-assistance payments"), lambda f: f["assistance_payments"]["count"]),
+    ("assistance_amount", _("Special-assistance payments (CNY)"), lambda f: f["assistance_payments"]["amount"]),
+    ("volunteer_support", _("Volunteer support payments"), lambda f: f["volunteer_support"]["count"]),
+    ("volunteer_support_amount", _("Volunteer support funds (CNY)"), lambda f: f["volunteer_support"]["amount"]),
+    ("grants", _("Grants"), lambda f: f["grants"]["count"]),
+    ("grants_amount", _("Grants (CNY)"), lambda f: f["grants"]["amount"]),
+    ("grant_beneficiaries", _("Grant beneficiaries"), lambda f: f["grants"]["beneficiaries"]),
+    ("activities", _("Activities"), lambda f: f["activities"]["total"]),
+    ("participants", _("Activity participants"), lambda f: f["activities"]["participants"]),
+    ("trainings", _("Training sessions"), lambda f: f["trainings"]["sessions"]),
+    ("training_participants", _("Training participants"), lambda f: f["trainings"]["participants"]),
+    ("volunteers_trained", _("Volunteers trained"), lambda f: f["volunteers_trained"]["count"]),
+)
+MONEY_FIGURES = frozenset({"consolation_cash", "consolation_goods", "insurance_premium", "claims_amount",
+                           "assistance_amount", "volunteer_support_amount", "grants_amount"})
+
+
+def regional_totals(figures):
+    """{column of ``by_region``: its figure}: what each breakdown adds up to."""
+    return {key: total(figures) for key, _heading, total in REGIONAL_FIGURES}
 
 
 def _monthly(queryset, date_field, **aggregates):
@@ -351,15 +467,13 @@ def _tallied_series(tallied):
     """The month and sub-region series of ``trends_compute`` that the tallies give (absent: count the records)."""
     series = {}
     if tallied.disbursements is not None:
-        consolation, support, consolation_sub = {}, {}, {}
+        support, support_sub = {}, {}
         for row in tallied.disbursements:
-            if row["kind"] in CONSOLATION_KINDS:
-                for key, into in ((row["month"], consolation), (row["sub"], consolation_sub)):
-                    totals = into.setdefault(key, {"n": 0, "amount": ZERO})
-                    totals["n"] += row["n"]
-                    totals["amount"] += row["amount"]
-            elif row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT:
+            if row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT:
                 support.setdefault(row["month"], {"amount": ZERO})["amount"] += row["amount"]
+                totals = support_sub.setdefault(row["sub"], {"n": 0, "amount": ZERO})
+                totals["n"] += row["n"]
+                totals["amount"] += row["amount"]
         checkups, checkups_sub = {}, {}
         for row in tallied.checkups:
             checkups.setdefault(row["month"], {"n": 0})["n"] += row["n"]
@@ -368,7 +482,7 @@ def _tallied_series(tallied):
         for row in tallied.attendance:
             attendance.setdefault(row["month"], {"n": 0})["n"] += row["n"]
             attendance_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
-        series.update(consolation=consolation, support=support, consolation_sub=consolation_sub, checkups=checkups,
+        series.update(support=support, support_sub=support_sub, checkups=checkups,
                       checkups_sub=checkups_sub, attendance=attendance, participants_sub=attendance_sub,
                       contacted={month: {"n": n} for month, n in tallied.contacted_by_month.items()})
     families = {}
@@ -387,9 +501,19 @@ def _tallied_series(tallied):
     return series
 
 
+# The name of a region's own-level row (records held at the region itself, not in a child).
+OWN_LEVEL = {
+    Region.Level.PROVINCE: _("province level"), Region.Level.CITY: _("city level"),
+    Region.Level.COUNTY: _("county level"), Region.Level.TOWNSHIP: _("township level"),
+    Region.Level.VILLAGE: _("village level"),
+}
+
+
 def trends_compute(scope):
-    """Month by month and sub-region by sub-region series of the main figures (one query per series
-    counted from the records; one for all the series the tallies give)."""
+    """Month by month and sub-region by sub-region series of the figures (one query per series
+    counted from the records; one for all the series the tallies give). ``by_region`` has a column
+    for every figure of ``REGIONAL_FIGURES`` and a row for the region's own level when records are
+    held there."""
     months = list(scope.period.months())
     length = child_path_length(scope.region)
     tallied = aggregates.tallies(scope, length, by_month=True)
@@ -399,28 +523,37 @@ def trends_compute(scope):
         rows = queryset.order_by().annotate(sub=Substr(path_field, 1, length)).values("sub").annotate(**sums)
         return {row.pop("sub"): row for row in rows}
 
+    def distinct_by_prefix(model, records, entity, path_field):
+        """People counted once however many records they have: each toward the first of their regions
+        (the same people the figure counts, so the breakdown adds up to it)."""
+        first = Subquery(records.filter(**{entity: OuterRef("pk")}).order_by(path_field).values(path_field)[:1])
+        return by_prefix(model.objects.filter(pk__in=records.values(entity)).annotate(first_path=first), "first_path",
+                         n=Count("pk"))
+
     def tallied_or(name, count):
         return series[name] if name in series else count()
 
-    consolation = tallied_or("consolation", lambda: _monthly(scope.consolation(), "paid_on", n=Count("pk"),
-                                                             amount=Sum("amount")))
+    consolation = _monthly(scope.consolation(), "visited_on", **_consolation_sums())
     checkups = tallied_or("checkups", lambda: _monthly(scope.free_checkups(), "date", n=Count("pk")))
     attendance = tallied_or("attendance", lambda: _monthly(scope.participants(), "activity__starts_at", n=Count("pk")))
     contacted = tallied_or("contacted", lambda: _monthly(scope.checkins(), "occurred_at",
                                                          n=Count("family_id", distinct=True)))
     support = tallied_or("support", lambda: _monthly(scope.volunteer_support(), "paid_on", amount=Sum("amount")))
-    by_month = [
-        {
+    premiums = _monthly(scope.premium_payments(), "paid_on", amount=Sum("amount"))
+    by_month = []
+    for month in months:
+        visits = consolation.get(month, {})
+        cash, goods = _money(visits.get("cash")), _money(visits.get("goods"))
+        by_month.append({
             "month": f"{month:%Y-%m}",
-            "consolation_visits": consolation.get(month, {}).get("n", 0),
-            "consolation_amount": _money(consolation.get(month, {}).get("amount")),
+            "consolation_visits": visits.get("n", 0),
+            "consolation_cash": cash, "consolation_goods": goods, "consolation_amount": cash + goods,
             "free_checkups": checkups.get(month, {}).get("n", 0),
             "participants": attendance.get(month, {}).get("n", 0),
             "families_contacted": contacted.get(month, {}).get("n", 0),
             "volunteer_support": _money(support.get(month, {}).get("amount")),
-        }
-        for month in months
-    ]
+            "insurance_premium": _money(premiums.get(month, {}).get("amount")),
+        })
 
     if "families_without_contacts" in series:  # tallied, but not a calendar period
         families = series["families_without_contacts"]
@@ -431,26 +564,49 @@ def trends_compute(scope):
         families = tallied_or("families", lambda: by_prefix(
             scope.families(), "region_path", total=Count("pk"), active=Count("pk", filter=Q(status=Family.Status.ACTIVE)),
             contacted=Count("pk", filter=Q(status=Family.Status.ACTIVE) & Q(scope._contacted()))))
-    consolation_sub = tallied_or("consolation_sub", lambda: by_prefix(scope.consolation(), "where_path", n=Count("pk"),
-                                                                      amount=Sum("amount")))
+    sites = by_prefix(scope.sites(), "region__path", n=Count("pk"), psych=Count("pk", filter=Q(kind__in=PSYCH_AID_KINDS)))
+    visits = by_prefix(scope.consolation(), "family__region_path", **_consolation_sums())
     checkups_sub = tallied_or("checkups_sub", lambda: by_prefix(scope.free_checkups(), "member__family__region_path",
                                                                 n=Count("pk")))
+    policies = by_prefix(scope.insurance_policies(), "region__path", n=Count("pk"))
+    premiums_sub = by_prefix(scope.premium_payments(), "policy__region__path", amount=Sum("amount"))
+    covered = distinct_by_prefix(FamilyMember, scope.insured_people(), "member_id", "policy__region__path")
+    claims = by_prefix(scope.claims_paid(), "member__family__region_path", n=Count("pk"), amount=Sum("amount_settled"))
+    assistance = by_prefix(scope.assistance_payments(), "where_path", n=Count("pk"), amount=Sum("amount"))
+    support_sub = tallied_or("support_sub", lambda: by_prefix(scope.volunteer_support(), "where_path", n=Count("pk"),
+                                                              amount=Sum("amount")))
+    grants = by_prefix(scope.grants(), "where_path", n=Count("pk"), amount=Sum("amount"),
+                       **{k: f() for k, f in GRANT_BENEFICIARIES.items()})
+    activities = by_prefix(scope.activities(), "region__path", n=Count("pk"))
     participants_sub = tallied_or("participants_sub", lambda: by_prefix(scope.participants(), "activity__region__path",
                                                                         n=Count("pk")))
-    paths = sorted(set(families) | set(consolation_sub) | set(checkups_sub) | set(participants_sub))
+    trainings = by_prefix(scope.trainings(), "region__path", n=Count("pk"))
+    trainees = by_prefix(scope.training_participants(), "session__region__path", n=Count("pk"))
+    trained = distinct_by_prefix(Volunteer, scope.trained_enrollments(), "volunteer_id", "session__region__path")
+
+    columns = {
+        "families": (families, "total"), "families_active": (families, "active"),
+        "families_contacted": (families, "contacted"), "sites": (sites, "n"), "psych_aid_centres": (sites, "psych"),
+        "consolation_visits": (visits, "n"), "consolation_cash": (visits, "cash"), "consolation_goods": (visits, "goods"),
+        "free_checkups": (checkups_sub, "n"), "insurance_policies": (policies, "n"),
+        "insurance_premium": (premiums_sub, "amount"), "people_covered": (covered, "n"),
+        "claims_paid": (claims, "n"), "claims_amount": (claims, "amount"),
+        "assistance_payments": (assistance, "n"), "assistance_amount": (assistance, "amount"),
+        "volunteer_support": (support_sub, "n"), "volunteer_support_amount": (support_sub, "amount"),
+        "grants": (grants, "n"), "grants_amount": (grants, "amount"), "grant_beneficiaries": (grants, "beneficiaries"),
+        "activities": (activities, "n"), "participants": (participants_sub, "n"),
+        "trainings": (trainings, "n"), "training_participants": (trainees, "n"), "volunteers_trained": (trained, "n"),
+    }
+    paths = sorted(set().union(*(rows for rows, _field in columns.values())))
     names = dict(Region.objects.filter(path__in=paths).exclude(path="").values_list("path", "name")
                  .order_by("path", "level"))
-    by_region = [
-        {
-            "path": path, "name": names.get(path, path),
-            "families": families.get(path, {}).get("total", 0),
-            "families_active": families.get(path, {}).get("active", 0),
-            "families_contacted": families.get(path, {}).get("contacted", 0),
-            "consolation_visits": consolation_sub.get(path, {}).get("n", 0),
-            "consolation_amount": _money(consolation_sub.get(path, {}).get("amount")),
-            "free_checkups": checkups_sub.get(path, {}).get("n", 0),
-            "participants": participants_sub.get(path, {}).get("n", 0),
-        }
-        for path in paths
-    ]
+    by_region = []
+    for path in paths:
+        own = scope.region is not None and path == scope.path
+        row = {"path": path, "own_level": own,
+               "name": str(OWN_LEVEL.get(scope.region.level, "")) if own else names.get(path, path)}
+        for key, (rows, field) in columns.items():
+            value = rows.get(path, {}).get(field)
+            row[key] = _money(value) if key in MONEY_FIGURES else (value or 0)
+        by_region.append(row)
     return {"by_month": by_month, "by_region": by_region}

@@ -20,7 +20,7 @@ from .api.views import xlsx_response
 from .charts import bar_chart, column_chart
 from .excel import statistics_workbook
 from .import_kinds import TEMPLATES, RecordTemplate
-from .statistics import ReportScope, may_read_reports, statistics_compute, trends_compute
+from .statistics import REGIONAL_FIGURES, ReportScope, may_read_reports, regional_totals, statistics_compute, trends_compute
 
 PERIOD_KEYS = ("region", "year", "quarter", "month", "start", "end")
 
@@ -45,6 +45,16 @@ def _query(request):
     return urlencode({k: request.GET[k] for k in PERIOD_KEYS if request.GET.get(k)})
 
 
+def _regional(figures, trends):
+    """The by-region table of every figure: headings, one row per sub-region, the totals."""
+    totals = regional_totals(figures)
+    return {
+        "headings": [heading for _key, heading, _total in REGIONAL_FIGURES],
+        "rows": [(row["name"], [row[key] for key, _heading, _total in REGIONAL_FIGURES]) for row in trends["by_region"]],
+        "totals": [totals[key] for key, _heading, _total in REGIONAL_FIGURES],
+    }
+
+
 def _charts(figures, trends):
     return [
         bar_chart(_("Service sites by kind"), [(r["label"], r["count"]) for r in figures["sites"]["by_kind"]]),
@@ -57,7 +67,7 @@ def _charts(figures, trends):
         column_chart(_("Activity participants by month"), [(r["month"][5:], r["participants"]) for r in trends["by_month"]]),
         bar_chart(_("Families by sub-region"), [(r["name"], r["families"]) for r in trends["by_region"]]),
         bar_chart(_("Consolation amount by sub-region (CNY)"),
-                  [(r["name"], r["consolation_amount"]) for r in trends["by_region"]]),
+                  [(r["name"], r["consolation_cash"] + r["consolation_goods"]) for r in trends["by_region"]]),
     ]
 
 
@@ -67,6 +77,7 @@ def index(request):
     figures, trends = statistics_compute(scope), trends_compute(scope)
     return render(request, "reports/index.html", {
         "figures": figures, "trends": trends, "charts": _charts(figures, trends), "query": _query(request),
+        "regional": _regional(figures, trends),
         "params": request.GET, "may_unmask": privacy.may_export_unmasked(request.user),
         "import_templates": TEMPLATES.values(),
     })
@@ -76,7 +87,8 @@ def index(request):
 def annual(request):
     scope = ReportScope.from_params(request.user, request.GET)
     figures, trends = statistics_compute(scope), trends_compute(scope)
-    return render(request, "reports/annual.html", {"figures": figures, "trends": trends, "charts": _charts(figures, trends)})
+    return render(request, "reports/annual.html", {"figures": figures, "trends": trends, "charts": _charts(figures, trends),
+                                                   "regional": _regional(figures, trends)})
 
 
 @report_view
@@ -98,7 +110,8 @@ def drilldown_page(request, figure):
 @report_view
 def workbook(request):
     scope = ReportScope.from_params(request.user, request.GET)
-    return xlsx_response(statistics_workbook(statistics_compute(scope), trends_compute(scope)),
+    posting = exports.public_posting_table(actor=request.user, region=scope.region, ip=request.META.get("REMOTE_ADDR"))
+    return xlsx_response(statistics_workbook(statistics_compute(scope), trends_compute(scope), posting),
                          f"statistics-{scope.period.label}.xlsx")
 
 

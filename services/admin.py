@@ -10,12 +10,14 @@ from casemgmt.core.errors import OutOfReachError
 from .models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 
@@ -78,6 +80,13 @@ class InsuranceClaimInline(ReachTabularInline):
     show_change_link = True
 
 
+class PremiumPaymentInline(ReachTabularInline):
+    model = PremiumPayment
+    fields = ("paid_on", "member", "amount", "reference")
+    autocomplete_fields = ("member",)
+    actor_fields = ("recorded_by",)
+
+
 @admin.register(InsurancePolicy)
 class InsurancePolicyAdmin(ReachModelAdmin):
     list_display = ("insurer", "product_kind", "policy_number", "region", "starts_on", "ends_on", "premium", "status", "renews")
@@ -86,7 +95,7 @@ class InsurancePolicyAdmin(ReachModelAdmin):
     date_hierarchy = "starts_on"
     list_select_related = ("region", "renews", "fund")
     autocomplete_fields = ("region", "fund", "renews")
-    inlines = (InsuredPersonInline, InsuranceClaimInline)
+    inlines = (InsuredPersonInline, PremiumPaymentInline, InsuranceClaimInline)
     actions = ("renew_policy", "activate_policy")
 
     def _run(self, request, queryset, name, done_message):
@@ -147,6 +156,29 @@ class DisbursementAdmin(ReachModelAdmin):
     date_hierarchy = "paid_on"
     list_select_related = ("fund", "family", "member", "volunteer")
     autocomplete_fields = ("fund", "family", "member", "volunteer")
+    actor_fields = ("recorded_by",)
+
+
+@admin.register(PremiumPayment)
+class PremiumPaymentAdmin(ReachModelAdmin):
+    list_display = ("policy", "member", "paid_on", "amount", "reference")
+    list_filter = (CountyFilter, "policy__product_kind", "paid_on")
+    search_fields = ("=reference", "policy__insurer", "=policy__policy_number", "member__name")
+    date_hierarchy = "paid_on"
+    list_select_related = ("policy", "member")
+    autocomplete_fields = ("policy", "member")
+    actor_fields = ("recorded_by",)
+
+
+@admin.register(ConsolationVisit)
+class ConsolationVisitAdmin(ReachModelAdmin):
+    list_display = ("visited_on", "family", "member", "visitor", "visiting_party", "occasion", "cash", "goods",
+                    "goods_value")
+    list_filter = (CountyFilter, "visited_on", "occasion")
+    search_fields = ("=family__file_number", "member__name", "visiting_party", "occasion", "goods")
+    date_hierarchy = "visited_on"
+    list_select_related = ("family", "member", "visitor")
+    autocomplete_fields = ("family", "member", "visitor", "fund")
     actor_fields = ("recorded_by",)
 
 

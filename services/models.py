@@ -1,6 +1,8 @@
 """Service sites, "5+N" activities, insurance, funds and what they pay out, health check-ups."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -278,11 +280,12 @@ class InsuranceClaim(TrackedModel):
 
 
 class Disbursement(models.Model):
-    """Money or goods paid out of a fund to a family, a member or a volunteer."""
+    """Money or goods paid out of a fund to a family, a member or a volunteer.
+
+    Consolation is not a disbursement: it is a visit (``ConsolationVisit``), counted in person-visits
+    whether or not anything was given."""
 
     class Kind(models.TextChoices):
-        CONSOLATION_CASH = "consolation_cash", _("consolation money")
-        CONSOLATION_GOODS = "consolation_goods", _("consolation goods")
         ASSISTANCE_PAYMENT = "assistance_payment", _("special-assistance payment")
         VOLUNTEER_SUPPORT = "volunteer_support", _("volunteer support")
         GRANT = "grant", _("grant")
@@ -341,6 +344,101 @@ class Disbursement(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.amount}"
+
+
+class PremiumPayment(models.Model):
+    """A premium paid for a policy on a date: for the whole policy, or for one insured person (the
+    roster row's premium when no amount is given). The figures count premiums by when they were paid,
+    so a policy across two years is counted once and the quarters add up to the year."""
+
+    policy = models.ForeignKey(InsurancePolicy, verbose_name=_("policy"), on_delete=models.CASCADE, related_name="payments")
+    member = models.ForeignKey(
+        "families.FamilyMember", verbose_name=_("insured person"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="premium_payments", help_text=_("Empty for a payment for the whole policy."),
+    )
+    paid_on = models.DateField(_("paid on"))
+    amount = models.DecimalField(_("amount (CNY)"), **MONEY)
+    reference = models.CharField(_("receipt or transfer number"), max_length=64, blank=True)
+    recorded_by = models.ForeignKey(
+        USER, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("premium payment")
+        verbose_name_plural = _("premium payments")
+        ordering = ["-paid_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="premium_payment_not_negative"),
+            # The natural key an upload of the same payments again is recognised by.
+            models.UniqueConstraint(fields=["policy", "member", "paid_on"], nulls_distinct=False,
+                                    name="premium_payment_once"),
+        ]
+        indexes = [models.Index(fields=["paid_on"], name="premium_payment_date")]
+
+    def __str__(self):
+        return f"{self.policy} {self.paid_on} {self.amount}"
+
+
+class ConsolationVisit(TrackedModel):
+    """A consolation visit (慰问) to a family or one of its members: by whom, and what was given
+    (cash, goods with their value, or nothing). The bulletin counts visits (人次) whatever was given,
+    and cash and goods separately."""
+
+    family = models.ForeignKey("families.Family", verbose_name=_("family"), on_delete=models.PROTECT,
+                               related_name="consolation_visits")
+    member = models.ForeignKey(
+        "families.FamilyMember", verbose_name=_("member visited"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="consolation_visits",
+    )
+    visited_on = models.DateField(_("visited on"))
+    visitor = models.ForeignKey(
+        USER, verbose_name=_("visiting staff member"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    visiting_party = models.CharField(_("visiting organisation or person"), max_length=200, blank=True,
+                                      help_text=_("e.g. the county family planning association, a county leader"))
+    occasion = models.CharField(_("occasion"), max_length=100, blank=True, help_text=_("e.g. Spring Festival"))
+    cash = models.DecimalField(_("cash (CNY)"), default=0, validators=[MinValueValidator(0)], **MONEY)
+    goods = models.CharField(_("goods given"), max_length=200, blank=True)
+    goods_value = models.DecimalField(_("value of the goods (CNY)"), default=0, validators=[MinValueValidator(0)], **MONEY)
+    fund = models.ForeignKey(
+        Fund, verbose_name=_("fund"), null=True, blank=True, on_delete=models.PROTECT, related_name="consolation_visits"
+    )
+    # Like a disbursement's description; what the family said and needs goes into a check-in.
+    notes = models.CharField(_("notes"), max_length=300, blank=True,
+                             help_text=_("What the visit was for; the family's situation belongs in a check-in."))
+    recorded_by = models.ForeignKey(
+        USER, verbose_name=_("recorded by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("consolation visit")
+        verbose_name_plural = _("consolation visits")
+        ordering = ["-visited_on", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(cash__gte=0) & Q(goods_value__gte=0), name="visit_gifts_not_negative"),
+            models.CheckConstraint(condition=Q(goods_value=0) | ~Q(goods=""), name="visit_goods_described"),
+            # The natural key an upload of the same visits again is recognised by.
+            models.UniqueConstraint(fields=["family", "member", "visited_on", "visitor", "visiting_party"],
+                                    nulls_distinct=False, name="visit_once"),
+        ]
+        indexes = [models.Index(fields=["visited_on"], name="visit_date")]
+
+    def __str__(self):
+        return f"{self.family} {self.visited_on}"
+
+    def clean(self):
+        errors = {}
+        if self.member_id is not None and self.family_id is not None and self.member.family_id != self.family_id:
+            errors["member"] = _("This member belongs to another family.")
+        if self.goods_value and not self.goods.strip():
+            errors["goods"] = _("Say what goods were given.")
+        if self.visitor_id is None and not self.visiting_party.strip():
+            errors["visiting_party"] = _("Name who visited: a staff member or an organisation or person.")
+        if (self.fund_id is not None and self.family_id is not None
+                and not self.family.region_path.startswith(self.fund.region.path)):
+            errors["fund"] = _("The family lives outside the fund's region.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class HealthCheckup(models.Model):

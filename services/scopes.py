@@ -13,4 +13,7 @@ SCOPES = {
     "services.insuranceclaim": casework_scope("member__family"),
     "services.disbursement": Scope(roles=CASEWORK, region="fund__region__path", family="family"),
     "services.healthcheckup": casework_scope("member__family"),
+    "services.consolationvisit": casework_scope("family"),
+    # Paid for a policy of a region; a payment for one person belongs to that person's family too.
+    "services.premiumpayment": Scope(roles=CASEWORK, region="policy__region__path", family="member__family"),
 }

@@ -11,12 +11,14 @@ from volunteers.selectors import count_of
 from .models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 
@@ -68,6 +70,14 @@ def claim_list(*, user):
 
 def disbursement_list(*, user):
     return restrict(Disbursement.objects.select_related("fund__region", "family", "member", "volunteer"), user)
+
+
+def premium_payment_list(*, user):
+    return restrict(PremiumPayment.objects.select_related("policy__region", "member").annotate(**FAMILY_ID), user)
+
+
+def consolation_visit_list(*, user):
+    return restrict(ConsolationVisit.objects.select_related("family", "member", "visitor", "fund"), user)
 
 
 def checkup_list(*, user):

@@ -20,10 +20,12 @@ from casemgmt.core.reach import region_within_reach
 from .models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
 )
 
 
@@ -254,6 +256,86 @@ def claim_reject(*, actor, claim, reason):
                   after={"status": InsuranceClaim.Status.REJECTED}, reason=reason)
     claim.refresh_from_db()
     return claim
+
+
+def premium_payment_record(*, actor, policy, paid_on, amount=None, member=None, reference=""):
+    """Record a premium paid for ``policy`` on ``paid_on``: for the whole policy (``amount`` required)
+    or for one insured person (without ``amount``, that person's premium on the roster)."""
+    _check_reach(actor, policy.region.path)
+    if policy.status not in (InsurancePolicy.Status.ACTIVE, InsurancePolicy.Status.EXPIRED):
+        raise ValidationError({"policy": _("Premiums are paid for an active or expired policy.")})
+    if member is not None:
+        insured = InsuredPerson.objects.filter(policy=policy, member=member).first()
+        if insured is None:
+            raise ValidationError({"member": _("This member is not insured by this policy.")})
+        if amount is None:
+            amount = insured.premium
+            if amount is None:
+                raise ValidationError({"amount": _("The roster gives no premium for this person: give the amount.")})
+    if amount is None:
+        raise ValidationError({"amount": _("Give the amount paid.")})
+    amount = Decimal(amount)
+    if amount < 0:
+        raise ValidationError({"amount": _("The amount cannot be negative.")})
+    try:
+        with transaction.atomic():
+            payment = PremiumPayment.objects.create(policy=policy, member=member, paid_on=paid_on, amount=amount,
+                                                    reference=reference, recorded_by=actor)
+            audit_log(actor=actor, event="services.premium.paid", obj=payment,
+                      family_id=member.family_id if member is not None else None, region_path=policy.region.path,
+                      after={"policy": policy.pk, "member": member.pk if member is not None else None,
+                             "paid_on": paid_on, "amount": amount})
+    except IntegrityError:
+        raise ValidationError({"paid_on": _("This payment has already been recorded.")}) from None
+    return payment
+
+
+# --- consolation ------------------------------------------------------------------------------
+
+VISIT_FIELDS = ("member", "visited_on", "visitor", "visiting_party", "occasion", "cash", "goods", "goods_value",
+                "fund", "notes")
+
+
+def _visit_checked(actor, visit):
+    """Reach of ``visit`` (unsaved changes included); the model checks the rest, the database the key."""
+    _check_reach(actor, visit.family.region_path)
+    if visit.fund_id is not None:
+        _check_reach(actor, visit.fund.region.path)
+    visit.full_clean()
+
+
+def _visit_saved(actor, visit, event, before=None):
+    try:
+        with transaction.atomic():
+            visit.save()
+            audit_log(actor=actor, event=event, obj=visit, family_id=visit.family_id,
+                      region_path=visit.family.region_path, before=before,
+                      after={name: getattr(visit, f"{name}_id", getattr(visit, name, None)) for name in VISIT_FIELDS})
+    except IntegrityError:
+        raise ValidationError({"visited_on": _("This visit has already been recorded.")}) from None
+    return visit
+
+
+def consolation_visit_record(*, actor, family, visited_on, member=None, visitor=None, visiting_party="", occasion="",
+                             cash=0, goods="", goods_value=0, fund=None, notes=""):
+    """Record a consolation visit to ``family`` (or one of its members), with what was given, if anything."""
+    visit = ConsolationVisit(family=family, member=member, visited_on=visited_on, visitor=visitor,
+                             visiting_party=visiting_party or "", occasion=occasion or "", cash=cash or 0,
+                             goods=goods or "", goods_value=goods_value or 0, fund=fund, notes=notes or "",
+                             recorded_by=actor)
+    _visit_checked(actor, visit)
+    return _visit_saved(actor, visit, "services.consolation.recorded")
+
+
+def consolation_visit_change(*, actor, visit, **changes):
+    """Correct a recorded visit (the family it was made to stays)."""
+    before = {name: getattr(visit, f"{name}_id", getattr(visit, name, None)) for name in VISIT_FIELDS}
+    for name, value in changes.items():
+        if name not in VISIT_FIELDS:
+            raise ValidationError({name: _("This field cannot be changed.")})
+        setattr(visit, name, value)
+    _visit_checked(actor, visit)
+    return _visit_saved(actor, visit, "services.consolation.changed", before=before)
 
 
 # --- funds ------------------------------------------------------------------------------------

@@ -119,7 +119,13 @@ class Volunteer(TrackedModel):
 
 
 class TrainingCourse(models.Model):
+    class Programme(models.TextChoices):
+        VOLUNTEER = "volunteer", _("volunteer skills training")
+        YOUTH_HEALTH = "youth_health", _("youth health facilitator training (青春健康)")
+        OTHER = "other", _("other training")
+
     title = models.CharField(_("title"), max_length=200)
+    programme = models.CharField(_("programme"), max_length=16, choices=Programme.choices, default=Programme.VOLUNTEER)
     description = models.TextField(_("description"), blank=True)
     skill = models.ForeignKey(
         Skill, verbose_name=_("skill taught"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -17,7 +17,14 @@ from families import selectors as family_selectors
 from families.models import CareTask, Family, FamilyMember, RiskLevel
 from families.services import OPEN_STATUSES
 from services import selectors as service_selectors
-from services.models import ActivityAttendance, Disbursement, InsuranceClaim, InsurancePolicy, InsuredPerson
+from services.models import (
+    ActivityAttendance,
+    ConsolationVisit,
+    Disbursement,
+    InsuranceClaim,
+    InsurancePolicy,
+    InsuredPerson,
+)
 from volunteers import selectors as volunteer_selectors
 from volunteers.models import Enrollment, Pairing, Qualification, Volunteer
 
@@ -208,6 +215,10 @@ def family_timeline(*, user, family, fields):
     for d in restrict(Disbursement.objects.filter(family=family).select_related("fund"), user):
         entries.append(TimelineEntry(_at(d.paid_on), _("disbursement"), f"{d.get_kind_display()} ¥{d.amount}",
                                      " ".join(filter(None, [d.goods, d.description]))))
+    for v in restrict(ConsolationVisit.objects.filter(family=family).select_related("member"), user):
+        given = [f"¥{v.cash}" if v.cash else "", f"{v.goods} ¥{v.goods_value}" if v.goods else ""]
+        entries.append(TimelineEntry(_at(v.visited_on), _("consolation visit"),
+                                     " ".join(filter(None, [v.occasion, *given])), v.visiting_party))
     for ins in restrict(InsuredPerson.objects.filter(member__family=family).select_related("policy", "member"), user):
         policy = ins.policy
         title = f"{policy.get_product_kind_display()} — {text(ins.member, 'name')}"

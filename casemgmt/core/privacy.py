@@ -185,6 +185,15 @@ FIELDS = {
         volunteer=K.NAME, recipient_name=K.NAME, paid_on=K.PROFILE, period=K.PROFILE, description=K.PROFILE,
         recorded_by=K.PROFILE, outcome=K.PROFILE, outcome_amount=K.PROFILE,
     ),
+    "services.consolationvisit": _fields(
+        **_REC, family=K.NAME, member=K.NAME, visited_on=K.PROFILE, visitor=K.PROFILE, visiting_party=K.PROFILE,
+        occasion=K.PROFILE, cash=K.PROFILE, goods=K.PROFILE, goods_value=K.PROFILE, fund=K.PROFILE, notes=K.PROFILE,
+        recorded_by=K.PROFILE,
+    ),
+    "services.premiumpayment": _fields(
+        id=K.RECORD, policy=K.PROFILE, member=K.NAME, paid_on=K.PROFILE, amount=K.PROFILE, reference=K.PROFILE,
+        recorded_by=K.PROFILE,
+    ),
     "security.familymessage": _fields(
         id=K.RECORD, created_at=K.RECORD, family=K.NAME, member=K.NAME, channel=K.PROFILE, status=K.PROFILE,
         sent_by=K.PROFILE, error=K.PROFILE, text=K.NOTES,

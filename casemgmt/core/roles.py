@@ -24,7 +24,7 @@ VOLUNTEER_MODELS = [
 SERVICE_MODELS = [
     "services.servicesite", "services.activity", "services.activityattendance", "services.fund",
     "services.insurancepolicy", "services.insuredperson", "services.insuranceclaim", "services.disbursement",
-    "services.healthcheckup",
+    "services.healthcheckup", "services.consolationvisit", "services.premiumpayment",
 ]
 REFERENCE_MODELS = ["families.assessmentscale", "families.assistancerate", "families.cadencerule", "volunteers.skill"]
 
@@ -61,6 +61,7 @@ PERMISSIONS = {
         **{m: (VIEW,) for m in HISTORY_MODELS + ["families.assessmentscale", "families.cadencerule"]},
         "services.insurancepolicy": (VIEW,), "services.insuredperson": (VIEW,), "services.insuranceclaim": WORK,
         "services.healthcheckup": WORK, "services.disbursement": (VIEW,), "services.activity": (VIEW,),
+        "services.consolationvisit": WORK, "services.premiumpayment": (VIEW,),
         "services.servicesite": (VIEW,), "volunteers.pairing": (VIEW,), "volunteers.volunteer": (VIEW,),
         "core.region": (VIEW,), "core.notification": (VIEW,),
     },
@@ -68,7 +69,7 @@ PERMISSIONS = {
         "families.family": (VIEW,), "families.familymember": (VIEW, CHANGE), "families.contactassignment": (VIEW,),
         "families.checkin": WORK, "families.caretask": (VIEW, CHANGE), "families.consentrecord": (VIEW, ADD),
         **{m: (VIEW,) for m in HISTORY_MODELS},
-        "services.activity": (VIEW,), "services.servicesite": (VIEW,),
+        "services.activity": (VIEW,), "services.servicesite": (VIEW,), "services.consolationvisit": WORK,
         "core.region": (VIEW,), "core.notification": (VIEW,),
     },
     Role.VOLUNTEER_COORDINATOR: {

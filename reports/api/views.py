@@ -122,7 +122,8 @@ class WorkbookView(ReportView):
     @extend_schema(parameters=SCOPE_PARAMETERS, responses=WORKBOOK)
     def get(self, request):
         scope = self.scope(request)
-        data = statistics_workbook(statistics_compute(scope), trends_compute(scope))
+        posting = exports.public_posting_table(actor=request.user, region=scope.region, ip=client_ip(request))
+        data = statistics_workbook(statistics_compute(scope), trends_compute(scope), posting)
         return xlsx_response(data, f"statistics-{scope.period.label}.xlsx")
 
 

@@ -8,12 +8,14 @@ from casemgmt.api.filters import RegionSubtreeFilterSet
 from ..models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 
@@ -100,6 +102,29 @@ class InsuranceClaimFilter(MemberSearchMixin, RegionSubtreeFilterSet):
     class Meta:
         model = InsuranceClaim
         fields = ["policy", "member", "status"]
+
+
+class PremiumPaymentFilter(RegionSubtreeFilterSet):
+    region_path_field = "policy__region__path"
+    paid = django_filters.DateFromToRangeFilter(field_name="paid_on")
+
+    class Meta:
+        model = PremiumPayment
+        fields = ["policy", "member"]
+
+
+class ConsolationVisitFilter(RegionSubtreeFilterSet):
+    region_path_field = "family__region_path"
+    visited = django_filters.DateFromToRangeFilter(field_name="visited_on")
+    q = django_filters.CharFilter(method="filter_q", label=_("visiting party, occasion or goods"))
+
+    class Meta:
+        model = ConsolationVisit
+        fields = ["family", "member", "visitor", "fund"]
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(Q(visiting_party__icontains=value) | Q(occasion__icontains=value)
+                               | Q(goods__icontains=value))
 
 
 class DisbursementFilter(RegionSubtreeFilterSet):

@@ -8,19 +8,21 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from casemgmt.api.serializers import PolicyFieldsMixin, ScopedRelatedField
-from casemgmt.core.models import Region, Role
+from casemgmt.core.models import Region, Role, User
 from families.models import Family, FamilyMember
 from volunteers.models import Volunteer
 
 from ..models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 
@@ -183,6 +185,42 @@ class DisbursementSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
         fields = ["id", "fund", "kind", "amount", "goods", "family", "member", "volunteer", "recipient_name", "paid_on",
                   "period", "description", "recorded_by", "outcome", "outcome_amount"]
         read_only_fields = ["recorded_by"]
+
+
+class PremiumPaymentSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
+    """A premium paid; without ``amount``, the insured person's premium on the roster is used."""
+
+    policy = ScopedRelatedField(queryset=InsurancePolicy.objects.all())
+    member = ScopedRelatedField(queryset=FamilyMember.objects.all(), allow_null=True, required=False)
+    amount = serializers.DecimalField(**MONEY, required=False, allow_null=True)
+
+    class Meta:
+        model = PremiumPayment
+        fields = ["id", "policy", "member", "paid_on", "amount", "reference", "recorded_by"]
+        read_only_fields = ["recorded_by"]
+        validators = []  # the service answers a repeated payment with a field error
+
+
+class ConsolationVisitSerializer(PolicyFieldsMixin, serializers.ModelSerializer):
+    family = ScopedRelatedField(queryset=Family.objects.all())
+    member = ScopedRelatedField(queryset=FamilyMember.objects.all(), allow_null=True, required=False)
+    visitor = ScopedRelatedField(queryset=User.objects.all(), allow_null=True, required=False)
+    fund = ScopedRelatedField(queryset=Fund.objects.all(), allow_null=True, required=False)
+    cash = serializers.DecimalField(**MONEY, required=False)
+    goods_value = serializers.DecimalField(**MONEY, required=False)
+
+    class Meta:
+        model = ConsolationVisit
+        fields = ["id", "family", "member", "visited_on", "visitor", "visiting_party", "occasion", "cash", "goods",
+                  "goods_value", "fund", "notes", "recorded_by", "version"]
+        read_only_fields = ["recorded_by", "version"]
+        validators = []  # the service answers a repeated visit with a field error
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and not isinstance(self.instance, (list, tuple)):
+            fields["family"].read_only = True  # a visit made to one family stays that family's
+        return fields
 
 
 class HealthCheckupSerializer(PolicyFieldsMixin, serializers.ModelSerializer):

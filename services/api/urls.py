@@ -10,5 +10,7 @@ routes = [
     ("insured-people", views.InsuredPersonViewSet, "insuredperson"),
     ("insurance-claims", views.InsuranceClaimViewSet, "insuranceclaim"),
     ("disbursements", views.DisbursementViewSet, "disbursement"),
+    ("premium-payments", views.PremiumPaymentViewSet, "premiumpayment"),
+    ("consolation-visits", views.ConsolationVisitViewSet, "consolationvisit"),
     ("health-checkups", views.HealthCheckupViewSet, "healthcheckup"),
 ]

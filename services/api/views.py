@@ -10,12 +10,14 @@ from .. import selectors, services
 from ..models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 from . import filters
@@ -26,12 +28,14 @@ from .serializers import (
     ActivityTokenCheckinSerializer,
     ClaimRejectSerializer,
     ClaimSettleSerializer,
+    ConsolationVisitSerializer,
     DisbursementSerializer,
     FundSerializer,
     HealthCheckupSerializer,
     InsuranceClaimSerializer,
     InsurancePolicySerializer,
     InsuredPersonSerializer,
+    PremiumPaymentSerializer,
     ServiceSiteSerializer,
 )
 
@@ -210,6 +214,48 @@ class DisbursementViewSet(CreateListRetrieveViewSet):
         serializer.is_valid(raise_exception=True)
         disbursement = services.disbursement_record(actor=request.user, **serializer.validated_data)
         return answer_with(self, disbursement, status.HTTP_201_CREATED)
+
+
+class PremiumPaymentViewSet(CreateListRetrieveViewSet):
+    """Premiums paid for policies, by date: the figures count a premium in the period it was paid."""
+
+    queryset = PremiumPayment.objects.all()
+    selector = staticmethod(selectors.premium_payment_list)
+    serializer_class = PremiumPaymentSerializer
+    filterset_class = filters.PremiumPaymentFilter
+    ordering_fields = ["paid_on", "amount"]
+    audit_family_field = "family_id"
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        payment = services.premium_payment_record(actor=request.user, **serializer.validated_data)
+        return answer_with(self, payment, status.HTTP_201_CREATED)
+
+
+class ConsolationVisitViewSet(ScopedModelViewSet):
+    """Consolation visits (慰问) with the cash and goods given, if any; corrected with PATCH (If-Match)."""
+
+    queryset = ConsolationVisit.objects.all()
+    selector = staticmethod(selectors.consolation_visit_list)
+    serializer_class = ConsolationVisitSerializer
+    filterset_class = filters.ConsolationVisitFilter
+    ordering_fields = ["visited_on"]
+    audit_family_field = "family_id"
+
+    def perform_create(self, serializer):
+        values = serializer.validated_data
+        if values.get("visitor") is None and not values.get("visiting_party"):
+            # Named by nobody: the visit was made by whoever records it (staff outside the caller's
+            # reach of users cannot be named, so a worker could not name herself otherwise).
+            values = {**values, "visitor": self.request.user}
+        serializer.instance = services.consolation_visit_record(actor=self.request.user, **values)
+
+    def perform_update(self, serializer):
+        visit = serializer.instance
+        visit.version += 1  # the row is locked by the conditional update
+        serializer.instance = services.consolation_visit_change(actor=self.request.user, visit=visit,
+                                                                **serializer.validated_data)
 
 
 class HealthCheckupViewSet(RevealMixin, AuditedWritesMixin, ScopedModelViewSet):

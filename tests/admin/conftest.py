@@ -22,12 +22,14 @@ from families.models import (
 from services.models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 from volunteers.models import (
@@ -136,8 +138,11 @@ def dataset(regions, people, families):
     InsuredPerson.objects.create(policy=policy, member=mother)
     InsuranceClaim.objects.create(policy=policy, member=mother, incident_date=today, amount_claimed=Decimal("500"),
                                   diagnosis="高血压")
-    Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("500"), family=own, paid_on=today)
+    Disbursement.objects.create(fund=fund, kind="other", amount=Decimal("500"), family=own, paid_on=today)
     HealthCheckup.objects.create(member=mother, date=today, provider="县医院", findings="血压偏高")
+    PremiumPayment.objects.create(policy=policy, member=mother, paid_on=today, amount=Decimal("100"))
+    ConsolationVisit.objects.create(family=own, member=mother, visited_on=today, visitor=people["manager"], occasion="春节",
+                                    cash=Decimal("500"), notes="老人情绪稳定")
 
     for user in (root, manager):
         Notification.objects.create(recipient=user, kind="reminder", title="走访提醒", dedup_key=f"t:{user.pk}", family=own)

@@ -11,12 +11,14 @@ from django.utils import timezone
 from services.models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 from tests.api.matrix import CASEWORK, DENY, RoutePolicy, Sees
@@ -100,9 +102,23 @@ ROUTE_POLICIES = {
     "disbursement": RoutePolicy(
         read=CASEWORK,
         make=lambda world, scope: Disbursement.objects.create(
-            fund=fund_in(world, scope), kind="consolation_cash", amount=500, family=world.families[scope],
+            fund=fund_in(world, scope), kind="other", amount=500, family=world.families[scope],
             paid_on=datetime.date(2026, 2, 1)),
         write={"create": {"manager"}},
+    ),
+    # A premium paid for one person belongs to that person's family: the caseload decides, as for the roster.
+    "premiumpayment": RoutePolicy(
+        read=CASEWORK,
+        make=lambda world, scope: PremiumPayment.objects.create(
+            policy=policy_in(world, scope), member=mother_of(world, scope), paid_on=datetime.date(2026, 1, 5), amount=100),
+        write={"create": {"manager"}},
+    ),
+    # Consolation visits are casework: contact persons record the visits they make.
+    "consolationvisit": RoutePolicy(
+        read=CASEWORK,
+        make=lambda world, scope: ConsolationVisit.objects.create(
+            family=world.families[scope], visited_on=datetime.date(2026, 1, 20), cash=500, visiting_party="县计生协"),
+        write={"create": SOCIAL_WORKERS | {"manager", "contact"}, "update": SOCIAL_WORKERS | {"manager", "contact"}},
     ),
     "healthcheckup": RoutePolicy(
         read=CASEWORK,

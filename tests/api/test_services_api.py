@@ -12,12 +12,14 @@ from families.models import Family
 from services.models import (
     Activity,
     ActivityAttendance,
+    ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
     InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
+    PremiumPayment,
     ServiceSite,
 )
 from volunteers.models import Volunteer
@@ -158,7 +160,7 @@ def test_disbursement_refuses_negative_amounts_and_funds_outside_reach(world, cl
     fund = Fund.objects.create(name="中秋慰问金", region=world.regions["zhangpu"], **values)
     outside = Fund.objects.create(name="慰问金", region=world.regions["yunxiao"], **values)
     manager = client_for("manager", "en")
-    body = {"fund": fund.pk, "kind": "consolation_cash", "amount": "800", "family": world.families["own"].pk}
+    body = {"fund": fund.pk, "kind": "other", "amount": "800", "family": world.families["own"].pk}
     created = manager.post("/api/v1/disbursements/", body, format="json")
     assert created.status_code == 201 and created.json()["recorded_by"] == world.people["manager"].pk
     negative = manager.post("/api/v1/disbursements/", {**body, "amount": "-1"}, format="json")
@@ -209,6 +211,12 @@ def _claim(world, i):
     return InsuranceClaim.objects.create(policy=policy, member=member, incident_date=D(2026, 3, 1), amount_claimed=10)
 
 
+def _premium(world, i):
+    member = _member(world, i)
+    return PremiumPayment.objects.create(policy=make_policy(world.regions["village"], [member]), member=member,
+                                         paid_on=D(2026, 1, 1), amount=1)
+
+
 ROW_FACTORIES = {
     "/api/v1/service-sites/": lambda world, i: ServiceSite.objects.create(kind="warm_heart_home", name=f"家园{i}",
                                                                           region=world.regions["village"]),
@@ -220,8 +228,11 @@ ROW_FACTORIES = {
     "/api/v1/insured-people/": lambda world, i: make_policy(world.regions["village"], [_member(world, i)]).roster.get(),
     "/api/v1/insurance-claims/": _claim,
     "/api/v1/disbursements/": lambda world, i: Disbursement.objects.create(
-        fund=_fund(world, i), kind="consolation_cash", amount=1, member=_member(world, i), family=world.families["own"],
+        fund=_fund(world, i), kind="other", amount=1, member=_member(world, i), family=world.families["own"],
         paid_on=D(2026, 1, 1)),
+    "/api/v1/premium-payments/": _premium,
+    "/api/v1/consolation-visits/": lambda world, i: ConsolationVisit.objects.create(
+        family=world.families["own"], member=_member(world, i), visited_on=D(2026, 1, 1), cash=1, visiting_party="县计生协"),
     "/api/v1/health-checkups/": lambda world, i: HealthCheckup.objects.create(member=_member(world, i), date=D(2026, 1, 1),
                                                                               provider="医院", findings="x"),
 }
@@ -254,3 +265,44 @@ def test_detail_query_count_is_small(world, client_for, url, django_assert_max_n
     with django_assert_max_num_queries(8):
         response = client.get(f"{url}{row.pk}/")
     assert response.status_code == 200 and response.json()["id"] == row.pk
+
+
+def test_consolation_visits_through_the_api(world, client_for):
+    own = world.families["own"]
+    alice = client_for("alice", "en")
+    body = {"family": own.pk, "visited_on": "2026-02-10", "visiting_party": "县计生协", "goods": "米油", "goods_value": "120.50"}
+    created = alice.post("/api/v1/consolation-visits/", body, format="json")
+    assert created.status_code == 201, created.json()
+    visit = created.json()
+    assert (visit["cash"], visit["goods_value"], visit["recorded_by"]) == ("0.00", "120.50", world.people["alice"].pk)
+    again = alice.post("/api/v1/consolation-visits/", body, format="json")
+    assert again.status_code == 400
+    no_goods = alice.post("/api/v1/consolation-visits/", {**body, "visited_on": "2026-02-11", "goods": ""}, format="json")
+    assert no_goods.status_code == 400 and no_goods.json()["errors"][0]["field"] == "goods"
+    by_herself = alice.post("/api/v1/consolation-visits/", {"family": own.pk, "visited_on": "2026-02-12"}, format="json")
+    assert by_herself.status_code == 201 and by_herself.json()["visitor"] == world.people["alice"].pk
+    carols = client_for("carol", "en").post("/api/v1/consolation-visits/", body, format="json")
+    assert carols.status_code == 400 and carols.json()["errors"][0]["field"] == "family"
+    url = f"/api/v1/consolation-visits/{visit['id']}/"
+    etag = alice.get(url)["ETag"]
+    changed = alice.patch(url, {"cash": "200", "family": world.families["colleague"].pk}, format="json", HTTP_IF_MATCH=etag)
+    assert changed.status_code == 200 and changed.json()["cash"] == "200.00" and changed.json()["family"] == own.pk
+    assert AuditEvent.objects.filter(event="services.consolation.changed", family_id=own.pk).exists()
+    stale = alice.patch(url, {"cash": "1"}, format="json", HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412
+
+
+def test_premium_payments_through_the_api_use_the_roster_premium(world, client_for):
+    member = mother(world)
+    policy = make_policy(world.regions["village"], [member])
+    policy.roster.update(premium=Decimal("66.00"))
+    manager = client_for("manager", "en")
+    paid = manager.post("/api/v1/premium-payments/", {"policy": policy.pk, "member": member.pk, "paid_on": "2026-03-01"},
+                        format="json")
+    assert paid.status_code == 201 and paid.json()["amount"] == "66.00"
+    twice = manager.post("/api/v1/premium-payments/", {"policy": policy.pk, "member": member.pk, "paid_on": "2026-03-01"},
+                         format="json")
+    assert twice.status_code == 400 and twice.json()["errors"][0]["field"] == "paid_on"
+    whole = manager.post("/api/v1/premium-payments/", {"policy": policy.pk, "paid_on": "2026-03-01"}, format="json")
+    assert whole.status_code == 400 and whole.json()["errors"][0]["field"] == "amount"
+    assert PremiumPayment.objects.count() == 1

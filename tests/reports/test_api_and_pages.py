@@ -32,12 +32,12 @@ def test_anonymous_and_roles_without_figures_are_refused(client, report_data, lo
 
 
 @pytest.mark.parametrize("username, n_families, consolation", [
-    ("alice", 1, "1000.00"), ("bob", 1, "0.00"), ("carol", 1, "1000.00"), ("manager", 2, "1250.50"),
+    ("alice", 1, "1250.50"), ("bob", 1, "0.00"), ("carol", 1, "1250.50"), ("manager", 2, "1250.50"),
 ])
 def test_statistics_api_per_person(client, report_data, login, username, n_families, consolation,
                                    django_assert_max_num_queries):
     login(username)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(28):
         body = client.get(api("statistics"), Q).json()
     assert body["families"]["total"] == n_families
     assert body["consolation"]["amount"] == consolation
@@ -112,15 +112,17 @@ def test_workbook_has_one_sheet_per_group_with_chinese_headings(client, report_d
         response = client.get(url, Q)
         assert response.status_code == 200
         book = openpyxl.load_workbook(io.BytesIO(response.content))
-        assert book.sheetnames == ["概况", "服务阵地", "慰问与支持", "保险", "活动", "志愿者与联系", "家庭", "按月", "按地区"]
+        assert book.sheetnames == ["概况", "服务阵地", "慰问与支持", "保险", "特别扶助", "资助项目", "活动", "培训",
+                                   "志愿者与联系", "家庭", "按月", "按地区", "公示名单"]
         summary = {row[0]: row[1] for row in book["概况"].iter_rows(min_row=2, values_only=True)}
         assert summary["慰问金额（元）"] == 1250.5
-        assert summary["慰问人次"] == 2
+        assert summary["慰问人次"] == 3
         assert summary["免费体检"] == 2
-        assert summary["保险保费（元）"] == 13800
+        assert summary["保险保费（元）"] == 3600
         assert summary["志愿者支持经费（元）"] == 300
         assert summary["家庭"] == 2
         assert [c.value for c in book["活动"][1]] == ["类别", "活动", "参与人次"]
         months = list(book["按月"].iter_rows(min_row=2, values_only=True))
         assert len(months) == 12 and months[0][0] == f"{YEAR}-01" and months[0][2] == 1000
-        assert Decimal(str(sum(r[2] for r in months))) == Decimal("1250.5")
+        assert Decimal(str(sum(r[2] for r in months))) == Decimal("1000")  # cash
+        assert Decimal(str(sum(r[3] for r in months))) == Decimal("250.5")  # goods

@@ -32,20 +32,35 @@ def test_periods():
 
 def test_county_figures_for_the_manager(report_data, people, django_assert_max_num_queries):
     scope = scope_for(people["manager"])
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(20):
         figures = statistics_compute(scope)
-    assert figures["sites"]["total"] == 2
+    assert figures["sites"]["total"] == 2 and figures["sites"]["psych_aid_centres"] == 1
     kinds = {row["code"]: row["count"] for row in figures["sites"]["by_kind"]}
     assert kinds["psych_aid_centre"] == 1 and kinds["warm_heart_home"] == 1
-    assert figures["consolation"] == {"person_visits": 2, "amount": Decimal("1250.50")}
+    # Three visits, one with nothing given; cash and goods apart.
+    assert figures["consolation"] == {"person_visits": 3, "cash": Decimal("1000.00"), "goods_value": Decimal("250.50"),
+                                      "amount": Decimal("1250.50")}
     assert figures["free_checkups"] == {"count": 2}
     insurance = figures["insurance"]
-    assert (insurance["policies"], insurance["premium"], insurance["people_covered"]) == (2, Decimal("13800.00"), 2)
+    # Two policies in force in the year; of the premiums only what was paid in it: not the 2024 payment of
+    # the policy across the two years, not next January's, not the refunded policy's.
+    assert (insurance["policies"], insurance["premium"], insurance["people_covered"]) == (2, Decimal("3600.00"), 2)
+    assert (insurance["claims_paid"], insurance["claims_amount"]) == (1, Decimal("2000.00"))
+    assert {row["code"]: row["premium"] for row in insurance["by_product"]}["critical_illness"] == Decimal("3600.00")
     assert figures["volunteer_support"] == {"count": 1, "amount": Decimal("300.00")}
+    assistance = figures["assistance_payments"]
+    assert (assistance["count"], assistance["amount"]) == (2, Decimal("4080.00"))
+    assert sum(row["amount"] for row in assistance["by_category"]) == Decimal("4080.00")
+    assert figures["grants"] == {"count": 2, "amount": Decimal("55000.00"), "beneficiaries": 2,
+                                 "outcome_amount": Decimal("30000.00")}
+    trainings = figures["trainings"]
+    assert (trainings["sessions"], trainings["participants"]) == (2, 3)
+    by_programme = {row["code"]: (row["sessions"], row["participants"]) for row in trainings["by_programme"]}
+    assert by_programme == {"volunteer": (1, 1), "youth_health": (1, 2), "other": (0, 0)}
     activities = {row["code"]: (row["activities"], row["participants"]) for row in figures["activities"]["by_category"]}
     assert activities["birthday"] == (1, 3) and activities["lecture"] == (1, 1) and activities["gathering"] == (0, 0)
     assert (figures["activities"]["total"], figures["activities"]["participants"]) == (2, 4)
-    assert figures["volunteers_trained"] == {"count": 1}
+    assert figures["volunteers_trained"] == {"count": 2}
     # alice's family was contacted in the year, bob's not.
     assert figures["checkin_coverage"] == {"contacted": 1, "active": 2, "rate": 0.5}
     assert figures["families"]["total"] == 2
@@ -54,10 +69,12 @@ def test_county_figures_for_the_manager(report_data, people, django_assert_max_n
 
 def test_city_admin_sees_both_counties_and_the_quarter_narrows(report_data, people):
     city = statistics_compute(scope_for(people["city_admin"]))
-    assert city["consolation"]["person_visits"] == 4 and city["consolation"]["amount"] == Decimal("2501.00")
+    assert city["consolation"]["person_visits"] == 6 and city["consolation"]["amount"] == Decimal("2501.00")
     assert city["families"]["total"] == 3
+    # Held at the city itself: counted in the city's figures.
+    assert city["sites"]["total"] == 5 and city["volunteer_support"]["amount"] == Decimal("1800.00")
     q1 = statistics_compute(scope_for(people["city_admin"], quarter="1"))
-    assert q1["consolation"] == {"person_visits": 2, "amount": Decimal("2000.00")}
+    assert q1["consolation"]["person_visits"] == 2 and q1["consolation"]["amount"] == Decimal("2000.00")
     assert q1["insurance"]["policies"] == 2  # only the policy running since last July, in both counties
     one_county = statistics_compute(scope_for(people["city_admin"], region="350622"))
     assert one_county["families"]["total"] == 1
@@ -73,9 +90,8 @@ def test_social_worker_sees_her_caseload_only(report_data, people):
     assert alice["families"]["total"] == 1
     assert alice["checkin_coverage"] == {"contacted": 1, "active": 1, "rate": 1.0}
     carol = statistics_compute(scope_for(people["carol"]))
-    # carol's figures are yunxiao's only, never alice's county. The reach policy shows a social worker
-    # disbursements whose family is in her caseload, so the goods given to a member are not hers.
-    assert carol["consolation"] == {"person_visits": 1, "amount": Decimal("1000.00")}
+    # carol's figures are yunxiao's only, never alice's county: her caseload's visits.
+    assert carol["consolation"]["person_visits"] == 3 and carol["consolation"]["amount"] == Decimal("1250.50")
     assert carol["sites"]["total"] == 2
     for figure in FIGURES:
         rows = drilldown_records(scope_for(people["carol"]), figure)
@@ -89,6 +105,12 @@ FIGURE_VALUES = {
     "free_checkups": lambda f: f["free_checkups"]["count"],
     "insurance_policies": lambda f: f["insurance"]["policies"],
     "insured_people": lambda f: f["insurance"]["people_covered"],
+    "insurance_premiums": lambda f: len(f["_premium_rows"]),
+    "claims_paid": lambda f: f["insurance"]["claims_paid"],
+    "assistance_payments": lambda f: f["assistance_payments"]["count"],
+    "grants": lambda f: f["grants"]["count"],
+    "trainings": lambda f: f["trainings"]["sessions"],
+    "training_participants": lambda f: f["trainings"]["participants"],
     "volunteer_support": lambda f: f["volunteer_support"]["count"],
     "activities": lambda f: f["activities"]["total"],
     "participants": lambda f: f["activities"]["participants"],
@@ -103,12 +125,22 @@ FIGURE_VALUES = {
 def test_every_drilldown_has_exactly_the_rows_counted(report_data, people, username):
     scope = scope_for(people[username])
     figures = statistics_compute(scope)
+    made = [row for county in report_data.values() for row in county.get("insurance_premiums", ())]
+    figures["_premium_rows"] = [row for row in made if scope.premium_payments().filter(pk=row.pk).exists()]
     assert set(FIGURE_VALUES) == set(FIGURES)
     for name, value in FIGURE_VALUES.items():
         assert drilldown_records(scope, name).count() == value(figures), name
     records = drilldown_records(scope, "consolation")
-    assert sum(r.amount for r in records) == figures["consolation"]["amount"]
-    assert sum(r.premium for r in drilldown_records(scope, "insurance_policies")) == figures["insurance"]["premium"]
+    assert sum(r.cash for r in records) == figures["consolation"]["cash"]
+    assert sum(r.goods_value for r in records) == figures["consolation"]["goods_value"]
+    assert sum(r.amount for r in drilldown_records(scope, "insurance_premiums")) == figures["insurance"]["premium"]
+    assert sum(r.amount_settled for r in drilldown_records(scope, "claims_paid")) == figures["insurance"]["claims_amount"]
+    assert sum(r.amount for r in drilldown_records(scope, "grants")) == figures["grants"]["amount"]
+    for row in figures["assistance_payments"]["by_category"]:
+        assert drilldown_records(scope, "assistance_payments", {"category": row["code"]}).count() == row["count"]
+    for row in figures["trainings"]["by_programme"]:
+        assert drilldown_records(scope, "trainings", {"programme": row["code"]}).count() == row["sessions"]
+        assert drilldown_records(scope, "training_participants", {"programme": row["code"]}).count() == row["participants"]
     # Breakdowns drill down too.
     for row in figures["activities"]["by_category"]:
         assert drilldown_records(scope, "participants", {"category": row["code"]}).count() == row["participants"]
@@ -118,17 +150,24 @@ def test_every_drilldown_has_exactly_the_rows_counted(report_data, people, usern
 
 def test_trends_by_month_and_sub_region(report_data, people, django_assert_max_num_queries):
     scope = scope_for(people["city_admin"])
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(25):
         trends = trends_compute(scope)
     months = {row["month"]: row for row in trends["by_month"]}
     assert len(months) == 12
     assert months["2025-01"]["consolation_amount"] == Decimal("2000.00")
-    assert months["2025-09"]["consolation_visits"] == 2
+    assert months["2025-09"]["consolation_visits"] == 2 and months["2025-04"]["consolation_visits"] == 2
+    assert months["2025-07"]["insurance_premium"] == Decimal("7000.00")
     assert months["2025-02"]["families_contacted"] == 2
     assert months["2025-03"]["participants"] == 6
     regions = {row["name"]: row for row in trends["by_region"]}
-    assert set(regions) == {"漳浦县", "云霄县"}
+    # The city's own records (a centre, support paid to a volunteer registered there) in the city's row.
+    assert set(regions) == {"市本级", "漳浦县", "云霄县"}
+    assert regions["市本级"]["sites"] == 1 and regions["市本级"]["volunteer_support_amount"] == Decimal("1200.00")
     assert regions["漳浦县"]["families"] == 2 and regions["漳浦县"]["families_contacted"] == 1
-    assert regions["云霄县"]["consolation_amount"] == Decimal("1250.50")
+    assert regions["云霄县"]["consolation_cash"] == Decimal("1000.00")
+    assert regions["云霄县"]["consolation_goods"] == Decimal("250.50")
     town = trends_compute(scope_for(people["manager"]))
-    assert [row["name"] for row in town["by_region"]] == ["漳浦县", "绥安镇"]  # county-level records, then the township
+    assert [row["name"] for row in town["by_region"]] == ["县本级", "绥安镇"]  # county-level records, then the township
+    county_level, suian = town["by_region"]
+    assert (county_level["grants"], county_level["grant_beneficiaries"], suian["grants"]) == (1, 1, 1)
+    assert (county_level["trainings"], suian["trainings"], suian["training_participants"]) == (1, 1, 2)

@@ -66,7 +66,7 @@ def test_anonymisation_masks_people_and_keeps_statistics(people, regions, famili
     family = families["own"]
     fund = Fund.objects.create(name="慰问金", programme="consolation", year=2026, budget=Decimal("1000"),
                                region=regions["zhangpu"])
-    Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("500"), family=family,
+    Disbursement.objects.create(fund=fund, kind="other", amount=Decimal("500"), family=family,
                                 paid_on=timezone.localdate())
     checkup = HealthCheckup.objects.create(member=mother, date=timezone.localdate(), provider="县医院",
                                            findings="血压偏高")

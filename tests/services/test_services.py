@@ -199,20 +199,20 @@ def test_disbursement_is_recorded_within_reach_and_never_negative(regions, peopl
     fund = Fund.objects.create(name="中秋慰问金", programme="consolation", year=2026, budget=100000, region=regions["zhangpu"])
     outside_fund = Fund.objects.create(name="慰问金", programme="consolation", year=2026, budget=1, region=regions["yunxiao"])
     manager = people["manager"]
-    paid = services.disbursement_record(actor=manager, fund=fund, kind="consolation_cash", amount="800", family=families["own"],
+    paid = services.disbursement_record(actor=manager, fund=fund, kind="other", amount="800", family=families["own"],
                                         period="2026中秋")
     assert paid.amount == Decimal("800") and paid.recorded_by == manager
     assert AuditEvent.objects.filter(event="services.disbursement.recorded", family_id=families["own"].pk).exists()
     with pytest.raises(ValidationError):
-        services.disbursement_record(actor=manager, fund=fund, kind="consolation_cash", amount="-5", family=families["own"])
+        services.disbursement_record(actor=manager, fund=fund, kind="other", amount="-5", family=families["own"])
     with pytest.raises(OutOfReachError):
-        services.disbursement_record(actor=manager, fund=outside_fund, kind="consolation_cash", amount="5", recipient_name="某人")
+        services.disbursement_record(actor=manager, fund=outside_fund, kind="other", amount="5", recipient_name="某人")
     with pytest.raises(OutOfReachError):
-        services.disbursement_record(actor=manager, fund=fund, kind="consolation_cash", amount="5", family=families["outside"])
+        services.disbursement_record(actor=manager, fund=fund, kind="other", amount="5", family=families["outside"])
     with pytest.raises(ValidationError):
-        services.disbursement_record(actor=manager, fund=fund, kind="consolation_cash", amount="5")
+        services.disbursement_record(actor=manager, fund=fund, kind="other", amount="5")
     with pytest.raises(ValidationError):  # member of another family
-        services.disbursement_record(actor=manager, fund=fund, kind="consolation_cash", amount="5", family=families["own"],
+        services.disbursement_record(actor=manager, fund=fund, kind="other", amount="5", family=families["own"],
                                      member=families["colleague"].members.first())
     assert Disbursement.objects.count() == 1
 
@@ -258,3 +258,64 @@ def test_concurrent_nursing_claims_do_not_exceed_max_days(regions, people, famil
     ])
     assert all(isinstance(r, InsuranceClaim) for r in results)
     assert sorted(r.amount_claimed for r in results) == [Decimal("3000"), Decimal("6000")]
+
+
+# --- consolation visits and premium payments ----------------------------------------------------
+
+def test_consolation_visit_is_a_visit_whatever_was_given(regions, people, families):
+    own, alice = families["own"], people["alice"]
+    mother = own.members.get(relation="mother")
+    day = datetime.date(2026, 2, 10)
+    nothing = services.consolation_visit_record(actor=alice, family=own, visited_on=day, visitor=alice, occasion="春节")
+    assert (nothing.cash, nothing.goods_value, nothing.recorded_by) == (0, 0, alice)
+    goods = services.consolation_visit_record(actor=alice, family=own, member=mother, visited_on=day,
+                                              visiting_party="县计生协", goods="米油", goods_value="120.50")
+    assert goods.goods_value == Decimal("120.50")
+    assert AuditEvent.objects.filter(event="services.consolation.recorded", family_id=own.pk).count() == 2
+    problems = [
+        ({"visited_on": day, "visitor": alice}, "visited_on"),  # the same visit again
+        ({"visited_on": day, "visiting_party": "镇政府", "goods_value": "50"}, "goods"),
+        ({"visited_on": day}, "visiting_party"),
+        ({"visited_on": day, "visitor": alice, "cash": "-1"}, "cash"),
+        ({"visited_on": day, "visitor": alice, "member": families["colleague"].members.first()}, "member"),
+    ]
+    for values, field in problems:
+        with pytest.raises(ValidationError) as error:
+            services.consolation_visit_record(actor=alice, family=own, **{"visited_on": day, **values})
+        assert field in error.value.message_dict or field == "visited_on", (field, error.value)
+    with pytest.raises(OutOfReachError):
+        services.consolation_visit_record(actor=alice, family=families["outside"], visited_on=day, visitor=alice)
+    changed = services.consolation_visit_change(actor=alice, visit=nothing, cash="300")
+    assert changed.cash == Decimal("300")
+    event = AuditEvent.objects.filter(event="services.consolation.changed").get()
+    assert (Decimal(event.before["cash"]), Decimal(event.after["cash"])) == (0, 300)
+    with pytest.raises(ValidationError):
+        services.consolation_visit_change(actor=alice, visit=nothing, family=families["colleague"])
+
+
+def test_premium_payment_per_policy_or_per_person_at_the_roster_premium(regions, people, families):
+    manager = people["manager"]
+    mother = families["own"].members.get(relation="mother")
+    father = families["own"].members.get(relation="father")
+    policy = make_policy(regions["zhangpu"], members=[mother])
+    policy.roster.filter(member=mother).update(premium=Decimal("88.00"))
+    whole = services.premium_payment_record(actor=manager, policy=policy, paid_on=datetime.date(2026, 1, 5), amount="500")
+    person = services.premium_payment_record(actor=manager, policy=policy, member=mother, paid_on=datetime.date(2026, 1, 5))
+    assert (whole.amount, person.amount) == (Decimal("500"), Decimal("88.00"))
+    assert AuditEvent.objects.filter(event="services.premium.paid").count() == 2
+    for values, field in (
+        ({"member": mother}, "paid_on"),  # recorded already
+        ({"member": father}, "member"),  # not insured by it
+        ({"amount": "500"}, "paid_on"),  # the policy's payment of that day is recorded already
+        ({"paid_on": datetime.date(2026, 2, 1)}, "amount"),  # a policy payment needs its amount
+        ({"paid_on": datetime.date(2026, 2, 1), "amount": "-1"}, "amount"),
+    ):
+        with pytest.raises(ValidationError) as error:
+            services.premium_payment_record(actor=manager, policy=policy, **{"paid_on": datetime.date(2026, 1, 5), **values})
+        assert field in error.value.message_dict
+    draft = make_policy(regions["zhangpu"], status=P.Status.DRAFT, members=[mother])
+    with pytest.raises(ValidationError):
+        services.premium_payment_record(actor=manager, policy=draft, paid_on=datetime.date(2026, 1, 5), amount="1")
+    with pytest.raises(OutOfReachError):
+        services.premium_payment_record(actor=manager, policy=make_policy(regions["yunxiao"]),
+                                        paid_on=datetime.date(2026, 1, 5), amount="1")
