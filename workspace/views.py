@@ -276,6 +276,7 @@ def training_detail(request, pk):
     qr_svg = segno.make(checkin_url, error="m").svg_inline(scale=4, title=_("QR code for check-in"))
     return render(request, "workspace/training.html", {
         "session": session, "candidates": candidates, "checkin_url": checkin_url, "qr_svg": qr_svg,
+        "attendance_open": volunteer_services.attendance_open(session),
         "places": [e for e in enrollments if e.status in (Enrollment.Status.ENROLLED, Enrollment.Status.ATTENDED,
                                                            Enrollment.Status.NO_SHOW)],
         "waitlist": [e for e in enrollments if e.status == Enrollment.Status.WAITLISTED],

@@ -102,13 +102,20 @@ def test_coordinator_schedules_a_training_enrols_past_capacity_and_takes_attenda
     assert sorted(Enrollment.objects.filter(session=session).values_list("status", flat=True)) == [
         "enrolled", "enrolled", "waitlisted"]
     waiting = Enrollment.objects.get(session=session, status="waitlisted").volunteer.name
+    # Three days ahead nobody can have come yet: the ticks are disabled and there is no button.
+    assert phone.locator("input[name=present]").first.is_disabled()
+    assert phone.locator("input[value=attendance] ~ button[type=submit]").count() == 0
+    assert phone.locator("#attendance-closed").is_visible()
+    begun = timezone.now() - datetime.timedelta(minutes=5)
+    TrainingSession.objects.filter(pk=session.pk).update(starts_at=begun, ends_at=begun + datetime.timedelta(hours=2))
+    phone.reload()
     first = phone.locator("input[name=present]").first
     first.check()
     phone.click("input[value=attendance] ~ button[type=submit]")
     phone.wait_for_load_state()
     assert Enrollment.objects.filter(session=session, status="attended").count() == 1
     assert waiting in phone.inner_text("main")
-    phone.goto(f"/trainings/?view=week&date={start:%Y-%m-%d}")
+    phone.goto(f"/trainings/?view=week&date={timezone.localdate(begun):%Y-%m-%d}")
     assert "入户关怀技能培训" in phone.inner_text("main")
 
 
