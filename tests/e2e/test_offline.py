@@ -62,11 +62,13 @@ def test_an_offline_check_in_survives_an_expired_session_and_is_stored_once_with
     phone.wait_for_selector("#outbox-waiting:not([hidden])")
     assert phone.inner_text("#outbox-waiting") == "1 条待发送"
     assert in_viewport(phone, "#outbox-waiting")
+    assert phone.goto(f"/families/{family.pk}/").from_service_worker
+    assert phone.inner_text("h1").startswith("ZP-0001")
     # A page never opened online says so, and still counts what waits.
     phone.goto("/families/?q=never-opened")
     assert "没有网络连接" in phone.inner_text("main")
 
-    phone.goto("/today/")
+    assert phone.goto("/today/").from_service_worker
     Session.objects.all().delete()  # the session expires while the phone is away
     time.sleep(1.5)  # the contact's time and the sending's must differ measurably
     online_at = timezone.now()
@@ -118,3 +120,34 @@ def test_a_check_in_saved_online_opens_the_family_page_with_a_visible_confirmati
     assert urlparse(phone.url).path == f"/families/{family.pk}/"
     assert CheckIn.objects.filter(family=family).count() == 1
     assert phone.locator("#outbox-waiting").is_hidden()
+
+
+def test_signing_out_drops_the_kept_pages_and_keeps_the_drafts_for_their_writer(phone, people, families):
+    family = families["colleague"]
+    log_in(phone, "alice")
+    worker_ready(phone)
+    phone.goto("/today/")
+    phone.goto(f"/families/{families['own'].pk}/")
+    assert phone.evaluate("caches.open('workspace-pages').then(c => c.keys()).then(k => k.length)") == 2
+    # bob's check-in, written on this phone earlier and not sent yet: never sent as alice's.
+    written = (timezone.now() - datetime.timedelta(hours=2)).replace(microsecond=0)
+    phone.evaluate("draft => window.workspaceOutbox.put(draft).then(() => window.workspaceOutbox.flush())", {
+        "key": "6f1c0c57-9d0e-4c8e-9a57-0d1f2b3c4d5e", "user": str(people["bob"].pk), "username": "bob",
+        "url": f"/families/{family.pk}/checkin/", "fields": {"channel": "phone", "needs": "bob 的记录"},
+        "occurredAt": written.isoformat(), "queued": True, "error": None, "savedAt": 0})
+    phone.wait_for_selector("#outbox-waiting:not([hidden])")
+    assert "bob" in phone.inner_text("#outbox-waiting")
+    assert not CheckIn.objects.exists()
+
+    phone.click("header form button[type=submit]")  # log out
+    phone.wait_for_url("**/login/")
+    assert phone.evaluate("caches.open('workspace-pages').then(c => c.keys()).then(k => k.length)") == 0
+    phone.wait_for_selector("#outbox-waiting:not([hidden])")
+    assert phone.inner_text("#outbox-waiting") == "已退出登录：登录后发送 1 条"
+
+    log_in(phone, "bob")
+    phone.wait_for_selector("#outbox-notice.saved:not([hidden])")
+    assert phone.locator("#outbox-waiting").is_hidden()
+    checkin = CheckIn.objects.get()
+    assert (checkin.family_id, checkin.recorded_by, checkin.needs, checkin.occurred_at) == (
+        family.pk, people["bob"], "bob 的记录", written)

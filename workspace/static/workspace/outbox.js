@@ -227,8 +227,7 @@
     if (document.getElementById("checkin-form")) return;  // the form says it itself (checkin.js)
     notify(report.sent === 1 ? report.last.message : format(texts.sent, {n: report.sent}), "saved");
   });
-  // The page shown for one not kept offline (sw.js) knows nobody: back online, the real one loads.
-  window.addEventListener("online", config.unknown ? function () { window.location.reload(); } : flush);
+  window.addEventListener("online", flush);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) flush(); });
   setInterval(flush, 20000);
 

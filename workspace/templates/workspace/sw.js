@@ -36,9 +36,12 @@ async function networkFirst(event, cacheName, page) {
     }
     return response;
   } catch (error) {
-    const copy = await caches.match(event.request, {cacheName});
+    // Not by Vary: the page was kept for this person (the kept pages go at sign-out), and the
+    // cookies it varies on change all the time (a new CSRF cookie, a message read) without
+    // making it another person's page.
+    const copy = await caches.match(event.request, {cacheName, ignoreVary: true});
     if (copy) return copy;
-    if (page) return (await caches.match(CONFIG.offline)) || Response.error();
+    if (page) return (await caches.match(CONFIG.offline, {ignoreVary: true})) || Response.error();
     throw error;
   }
 }
@@ -57,6 +60,7 @@ self.addEventListener("fetch", (event) => {
   } else if (request.mode === "navigate" && kept(url)) {
     event.respondWith(networkFirst(event, PAGES, true));
   } else if (request.mode === "navigate") {
-    event.respondWith(fetch(request).catch(async () => (await caches.match(CONFIG.offline)) || Response.error()));
+    event.respondWith(fetch(request).catch(async () => (await caches.match(CONFIG.offline, {ignoreVary: true}))
+      || Response.error()));
   }
 });
