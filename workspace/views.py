@@ -10,6 +10,7 @@ import segno
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -486,7 +487,8 @@ def coverage(request):
 # --- working offline ---------------------------------------------------------------------------
 
 # The pages the service worker keeps for opening offline: what a visit needs (the worklist, the
-# family and its check-in form). Each is kept as the page showed it, masked as it was.
+# family search, a family's page and its check-in form). Each is kept as the page showed it, masked
+# as it was: only what was opened, never fetched ahead.
 OFFLINE_PAGES = ("workspace:today", "workspace:families")
 # What those pages need to look right offline; the service worker keeps them from its install on.
 OFFLINE_STATIC = ("workspace/app.css", "workspace/htmx.min.js", "workspace/outbox.js", "workspace/checkin.js")
@@ -499,7 +501,7 @@ def service_worker(request):
         "pages": [reverse(name) for name in OFFLINE_PAGES],
         "offline": reverse("workspace:offline"),
         "logout": reverse("workspace:logout"),
-        "static": settings.STATIC_URL if settings.STATIC_URL.startswith("/") else f"/{settings.STATIC_URL}",
+        "static": settings.STATIC_URL,
         "precache": [static(name) for name in OFFLINE_STATIC],
     }
     config = json.dumps(config, sort_keys=True)
@@ -514,8 +516,6 @@ def service_worker(request):
 def offline(request):
     """What a page not kept on the phone shows without a connection. It names nobody (the service
     worker keeps it for whoever signs in next), so it is rendered as if nobody were signed in."""
-    from django.contrib.auth.models import AnonymousUser
-
     return render(request, "workspace/offline.html", {"user": AnonymousUser(), "outbox_unknown": True})
 
 

@@ -151,3 +151,18 @@ def test_signing_out_drops_the_kept_pages_and_keeps_the_drafts_for_their_writer(
     checkin = CheckIn.objects.get()
     assert (checkin.family_id, checkin.recorded_by, checkin.needs, checkin.occurred_at) == (
         family.pk, people["bob"], "bob 的记录", written)
+
+
+def test_a_draft_an_earlier_version_kept_in_local_storage_is_sent_from_any_page(phone, people, families):
+    family = families["own"]
+    log_in(phone, "alice")
+    saved = (timezone.now() - datetime.timedelta(hours=3)).replace(microsecond=0)
+    phone.evaluate("""([name, draft]) => localStorage.setItem(name, JSON.stringify(draft))""", [
+        f"checkin-draft:{family.pk}",
+        {"pending": True, "saved": int(saved.timestamp() * 1000),
+         "fields": {"key": "0b0c8d4e-5f60-4a1b-8c2d-3e4f5a6b7c8d", "channel": "sms", "needs": "旧版本的草稿"}}])
+    phone.goto("/today/")
+    phone.wait_for_selector("#outbox-notice.saved:not([hidden])")
+    checkin = CheckIn.objects.get(family=family)
+    assert (checkin.channel, checkin.needs, checkin.occurred_at) == ("sms", "旧版本的草稿", saved)
+    assert phone.evaluate(f"localStorage.getItem('checkin-draft:{family.pk}')") is None

@@ -80,13 +80,18 @@
       if (navigator.onLine === false) return null;
       outbox.notify(texts.sending);
       return outbox.flush();
+    }, function () {
+      // Nowhere to keep it (storage refused, a private window): the plain form, sent as it is.
+      form.elements.occurred_at.value = queued.occurredAt;
+      form.submit();
+      throw new Error("sent without the outbox");
     }).then(function (report) {
       button.disabled = false;
       if (opened(report)) return;
       var result = report && report.results[queued.key];
       if (!result || result.state === "offline" || result.state === "later") outbox.notify(texts.offline);
       else if (result.state === "signed-out") outbox.notify("");  // the bar asks to sign in
-    }, function () { button.disabled = false; outbox.notify(texts.offline); });
+    }, function () { button.disabled = false; });
   });
   discard.addEventListener("click", function () {
     if (draft) outbox.remove(draft.key).then(function () { window.location.reload(); });

@@ -183,7 +183,8 @@
   // --- what a page shows first -------------------------------------------------------------------
   function adoptLegacyDrafts() {
     // Drafts an earlier version kept in localStorage ("checkin-draft:<family>", sent only when the
-    // family's form was opened again) move into the outbox, as the signed-in person's.
+    // family's form was opened again) move into the outbox, as the signed-in person's: a saved one
+    // to be sent, one being filled in to be found again in its form.
     if (!config.user || !window.localStorage) return Promise.resolve();
     var moves = [];
     for (var i = localStorage.length - 1; i >= 0; i -= 1) {
@@ -193,11 +194,11 @@
       var old = null;
       try { old = JSON.parse(localStorage.getItem(name)); } catch (e) { old = null; }
       localStorage.removeItem(name);
-      if (!old || !old.pending || !old.fields || !old.fields.key) continue;
+      if (!old || !old.fields || !old.fields.key) continue;
       var fields = old.fields;
-      moves.push(put({key: fields.key, user: config.user, username: config.username, queued: true, error: null,
+      moves.push(put({key: fields.key, user: config.user, username: config.username, queued: !!old.pending, error: null,
                       url: config.checkin.replace("/0/", "/" + match[1] + "/"), fields: fields,
-                      occurredAt: new Date(old.saved || Date.now()).toISOString(), savedAt: old.saved || Date.now()}));
+                      occurredAt: old.pending ? new Date(old.saved || Date.now()).toISOString() : null, savedAt: old.saved || Date.now()}));
     }
     return Promise.all(moves);
   }
