@@ -235,7 +235,8 @@ class ReportScope:
     def trained_enrollments(self):
         return self._in(Enrollment.objects.all(), "session__region__path").filter(
             status=Enrollment.Status.ATTENDED, session__starts_at__gte=self.period.start_at,
-            session__starts_at__lt=self.period.end_before)
+            # A session that has not started trained nobody yet, whatever was ticked ahead of it.
+            session__starts_at__lt=min(self.period.end_before, timezone.now()))
 
     def trainings(self):
         """Training sessions held in the period (volunteer skills, youth-health facilitators, …)."""

@@ -4,7 +4,6 @@ Every rule is here once; the admin, the API and tasks call these. Capacity is co
 training session's row is locked, so two people asking for the last place get one place and one
 waiting-list entry, never two places.
 """
-import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,8 +26,12 @@ PLACE_STATUSES = (Enrollment.Status.ENROLLED, Enrollment.Status.ATTENDED)
 BOOKED_STATUSES = (Enrollment.Status.ENROLLED, Enrollment.Status.WAITLISTED, Enrollment.Status.ATTENDED)
 # Who reviews volunteers' hours: the coordinator, or the managers above them.
 REVIEWER_ROLES = frozenset({Role.VOLUNTEER_COORDINATOR, Role.REGION_MANAGER, Role.ADMIN})
-# A QR code may be scanned from this long before the session starts until it ends.
-CHECKIN_OPENS_BEFORE = datetime.timedelta(hours=1)
+
+
+def attendance_open(session, now=None):
+    """Whether attendance may be taken: from the session's start on. Ticked ahead of time it would be
+    a guess, and the figures would count training that has not happened."""
+    return (now or timezone.now()) >= session.starts_at
 
 
 def _check_reach(actor, path):
@@ -174,6 +177,9 @@ def attendance_mark(*, actor, enrollment=None, session=None, volunteer=None, att
         current = Enrollment.objects.select_for_update().get(pk=enrollment.pk)
         if locked.status == TrainingSession.Status.CANCELLED:
             raise ValidationError({"session": _("This session was cancelled.")})
+        if not attendance_open(locked):
+            raise ValidationError({"session": _("Attendance can be taken once the session has started (%(start)s).") % {
+                "start": timezone.localtime(locked.starts_at).strftime("%Y-%m-%d %H:%M")}})
         if current.status not in (Enrollment.Status.ENROLLED, Enrollment.Status.ATTENDED, Enrollment.Status.NO_SHOW):
             raise ValidationError({"volunteer": _("Only a volunteer with a place can be marked present or absent.")})
         previous = current.status
@@ -198,8 +204,7 @@ def session_checkin_by_token(*, actor, token, volunteer):
     _check_self_service(actor, volunteer)
     _check_reach(actor, session.region.path)
     now = timezone.now()
-    is_open = session.starts_at - CHECKIN_OPENS_BEFORE <= now <= session.ends_at
-    if session.status != TrainingSession.Status.SCHEDULED or not is_open:
+    if session.status != TrainingSession.Status.SCHEDULED or not attendance_open(session, now) or now > session.ends_at:
         raise ValidationError({"token": _("Check-in for this session is not open now.")})
     enrollment = Enrollment.objects.filter(session=session, volunteer=volunteer).select_related("session__region").first()
     if enrollment is None or enrollment.status not in PLACE_STATUSES:
@@ -216,6 +221,9 @@ def session_complete(*, actor, session):
         locked = _lock_session(session)
         if locked.status != TrainingSession.Status.SCHEDULED:
             raise ValidationError({"status": _("Only a scheduled session can be completed.")})
+        if not attendance_open(locked):
+            # Completing marks everyone not present a no-show: attendance too, so not before the start.
+            raise ValidationError({"status": _("A session can be completed once it has started.")})
         TrainingSession.objects.filter(pk=locked.pk).update(status=TrainingSession.Status.COMPLETED, updated_at=timezone.now())
         locked.status = TrainingSession.Status.COMPLETED
         no_shows = Enrollment.objects.filter(session=locked, status=Enrollment.Status.ENROLLED).update(

@@ -1,4 +1,5 @@
 """Forms of the workspace: big touch targets (radio buttons over selects) for phone use."""
+import datetime
 import uuid
 
 from django import forms
@@ -9,9 +10,17 @@ from django.utils.translation import gettext_lazy as _
 from families.models import CheckIn, RiskLevel
 from volunteers.models import Skill, TrainingCourse
 
+# How old the contact of a check-in sent from the workspace may be: a draft kept on a phone through
+# a long stretch without signal arrives days late, but a month-old one is more likely a phone that
+# sat in a drawer, or a wrong clock, than the record the family's due dates should move by.
+CHECKIN_MAX_AGE = datetime.timedelta(days=30)
+
 
 class CheckinForm(forms.Form):
     key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
+    # When the contact happened: the phone fills it when "save" is tapped, so a check-in kept offline
+    # and sent hours later keeps its own time. Empty means now. ``checkin_record`` refuses the future.
+    occurred_at = forms.DateTimeField(label=_("time of the contact"), required=False, widget=forms.HiddenInput)
     channel = forms.ChoiceField(label=_("channel"), choices=CheckIn.Channel.choices, widget=forms.RadioSelect,
                                 initial=CheckIn.Channel.PHONE)
     physical_state = forms.ChoiceField(label=_("physical state"), choices=CheckIn.PhysicalState.choices,
@@ -26,6 +35,14 @@ class CheckinForm(forms.Form):
                                 widget=forms.Textarea(attrs={"rows": 2}))
     follow_up_due = forms.DateField(label=_("follow-up due"), required=False,
                                     widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean_occurred_at(self):
+        occurred_at = self.cleaned_data["occurred_at"]
+        if occurred_at is not None and occurred_at < timezone.now() - CHECKIN_MAX_AGE:
+            raise forms.ValidationError(
+                _("The contact was more than %(days)s days ago: a check-in this old cannot be sent from the workspace."),
+                code="too_old", params={"days": CHECKIN_MAX_AGE.days})
+        return occurred_at
 
 
 # The reason a tap on "call" gives: the purpose is the same every time, and it is still audited.

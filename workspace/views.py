@@ -4,15 +4,20 @@ import calendar as month_calendar
 import csv
 import datetime
 import functools
+import hashlib
+import json
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -204,8 +209,30 @@ def member_reveal(request, pk, member_pk):
     return family_detail(request, pk, revealed={member.pk: values})
 
 
+def _wants_json(request):
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _add_errors(form, exc):
+    """A service's ``ValidationError`` onto the form: on its field when the form has one."""
+    for name, errors in exc.update_error_dict({}).items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+def _form_errors_json(form):
+    """The form's errors for a script (the check-in outbox), each naming its field, translated."""
+    errors = []
+    for name, field_errors in form.errors.items():
+        label = str(form.fields[name].label) if name in form.fields else ""
+        errors += [{"field": name, "label": label, "message": str(message)} for message in field_errors]
+    summary = " ".join(f"{e['label']}: {e['message']}" if e["label"] else e["message"] for e in errors)
+    return JsonResponse({"errors": errors, "message": summary}, status=400)
+
+
 @roles(Role.SOCIAL_WORKER, Role.CONTACT_PERSON, *MANAGERS)
 def checkin_new(request, pk):
+    """The check-in form. Sent by the phone's outbox (``Accept: application/json``) it answers JSON
+    instead of redirecting: a followed redirect would use up the confirmation before anyone saw it."""
     family = _family_or_404(request, pk)
     form = CheckinForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -214,15 +241,22 @@ def checkin_new(request, pk):
         try:
             checkin, created = services.checkin_submit(actor=request.user, family=family, key=key, **data)
         except ValidationError as exc:
-            _errors(request, exc)
+            _add_errors(form, exc)
         except OutOfReachError:
             raise Http404() from None
         else:
             family.refresh_from_db()
             if created:
-                messages.success(request, _("Check-in saved. Next contact due %(date)s.") % {
-                    "date": family.next_checkin_due})
-            return redirect("workspace:family", pk=family.pk)
+                message = _("Check-in saved. Next contact due %(date)s.") % {"date": family.next_checkin_due}
+            else:
+                message = _("This check-in was saved already.")
+            url = reverse("workspace:family", args=[family.pk])
+            if _wants_json(request):
+                return JsonResponse({"saved": True, "created": created, "message": message, "url": url})
+            messages.success(request, message)
+            return redirect(url)
+    if request.method == "POST" and _wants_json(request):
+        return _form_errors_json(form)
     return render(request, "workspace/checkin.html", {"family": family, "form": form})
 
 
@@ -319,6 +353,7 @@ def training_detail(request, pk):
     qr_svg = segno.make(checkin_url, error="m").svg_inline(scale=4, title=_("QR code for check-in"))
     return render(request, "workspace/training.html", {
         "session": session, "candidates": candidates, "checkin_url": checkin_url, "qr_svg": qr_svg,
+        "attendance_open": volunteer_services.attendance_open(session),
         "places": [e for e in enrollments if e.status in (Enrollment.Status.ENROLLED, Enrollment.Status.ATTENDED,
                                                            Enrollment.Status.NO_SHOW)],
         "waitlist": [e for e in enrollments if e.status == Enrollment.Status.WAITLISTED],
@@ -561,6 +596,41 @@ def _audit_csv(request, rows, filters):
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="audit-{timezone.localdate():%Y%m%d}.csv"'
     return response
+
+
+# --- working offline ---------------------------------------------------------------------------
+
+# The pages the service worker keeps for opening offline: what a visit needs (the worklist, the
+# family search, a family's page and its check-in form). Each is kept as the page showed it, masked
+# as it was: only what was opened, never fetched ahead.
+OFFLINE_PAGES = ("workspace:today", "workspace:families")
+# What those pages need to look right offline; the service worker keeps them from its install on.
+OFFLINE_STATIC = ("workspace/app.css", "workspace/htmx.min.js", "workspace/outbox.js", "workspace/checkin.js")
+
+
+def service_worker(request):
+    """The service worker, served from the root so that its scope is the whole workspace; a template
+    so that it names this release's static files."""
+    config = {
+        "pages": [reverse(name) for name in OFFLINE_PAGES],
+        "offline": reverse("workspace:offline"),
+        "logout": reverse("workspace:logout"),
+        "static": settings.STATIC_URL,
+        "precache": [static(name) for name in OFFLINE_STATIC],
+    }
+    config = json.dumps(config, sort_keys=True)
+    response = render(request, "workspace/sw.js", {
+        "config": config, "version": hashlib.sha256(config.encode()).hexdigest()[:12],
+    }, content_type="text/javascript; charset=utf-8")
+    # Browsers look for a new worker at least daily anyway; this makes them look on every start.
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+def offline(request):
+    """What a page not kept on the phone shows without a connection. It names nobody (the service
+    worker keeps it for whoever signs in next), so it is rendered as if nobody were signed in."""
+    return render(request, "workspace/offline.html", {"user": AnonymousUser(), "outbox_unknown": True})
 
 
 # --- calendar feeds ----------------------------------------------------------------------------

@@ -52,31 +52,6 @@ def test_social_worker_finds_an_overdue_family_logs_a_visit_and_sees_the_due_dat
     assert CheckIn.objects.filter(family=family).count() == 1
 
 
-def test_a_check_in_made_offline_is_kept_and_sent_once_when_the_connection_returns(phone, people, families):
-    family = families["own"]
-    log_in(phone, "alice")
-    phone.goto(f"/families/{family.pk}/checkin/")
-    phone.context.set_offline(True)
-    phone.check("input[name=channel][value=phone]")
-    phone.fill("textarea[name=needs]", "断网时填写")
-    phone.click("#checkin-form button[type=submit]")
-    phone.wait_for_selector("#draft-status:not([hidden])")
-    assert CheckIn.objects.filter(family=family).count() == 0
-    draft = phone.evaluate(f"localStorage.getItem('checkin-draft:{family.pk}')")
-    assert "断网时填写" in draft and '"pending":true' in draft
-    phone.context.set_offline(False)
-    phone.wait_for_url(f"**/families/{family.pk}/")
-    assert phone.evaluate(f"localStorage.getItem('checkin-draft:{family.pk}')") is None
-    # Sending the same draft again (say, from a second tab) stores nothing new.
-    key = re.search(r'"key":"([0-9a-f-]+)"', draft).group(1)
-    phone.goto(f"/families/{family.pk}/checkin/")
-    phone.evaluate("k => { document.querySelector('input[name=key]').value = k; }", key)
-    phone.check("input[name=channel][value=phone]")
-    phone.click("#checkin-form button[type=submit]")
-    phone.wait_for_url(f"**/families/{family.pk}/")
-    assert list(CheckIn.objects.filter(family=family).values_list("needs", flat=True)) == ["断网时填写"]
-
-
 def test_coordinator_schedules_a_training_enrols_past_capacity_and_takes_attendance(phone, regions, people):
     skill = Skill.objects.create(code="care", name="生活照料")
     TrainingCourse.objects.create(title="入户关怀技能培训", region=regions["zhangpu"], skill=skill)
@@ -102,13 +77,30 @@ def test_coordinator_schedules_a_training_enrols_past_capacity_and_takes_attenda
     assert sorted(Enrollment.objects.filter(session=session).values_list("status", flat=True)) == [
         "enrolled", "enrolled", "waitlisted"]
     waiting = Enrollment.objects.get(session=session, status="waitlisted").volunteer.name
+    # Three days ahead nobody can have come yet: the ticks are disabled and there is no button.
+    assert phone.locator("input[name=present]").first.is_disabled()
+    assert phone.locator("input[value=attendance] ~ button[type=submit]").count() == 0
+    assert phone.locator("#attendance-closed").is_visible()
+    # Sent anyway (a page from before the rule, a crafted form): the server refuses, in Chinese.
+    with phone.expect_navigation():
+        phone.evaluate("""() => {
+            const form = document.querySelector("input[value=attendance]").form;
+            form.querySelector("fieldset").disabled = false;
+            form.querySelector("input[name=present]").checked = true;
+            form.submit();
+        }""")
+    assert "培训开始后才能登记出勤" in phone.inner_text(".messages")
+    assert not Enrollment.objects.filter(session=session, status="attended").exists()
+    begun = timezone.now() - datetime.timedelta(minutes=5)
+    TrainingSession.objects.filter(pk=session.pk).update(starts_at=begun, ends_at=begun + datetime.timedelta(hours=2))
+    phone.reload()
     first = phone.locator("input[name=present]").first
     first.check()
     phone.click("input[value=attendance] ~ button[type=submit]")
     phone.wait_for_load_state()
     assert Enrollment.objects.filter(session=session, status="attended").count() == 1
     assert waiting in phone.inner_text("main")
-    phone.goto(f"/trainings/?view=week&date={start:%Y-%m-%d}")
+    phone.goto(f"/trainings/?view=week&date={timezone.localdate(begun):%Y-%m-%d}")
     assert "入户关怀技能培训" in phone.inner_text("main")
 
 

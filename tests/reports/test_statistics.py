@@ -171,3 +171,27 @@ def test_trends_by_month_and_sub_region(report_data, people, django_assert_max_n
     county_level, suian = town["by_region"]
     assert (county_level["grants"], county_level["grant_beneficiaries"], suian["grants"]) == (1, 1, 1)
     assert (county_level["trainings"], suian["trainings"], suian["training_participants"]) == (1, 1, 2)
+
+
+def test_attendance_of_a_session_that_has_not_started_is_not_counted(regions, people):
+    from django.utils import timezone
+
+    from volunteers.models import Enrollment, TrainingCourse, TrainingSession, Volunteer
+
+    now = timezone.now()
+    course = TrainingCourse.objects.create(title="陪伴技能", region=regions["zhangpu"])
+    session = TrainingSession.objects.create(course=course, region=regions["zhangpu"], venue="会议室", capacity=5,
+                                             starts_at=now + datetime.timedelta(hours=2),
+                                             ends_at=now + datetime.timedelta(hours=4))
+    volunteer = Volunteer.objects.create(name="林小红", region=regions["zhangpu"])
+    # Ticked ahead of time (a row written before the rule, or straight into the database).
+    Enrollment.objects.create(session=session, volunteer=volunteer, status="attended", attended_at=now)
+    day = timezone.localdate(now)
+    params = {"start": f"{day - datetime.timedelta(days=1)}", "end": f"{day + datetime.timedelta(days=1)}"}
+
+    def trained():
+        return statistics_compute(ReportScope.from_params(people["manager"], params))["volunteers_trained"]["count"]
+
+    assert trained() == 0
+    TrainingSession.objects.filter(pk=session.pk).update(starts_at=now - datetime.timedelta(minutes=1))
+    assert trained() == 1

@@ -20,6 +20,14 @@ def make_session(region, course=None, start_in=datetime.timedelta(days=2), hours
     )
 
 
+def begin(session, ago=datetime.timedelta(minutes=10)):
+    """Move ``session`` to have started ``ago``, as if its day had come (enrolment needs it ahead)."""
+    starts_at = timezone.now() - ago
+    length = session.ends_at - session.starts_at
+    TrainingSession.objects.filter(pk=session.pk).update(starts_at=starts_at, ends_at=starts_at + length)
+    session.starts_at, session.ends_at = starts_at, starts_at + length
+
+
 @pytest.fixture
 def volunteers(regions, people):
     """Three volunteers of Zhangpu (one with an account of their own) and one of Yunxiao."""

@@ -12,7 +12,7 @@ from tests.concurrency import race
 from volunteers import services
 from volunteers.models import Enrollment, Pairing, Qualification, ServiceHours, TrainingCourse, TrainingSession
 
-from .conftest import make_session, make_volunteer
+from .conftest import begin, make_session, make_volunteer
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +125,7 @@ def test_attendance_and_completion_grant_the_qualification(regions, people, volu
     coordinator = people["coordinator"]
     came = services.enrollment_create(actor=coordinator, session=session, volunteer=volunteers["own"])
     absent = services.enrollment_create(actor=coordinator, session=session, volunteer=volunteers["second"])
+    begin(session)
     services.attendance_mark(actor=coordinator, session=session, volunteer=volunteers["own"], attended=True)
 
     granted = services.session_complete(actor=coordinator, session=session)
@@ -148,6 +149,7 @@ def test_attendance_and_completion_grant_the_qualification(regions, people, volu
 def test_a_course_without_qualification_grants_nothing(regions, people, volunteers):
     session = make_session(regions["zhangpu"], capacity=3)
     services.enrollment_create(actor=people["coordinator"], session=session, volunteer=volunteers["own"])
+    begin(session)
     services.attendance_mark(actor=people["coordinator"], session=session, volunteer=volunteers["own"])
     assert services.session_complete(actor=people["coordinator"], session=session) == []
     assert not Qualification.objects.exists()
@@ -157,8 +159,31 @@ def test_waitlisted_volunteer_cannot_be_marked_present(regions, people, voluntee
     session = make_session(regions["zhangpu"], capacity=1)
     services.enrollment_create(actor=people["coordinator"], session=session, volunteer=volunteers["second"])
     waiting = services.enrollment_create(actor=people["coordinator"], session=session, volunteer=volunteers["own"])
-    with pytest.raises(ValidationError):
+    begin(session)
+    with pytest.raises(ValidationError) as refused:
         services.attendance_mark(actor=people["coordinator"], enrollment=waiting)
+    assert "volunteer" in refused.value.message_dict
+
+
+def test_no_attendance_before_the_session_starts(regions, people, volunteers):
+    session = make_session(regions["zhangpu"], start_in=datetime.timedelta(minutes=30), capacity=2)
+    coordinator = people["coordinator"]
+    enrollment = services.enrollment_create(actor=coordinator, session=session, volunteer=volunteers["own"])
+    for attended in (True, False):
+        with pytest.raises(ValidationError) as refused:
+            services.attendance_mark(actor=coordinator, enrollment=enrollment, attended=attended)
+        assert list(refused.value.message_dict) == ["session"]
+    with pytest.raises(ValidationError) as refused:
+        services.session_complete(actor=coordinator, session=session)
+    assert list(refused.value.message_dict) == ["status"]
+    with pytest.raises(ValidationError):  # the volunteer's own scan, half an hour early
+        services.session_checkin_by_token(actor=people["volunteer_user"], token=session.qr_token,
+                                          volunteer=volunteers["own"])
+    enrollment.refresh_from_db()
+    session.refresh_from_db()
+    assert (enrollment.status, enrollment.attended_at, session.status) == (E.ENROLLED, None, "scheduled")
+    begin(session, ago=datetime.timedelta(seconds=1))
+    assert services.attendance_mark(actor=coordinator, enrollment=enrollment).status == E.ATTENDED
 
 
 def test_qr_checkin_marks_attendance_during_the_session_only(regions, people, volunteers):

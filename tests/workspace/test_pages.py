@@ -235,6 +235,15 @@ def test_training_calendar_schedule_enrol_past_capacity_and_attendance(client, p
     detail = client.get(url).content.decode()
     assert "<svg" in detail and session.qr_token in detail
     placed = Enrollment.objects.filter(session=session, status="enrolled").first()
+    assert 'id="attendance-closed"' in detail and "<fieldset disabled>" in detail
+    assert 'value="complete"' not in detail
+    refused = client.post(url, {"action": "attendance", "present": [placed.pk]}, follow=True, HTTP_ACCEPT_LANGUAGE="en")
+    assert "Attendance can be taken once the session has started" in refused.content.decode()
+    placed.refresh_from_db()
+    assert placed.status == "enrolled"
+    begun = timezone.now() - datetime.timedelta(minutes=5)
+    TrainingSession.objects.filter(pk=session.pk).update(starts_at=begun, ends_at=begun + datetime.timedelta(hours=2))
+    assert 'id="attendance-closed"' not in client.get(url).content.decode()
     client.post(url, {"action": "attendance", "present": [placed.pk]})
     placed.refresh_from_db()
     assert placed.status == "attended"
