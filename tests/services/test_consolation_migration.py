@@ -12,7 +12,7 @@ from django.db import connection
 from services.models import ConsolationVisit, Disbursement, Fund, InsurancePolicy, PremiumPayment
 from volunteers.models import Volunteer
 
-DATA = importlib.import_module("services.migrations.0004_consolation_visits_premiums_paid_figures")
+DATA = importlib.import_module("services.migrations.0005_consolation_visits_premiums_paid")
 
 pytestmark = pytest.mark.django_db
 
