@@ -1081,7 +1081,7 @@ class PremiumPaymentResource(ThroughServices, RecordResource):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.originals, self.roster = {}, {}
+        self.originals, self.roster, self.refused = {}, {}, {}
 
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)
@@ -1092,14 +1092,20 @@ class PremiumPaymentResource(ThroughServices, RecordResource):
                 policy__in=chunk).only("id", "policy_id", "member_id", "premium")})
 
     def import_instance(self, instance, row, **kwargs):
+        self.refused = {}
         super().import_instance(instance, row, **kwargs)
         # The amount before the row is compared with the record: an empty cell is the roster's premium.
+        # The rules' verdict waits for check_record: a payment on record as the row gives it is matched,
+        # not refused, even when its policy has been cancelled since.
         columns = {f.attribute: f.column_name for f in self.columns() if f.attribute}
         try:
             instance.amount = services.premium_payment_amount(policy=instance.policy, amount=instance.amount,
                                                               member=instance.member, roster=self.roster)
         except ValidationError as exc:
-            raise ValidationError(self._problems_from(exc, columns)) from None
+            self.refused = {column: problems[0] for column, problems in self._problems_from(exc, columns).items()}
+
+    def check_record(self, record):
+        return self.refused
 
     def create_record(self, payment):
         return services.premium_payment_record(actor=self.actor, policy=payment.policy, member=payment.member,

@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
-from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -316,60 +315,6 @@ def test_a_caseworker_imports_checkups_only_of_her_caseload(client, login, world
     assert upload(client, "disbursements", []).status_code == 403
 
 
-def test_a_county_year_through_the_templates_only(client, login, regions, families, world):
-    """漳浦县's year entered as a clerk would: funds, sites, payments of every kind, check-ups,
-    policies and training; the records come back with the counts and sums of the files."""
-    login("manager")
-    mother, father = world["mother"], world["own"].members.get(relation="father")
-    colleague = families["colleague"].members.get(relation="mother")
-    files = [
-        ("funds", [{"name": "慰问金2025", "programme": "慰问", "year": "2025", "budget": "200000", "region_code": "350623"},
-                   {"name": "特扶金2025", "programme": "特别扶助", "year": "2025", "budget": "500000",
-                    "region_code": "350623"}]),
-        ("sites", [{"kind": "暖心家园", "name": f"暖心家园{i}", "region_code": "350623100201"} for i in range(3)]
-         + [{"kind": "心理慰藉中心", "name": "县中心", "region_code": "350623"}]),
-        ("disbursements",
-         [{"fund": "慰问金2025", "kind": "特扶金", "file_number": f, "amount": "800", "paid_on": f"2025-{m:02d}-10"}
-          for f in ("ZP-0001", "ZP-0002") for m in (1, 9)]
-         + [{"fund": "慰问金2025", "kind": "其他", "file_number": "ZP-0001", "amount": "150.5", "goods": "米油",
-             "paid_on": "2025-02-01"},
-            {"fund": "特扶金2025", "kind": "特扶金", "id_number": mother.id_number, "amount": "590",
-             "paid_on": "2025-06-30", "period": "2025H1"},
-            {"fund": "特扶金2025", "kind": "特扶金", "id_number": mother.id_number, "amount": "590",
-             "paid_on": "2025-12-30", "period": "2025H2"}]),
-        ("volunteer-support", [{"fund": "志愿者经费ZP", "volunteer_id_number": volunteer_id(1), "amount": "300",
-                                "paid_on": f"2025-{m:02d}-05"} for m in (3, 6, 9, 12)]),
-        ("grants", [{"fund": "幸福工程ZP", "recipient_name": "陈美华", "amount": "5000", "paid_on": "2025-03-01"}]),
-        ("checkups", [{"id_number": p.id_number, "date": "2025-04-01", "provider": "县医院"}
-                      for p in (mother, father, colleague)]
-         + [{"id_number": father.id_number, "date": "2025-10-01", "provider": "县医院", "is_free": "否", "cost": "200"}]),
-        ("policies", [{"insurer": "中国人寿", "policy_number": "ZP-2025", "product_kind": "意外伤害保险",
-                       "region_code": "350623", "starts_on": "2025-01-01", "ends_on": "2025-12-31", "premium": "6800"}]),
-        ("training", [{"course": "陪伴技能ZP", "session_date": "2025-04-10", "volunteer_id_number": volunteer_id(1),
-                       "status": "出席"}]),
-    ]
-    for kind, rows in files:
-        response = upload(client, kind, rows, commit=True)
-        assert response.status_code == 201, (kind, response.content)
-    zhangpu = Disbursement.objects.filter(fund__region__path__startswith="350623", paid_on__year=YEAR)
-    consolation = zhangpu.filter(kind__in=["consolation_cash", "consolation_goods"])
-    assert consolation.count() == 5
-    assert consolation.aggregate(total=Sum("amount"))["total"] == Decimal("3350.50")
-    assert zhangpu.filter(kind="assistance_payment").aggregate(total=Sum("amount"))["total"] == Decimal("1180.00")
-    assert zhangpu.filter(kind="volunteer_support").count() == 4
-    assert zhangpu.filter(kind="grant").aggregate(total=Sum("amount"))["total"] == Decimal("5000.00")
-    free = HealthCheckup.objects.filter(member__family__region_path__startswith="350623", date__year=YEAR, is_free=True)
-    assert free.count() == 3
-    assert ServiceSite.objects.filter(region__path__startswith="350623").count() == 4 + 1  # and the world's one
-    assert InsurancePolicy.objects.get(policy_number="ZP-2025").premium == Decimal("6800.00")
-    assert Enrollment.objects.get(volunteer=world["volunteer_ZP"]).status == "attended"
-    # Every file again: nothing changes anywhere.
-    counts = [m.objects.count() for m in set(MODELS.values())]
-    for kind, rows in files:
-        assert upload(client, kind, rows, commit=True).json()["created"] == {"created": 0, "updated": 0}
-    assert [m.objects.count() for m in set(MODELS.values())] == counts
-
-
 def test_every_template_has_a_page(client, login):
     login("manager")
     for kind in TEMPLATES:
@@ -413,3 +358,23 @@ def test_a_record_saved_meanwhile_by_another_door_refuses_the_file_whole(client,
     response = upload(client, "policies", rows, commit=True)
     assert response.status_code == 400 and response.json()["errors"][0]["code"] == "conflict"
     assert InsurancePolicy.objects.count() == 1
+
+
+def test_visits_and_premiums_are_written_and_corrected_through_their_services(client, login, world):
+    login("manager")
+    visit = {"file_number": "ZP-0001", "visited_on": "2025-01-20", "visiting_party": "县计生协会", "cash": "800"}
+    payment = {"insurer": "人保", "policy_number": "保单ZP", "id_number": world["mother"].id_number,
+               "paid_on": "2025-01-10"}
+    assert upload(client, "visits", [visit], commit=True).status_code == 201
+    assert upload(client, "premiums", [payment], commit=True).status_code == 201
+    assert PremiumPayment.objects.get().amount == Decimal("120.00")  # the roster's premium
+    recorded = AuditEvent.objects.filter(event__in=["services.consolation.recorded", "services.premium.paid"])
+    assert recorded.count() == 2
+    corrected = upload(client, "visits", [{**visit, "cash": "900", "goods": "米油", "goods_value": "100"}], commit=True)
+    assert corrected.json()["created"] == {"created": 0, "updated": 1}
+    assert ConsolationVisit.objects.values_list("cash", "goods_value").get() == (Decimal("900.00"), Decimal("100.00"))
+    change = AuditEvent.objects.get(event="services.consolation.changed")
+    assert Decimal(str(change.before["cash"])) == Decimal("800.00")
+    upload(client, "premiums", [{**payment, "amount": "150", "reference": "T-9"}], commit=True)
+    assert PremiumPayment.objects.values_list("amount", "reference").get() == (Decimal("150.00"), "T-9")
+    assert AuditEvent.objects.filter(event="services.premium.changed").count() == 1
