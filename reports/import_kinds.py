@@ -807,7 +807,24 @@ def _fund_columns():
 
 
 class PaidOut:
-    """What every template of disbursements shares: who recorded it, and its recipient."""
+    """What every template of disbursements shares: who recorded it, and its recipient. A payment to
+    a member is a payment to the member's family too, as ``disbursement_record`` keeps it: the
+    figures by family category read the family."""
+
+    def row_key(self, row):
+        key = super().row_key(row)
+        if key is None or "member" not in self.natural_key:
+            return key
+        family, member = self.natural_key.index("family"), self.natural_key.index("member")
+        if key[family] is None and key[member] is not None:
+            person = next(c for c in self.columns() if c.attribute == "member").clean(row)
+            key = key[:family] + (person.family_id,) + key[family + 1:]
+        return key
+
+    def import_instance(self, instance, row, **kwargs):
+        super().import_instance(instance, row, **kwargs)
+        if getattr(instance, "member_id", None) and not instance.family_id:
+            instance.family_id = instance.member.family_id
 
     def before_save_instance(self, instance, row, **kwargs):
         if instance.pk is None:

@@ -378,3 +378,13 @@ def test_visits_and_premiums_are_written_and_corrected_through_their_services(cl
     upload(client, "premiums", [{**payment, "amount": "150", "reference": "T-9"}], commit=True)
     assert PremiumPayment.objects.values_list("amount", "reference").get() == (Decimal("150.00"), "T-9")
     assert AuditEvent.objects.filter(event="services.premium.changed").count() == 1
+
+
+def test_a_payment_to_a_member_is_one_to_her_family(client, login, world):
+    row = {"fund": "慰问金ZP", "kind": "特扶金", "id_number": world["mother"].id_number, "amount": "590",
+           "paid_on": "2025-06-30"}
+    login("manager")
+    assert upload(client, "disbursements", [row], commit=True).status_code == 201
+    assert Disbursement.objects.get().family == world["own"]
+    again = upload(client, "disbursements", [row], commit=True).json()
+    assert again["created"] == {"created": 0, "updated": 0} and Disbursement.objects.count() == 1

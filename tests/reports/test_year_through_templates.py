@@ -82,8 +82,8 @@ def zhangpu_files(policy_ids):
         ("disbursements", [
             {"fund": "特扶金2025", "kind": "特扶金", "file_number": "ZP-A", "id_number": a_mother, "amount": "590",
              "paid_on": "2025-06-30", "period": "2025H1"},
-            {"fund": "特扶金2025", "kind": "特扶金", "file_number": "ZP-A", "id_number": a_mother, "amount": "590",
-             "paid_on": "2025-12-30", "period": "2025H2"},
+            {"fund": "特扶金2025", "kind": "特扶金", "id_number": a_mother, "amount": "590", "paid_on": "2025-12-30",
+             "period": "2025H2"},
             {"fund": "特扶金2025", "kind": "特扶金", "file_number": "ZP-B", "amount": "590", "paid_on": "2025-06-30"},
             # the year before
             {"fund": "特扶金2025", "kind": "特扶金", "file_number": "ZP-A", "id_number": a_mother, "amount": "590",
