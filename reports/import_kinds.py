@@ -36,12 +36,14 @@ References are resolved for the whole file before the first row (one query per 1
 the records a file's keys may match are loaded the same way, so a file costs a few queries per
 thousand rows, not per row.
 """
+import copy
 import datetime
 import re
 import zlib
 from decimal import Decimal, InvalidOperation
 
 import tablib
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -57,7 +59,17 @@ from casemgmt.core.crypto import blind_index
 from casemgmt.core.idcard import parse_id_number
 from casemgmt.core.models import Region
 from families.models import Family, FamilyMember
-from services.models import Disbursement, Fund, HealthCheckup, InsurancePolicy, ServiceSite
+from services import services
+from services.models import (
+    ConsolationVisit,
+    Disbursement,
+    Fund,
+    HealthCheckup,
+    InsurancePolicy,
+    InsuredPerson,
+    PremiumPayment,
+    ServiceSite,
+)
 from volunteers.models import Enrollment, TrainingSession, Volunteer
 
 from .imports import (
@@ -137,11 +149,15 @@ class DateWidget(widgets.Widget):
 
 
 class AmountWidget(widgets.Widget):
-    """An amount of money in yuan, not negative, to the fen."""
+    """An amount of money in yuan, not negative, to the fen (an empty cell reads as ``blank``)."""
+
+    def __init__(self, blank=None):
+        super().__init__()
+        self.blank = blank
 
     def clean(self, value, row=None, **kwargs):
         if _blank(value):
-            return None
+            return self.blank
         try:
             amount = Decimal(str(value).replace(",", "").replace("，", "").strip())
         except InvalidOperation:
@@ -388,6 +404,35 @@ class SessionByCourseAndDate(Lookup):
 
     def message(self, value):
         return _("No training session in your reach has this course on this date.")
+
+
+class StaffByUsername(Lookup):
+    def load(self, actor, keys):
+        found = {}
+        users = reach.restrict(get_user_model().objects.filter(is_active=True), actor)
+        for chunk in _chunks(keys):
+            found.update({u.username: u for u in users.filter(username__in=chunk).only("id", "username")})
+        return found
+
+    def message(self, value):
+        return _("No staff member in your reach has the username %(username)s.") % {"username": str(value)[:40]}
+
+
+class PolicyByNumber(Lookup):
+    """A policy by its number and its insurer (column ``insurer``), the policies template's key."""
+
+    def key(self, value, row):
+        return str((row or {}).get("insurer") or "").strip(), str(value).strip()
+
+    def load(self, actor, keys):
+        pairs = []
+        policies = reach.restrict(InsurancePolicy.objects.all(), actor).select_related("region")
+        for chunk in _chunks({number for _insurer, number in keys}):
+            pairs += [((p.insurer, p.policy_number), p) for p in policies.filter(policy_number__in=chunk)]
+        return _by(pairs)
+
+    def message(self, value):
+        return _("No policy in your reach has this insurer and policy number.")
 
 
 # ---- the base -------------------------------------------------------------------------------------
@@ -650,6 +695,41 @@ class RecordResource(resources.Resource):
                 if not f.primary_key and f.name not in self.natural_key]
 
 
+class ThroughServices:
+    """Rows written one by one through the domain's services (their rules, their audit) instead of
+    in bulk: ``create_record(instance)`` and ``change_record(original, instance)`` return the saved
+    record. The check still reports every rule by row and column before anything is written, as
+    ``check_record`` calls the same rules; a service refusing at the write means another door
+    saved the record meanwhile, and the file is refused whole as such."""
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        super().after_init_instance(instance, new, row, **kwargs)
+        if not new:
+            self.originals[instance.pk] = copy.copy(instance)
+
+    def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        self._bulk_write(self.create_instances, self.created, dry_run, result, raise_errors,
+                         lambda objects: self._each(objects, self.create_record))
+
+    def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        self._bulk_write(self.update_instances, self.updated, dry_run, result, raise_errors,
+                         lambda objects: self._each(objects, lambda o: self.change_record(self.originals[o.pk], o)))
+
+    @staticmethod
+    def _each(objects, write):
+        try:
+            objects[:] = [write(obj) for obj in objects]
+        except ValidationError as exc:
+            raise IntegrityError(str(exc)) from exc
+
+    def _problems_from(self, error, columns):
+        """``error`` of a model rule or a service, keyed by field, as {column: [messages]}."""
+        found = {}
+        for name, problems in error.message_dict.items():
+            found.setdefault(columns.get(name, self.key_column()), []).extend(problems)
+        return found
+
+
 class RecordTemplate(ImportTemplate):
     """A template whose rows are records of one model, read by a ``RecordResource``; a write is
     audited as ``reports.import.<kind>``."""
@@ -713,7 +793,8 @@ class RecordTemplate(ImportTemplate):
 
 FILE_NUMBER = gettext_lazy("file number")
 ID_NUMBER = gettext_lazy("ID number")
-DISBURSEMENT_KINDS = {"慰问金": "consolation_cash", "慰问品": "consolation_goods", "特扶金": "assistance_payment",
+# Consolation is no disbursement: a visit, with its cash and goods, is the visits template's row.
+DISBURSEMENT_KINDS = {"特扶金": "assistance_payment",
                       "特别扶助金": "assistance_payment", "扶助金": "assistance_payment", "志愿者补贴": "volunteer_support",
                       "资助": "grant", "救助": "grant", "其他": "other"}
 
@@ -726,7 +807,24 @@ def _fund_columns():
 
 
 class PaidOut:
-    """What every template of disbursements shares: who recorded it, and its recipient."""
+    """What every template of disbursements shares: who recorded it, and its recipient. A payment to
+    a member is a payment to the member's family too, as ``disbursement_record`` keeps it: the
+    figures by family category read the family."""
+
+    def row_key(self, row):
+        key = super().row_key(row)
+        if key is None or "member" not in self.natural_key:
+            return key
+        family, member = self.natural_key.index("family"), self.natural_key.index("member")
+        if key[family] is None and key[member] is not None:
+            person = next(c for c in self.columns() if c.attribute == "member").clean(row)
+            key = key[:family] + (person.family_id,) + key[family + 1:]
+        return key
+
+    def import_instance(self, instance, row, **kwargs):
+        super().import_instance(instance, row, **kwargs)
+        if getattr(instance, "member_id", None) and not instance.family_id:
+            instance.family_id = instance.member.family_id
 
     def before_save_instance(self, instance, row, **kwargs):
         if instance.pk is None:
@@ -749,7 +847,7 @@ class DisbursementResource(PaidOut, RecordResource):
     fund = _fund_columns()["fund"]
     fund_year = _fund_columns()["fund_year"]
     kind = Column(gettext_lazy("kind"), "kind", ChoiceWidget(Disbursement.Kind.choices, DISBURSEMENT_KINDS),
-                  required=True, example="慰问金")
+                  required=True, example="特扶金")
     file_number = Column(FILE_NUMBER, "family", FamilyByFileNumber(), example="ZP-2026-0001")
     id_number = Column(ID_NUMBER, "member", MemberByIdNumber(), text=True, example="350623196803050024")
     volunteer_id_number = Column(gettext_lazy("volunteer's ID number"), "volunteer", VolunteerByIdNumber(), text=True)
@@ -934,6 +1032,108 @@ class TrainingAttendanceResource(RecordResource):
             instance.attended_at = instance.session.starts_at
 
 
+class ConsolationVisitResource(ThroughServices, RecordResource):
+    """Consolation visits (慰问): to a family or one of its members, by a staff member or an
+    organisation, with cash, goods or nothing."""
+
+    file_number = Column(FILE_NUMBER, "family", FamilyByFileNumber(), required=True, example="ZP-2026-0001")
+    id_number = Column(ID_NUMBER, "member", MemberByIdNumber(), text=True, example="350623196803050024")
+    visited_on = Column(gettext_lazy("visited on"), "visited_on", DateWidget(), required=True, example="2025-01-20")
+    visitor = Column(gettext_lazy("visiting staff member"), "visitor", StaffByUsername(), text=True)
+    visiting_party = Column(gettext_lazy("visiting organisation or person"), "visiting_party", example="县计生协会")
+    cash = Column(gettext_lazy("cash (CNY)"), "cash", AmountWidget(blank=Decimal("0.00")), example="1000.00")
+    goods = Column(gettext_lazy("goods given"), "goods", example="米油")
+    goods_value = Column(gettext_lazy("value of the goods (CNY)"), "goods_value", AmountWidget(blank=Decimal("0.00")),
+                         example="200.00")
+    occasion = Column(gettext_lazy("occasion"), "occasion", example="春节")
+    fund = Column(gettext_lazy("fund"), "fund", FundByName(), example="2025年慰问金")
+    fund_year = _fund_columns()["fund_year"]
+    notes = Column(gettext_lazy("notes"), "notes")
+
+    natural_key = ("family", "member", "visited_on", "visitor", "visiting_party")
+
+    class Meta:
+        model = ConsolationVisit
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.originals = {}
+
+    def check_record(self, record):
+        columns = {f.attribute: f.column_name for f in self.columns() if f.attribute}
+        try:
+            record.clean()
+        except ValidationError as exc:
+            return {column: problems[0] for column, problems in self._problems_from(exc, columns).items()}
+        return {}
+
+    def create_record(self, visit):
+        return services.consolation_visit_record(
+            actor=self.actor, **{name: getattr(visit, name) for name in ("family", *services.VISIT_FIELDS)})
+
+    def change_record(self, original, visit):
+        changes = {name: getattr(visit, name) for name in services.VISIT_FIELDS
+                   if getattr(visit, original._meta.get_field(name).attname)
+                   != getattr(original, original._meta.get_field(name).attname)}
+        return services.consolation_visit_change(actor=self.actor, visit=original, **changes)
+
+
+class PremiumPaymentResource(ThroughServices, RecordResource):
+    """Premiums paid: for a whole policy, or for one insured person (an empty amount is that
+    person's premium on the roster)."""
+
+    insurer = Column(gettext_lazy("insurer"), None, required=True, example="中国人寿")
+    policy_number = Column(gettext_lazy("policy number"), "policy", PolicyByNumber(), required=True, text=True,
+                           example="P2025-0001")
+    id_number = Column(gettext_lazy("insured person's ID number"), "member", MemberByIdNumber(), text=True,
+                       example="350623196803050024")
+    paid_on = Column(gettext_lazy("premium paid on"), "paid_on", DateWidget(), required=True, example="2025-01-20")
+    amount = Column(gettext_lazy("amount (CNY)"), "amount", AmountWidget(), example="120.00")
+    reference = Column(gettext_lazy("receipt or transfer number"), "reference", text=True)
+
+    natural_key = ("policy", "member", "paid_on")
+
+    class Meta:
+        model = PremiumPayment
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.originals, self.roster, self.refused = {}, {}, {}
+
+    def before_import(self, dataset, **kwargs):
+        super().before_import(dataset, **kwargs)
+        lookup = next(f.widget for f in self.columns() if isinstance(f.widget, PolicyByNumber))
+        policies = {p.pk for p in lookup.found.values() if not isinstance(p, list)}
+        for chunk in _chunks(policies):
+            self.roster.update({(i.policy_id, i.member_id): i for i in InsuredPerson.objects.filter(
+                policy__in=chunk).only("id", "policy_id", "member_id", "premium")})
+
+    def import_instance(self, instance, row, **kwargs):
+        self.refused = {}
+        super().import_instance(instance, row, **kwargs)
+        # The amount before the row is compared with the record: an empty cell is the roster's premium.
+        # The rules' verdict waits for check_record: a payment on record as the row gives it is matched,
+        # not refused, even when its policy has been cancelled since.
+        columns = {f.attribute: f.column_name for f in self.columns() if f.attribute}
+        try:
+            instance.amount = services.premium_payment_amount(policy=instance.policy, amount=instance.amount,
+                                                              member=instance.member, roster=self.roster)
+        except ValidationError as exc:
+            self.refused = {column: problems[0] for column, problems in self._problems_from(exc, columns).items()}
+
+    def check_record(self, record):
+        return self.refused
+
+    def create_record(self, payment):
+        return services.premium_payment_record(actor=self.actor, policy=payment.policy, member=payment.member,
+                                               paid_on=payment.paid_on, amount=payment.amount,
+                                               reference=payment.reference)
+
+    def change_record(self, original, payment):
+        return services.premium_payment_change(actor=self.actor, payment=original, amount=payment.amount,
+                                               reference=payment.reference)
+
+
 TEMPLATES = {template.kind: template for template in (
     FamiliesTemplate(),
     VolunteersTemplate(),
@@ -946,5 +1146,7 @@ TEMPLATES = {template.kind: template for template in (
     RecordTemplate("sites", gettext_lazy("service sites"), SiteResource),
     RecordTemplate("policies", gettext_lazy("insurance policies"), PolicyResource),
     RecordTemplate("training", gettext_lazy("training attendance"), TrainingAttendanceResource),
+    RecordTemplate("visits", gettext_lazy("consolation visits"), ConsolationVisitResource),
+    RecordTemplate("premiums", gettext_lazy("premium payments"), PremiumPaymentResource),
 )}
 

@@ -258,14 +258,17 @@ def claim_reject(*, actor, claim, reason):
     return claim
 
 
-def premium_payment_record(*, actor, policy, paid_on, amount=None, member=None, reference=""):
-    """Record a premium paid for ``policy`` on ``paid_on``: for the whole policy (``amount`` required)
-    or for one insured person (without ``amount``, that person's premium on the roster)."""
-    _check_reach(actor, policy.region.path)
+def premium_payment_amount(*, policy, amount=None, member=None, roster=None):
+    """The amount a payment for ``policy`` records, or a ``ValidationError`` by field: a policy that
+    was bought, a member on its roster, and without ``amount`` that member's premium on the roster.
+    ``roster`` ({(policy id, member id): InsuredPerson}) spares the lookup to a caller that has it."""
     if policy.status not in (InsurancePolicy.Status.ACTIVE, InsurancePolicy.Status.EXPIRED):
         raise ValidationError({"policy": _("Premiums are paid for an active or expired policy.")})
     if member is not None:
-        insured = InsuredPerson.objects.filter(policy=policy, member=member).first()
+        if roster is not None:
+            insured = roster.get((policy.pk, member.pk))
+        else:
+            insured = InsuredPerson.objects.filter(policy=policy, member=member).first()
         if insured is None:
             raise ValidationError({"member": _("This member is not insured by this policy.")})
         if amount is None:
@@ -277,6 +280,14 @@ def premium_payment_record(*, actor, policy, paid_on, amount=None, member=None, 
     amount = Decimal(amount)
     if amount < 0:
         raise ValidationError({"amount": _("The amount cannot be negative.")})
+    return amount
+
+
+def premium_payment_record(*, actor, policy, paid_on, amount=None, member=None, reference=""):
+    """Record a premium paid for ``policy`` on ``paid_on``: for the whole policy (``amount`` required)
+    or for one insured person (without ``amount``, that person's premium on the roster)."""
+    _check_reach(actor, policy.region.path)
+    amount = premium_payment_amount(policy=policy, amount=amount, member=member)
     try:
         with transaction.atomic():
             payment = PremiumPayment.objects.create(policy=policy, member=member, paid_on=paid_on, amount=amount,
@@ -287,6 +298,24 @@ def premium_payment_record(*, actor, policy, paid_on, amount=None, member=None, 
                              "paid_on": paid_on, "amount": amount})
     except IntegrityError:
         raise ValidationError({"paid_on": _("This payment has already been recorded.")}) from None
+    return payment
+
+
+def premium_payment_change(*, actor, payment, amount=None, reference=None):
+    """Correct the amount or the receipt of a recorded payment (its policy, person and date are the
+    payment itself); without ``amount``, the person's premium on the roster, as when recorded."""
+    policy = payment.policy
+    _check_reach(actor, policy.region.path)
+    before = {"amount": payment.amount, "reference": payment.reference}
+    payment.amount = premium_payment_amount(policy=policy, amount=amount, member=payment.member)
+    if reference is not None:
+        payment.reference = reference
+    with transaction.atomic():
+        payment.save(update_fields=["amount", "reference"])
+        audit_log(actor=actor, event="services.premium.changed", obj=payment,
+                  family_id=payment.member.family_id if payment.member_id is not None else None,
+                  region_path=policy.region.path, before=before,
+                  after={"amount": payment.amount, "reference": payment.reference})
     return payment
 
 
