@@ -9,7 +9,7 @@ SCOPES = {
     "volunteers.skill": Scope(roles=ALL, is_reference=True),
     "volunteers.team": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
     "volunteers.volunteer": Scope(roles=WITH_VOLUNTEERS, region="region__path", volunteer=SELF),
-    "volunteers.trainingcourse": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
+    "volunteers.trainingcourse": Scope(roles=WITH_VOLUNTEERS, region="region__path", usable_below=True),
     "volunteers.trainingsession": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
     "volunteers.enrollment": Scope(roles=WITH_VOLUNTEERS, region="session__region__path", volunteer="volunteer"),
     "volunteers.qualification": Scope(roles=WITH_VOLUNTEERS, region="volunteer__region__path", volunteer="volunteer"),

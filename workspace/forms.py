@@ -16,6 +16,25 @@ from volunteers.models import Skill, TrainingCourse
 CHECKIN_MAX_AGE = datetime.timedelta(days=30)
 
 
+class DateInput(forms.DateInput):
+    """A native date picker. Its value must be ISO (YYYY-MM-DD): written in the language's own date
+    format (2026/12/06 in Chinese), the browser shows the field blank."""
+
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class DateTimeInput(forms.DateTimeInput):
+    """A native date-and-time picker, whose value is ISO to the minute for the same reason."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%dT%H:%M")
+
+
 class CheckinForm(forms.Form):
     key = forms.UUIDField(widget=forms.HiddenInput, initial=uuid.uuid4)
     # When the contact happened: the phone fills it when "save" is tapped, so a check-in kept offline
@@ -34,7 +53,7 @@ class CheckinForm(forms.Form):
     follow_up = forms.CharField(label=_("follow-up"), required=False, max_length=settings.FREE_TEXT_MAX_LENGTH,
                                 widget=forms.Textarea(attrs={"rows": 2}))
     follow_up_due = forms.DateField(label=_("follow-up due"), required=False,
-                                    widget=forms.DateInput(attrs={"type": "date"}))
+                                    widget=DateInput())
 
     def clean_occurred_at(self):
         occurred_at = self.cleaned_data["occurred_at"]
@@ -60,10 +79,8 @@ class RevealForm(forms.Form):
 
 class SessionForm(forms.Form):
     course = forms.ModelChoiceField(label=_("course"), queryset=TrainingCourse.objects.none())
-    starts_at = forms.DateTimeField(label=_("starts at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
-                                                                                      format="%Y-%m-%dT%H:%M"))
-    ends_at = forms.DateTimeField(label=_("ends at"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
-                                                                                  format="%Y-%m-%dT%H:%M"))
+    starts_at = forms.DateTimeField(label=_("starts at"), widget=DateTimeInput())
+    ends_at = forms.DateTimeField(label=_("ends at"), widget=DateTimeInput())
     venue = forms.CharField(label=_("venue"), max_length=200)
     trainer = forms.CharField(label=_("trainer"), max_length=100, required=False)
     capacity = forms.IntegerField(label=_("capacity"), min_value=1)
@@ -80,7 +97,7 @@ class SessionForm(forms.Form):
 
 
 class ServiceHoursForm(forms.Form):
-    date = forms.DateField(label=_("date"), initial=timezone.localdate, widget=forms.DateInput(attrs={"type": "date"}))
+    date = forms.DateField(label=_("date"), initial=timezone.localdate, widget=DateInput())
     hours = forms.DecimalField(label=_("hours"), max_digits=4, decimal_places=1, min_value=0.5, max_value=24)
     description = forms.CharField(label=_("description"), max_length=300)
     family = forms.TypedChoiceField(label=_("family"), required=False, coerce=int, empty_value=None)
@@ -102,8 +119,8 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(label=_("person (user name)"), required=False, max_length=150)
     event = forms.CharField(label=_("event (beginning of its name)"), required=False, max_length=100,
                             widget=forms.TextInput(attrs={"placeholder": "families.familymember.revealed"}))
-    since = forms.DateField(label=_("from"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label=_("to"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(label=_("from"), required=False, widget=DateInput())
+    until = forms.DateField(label=_("to"), required=False, widget=DateInput())
 
     def clean(self):
         data = super().clean()

@@ -81,9 +81,14 @@ class ScopedViewSetMixin:
         if for_update:
             self._for_update = True
         try:
-            return super().get_object()
+            instance = super().get_object()
         finally:
             self._for_update = False
+        # A catalogue defined above the caller's region is read and used here, changed only there.
+        if self.request.method not in permissions.SAFE_METHODS and not reach.writable(self.request.user, instance):
+            raise PermissionDenied(_("This record belongs to a region above yours: you may use it, "
+                                     "but only that region may change it."))
+        return instance
 
     def filter_queryset(self, queryset):
         # List filters and ordering mean nothing for one row by its id (reach is in get_queryset);

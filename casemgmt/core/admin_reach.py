@@ -25,7 +25,7 @@ from .audit import audit_log
 from .crypto import EncryptedTextField, blind_index
 from .idcard import parse_id_number
 from .models import Region
-from .reach import SELF, can_use, region_within_reach, restrict, scope_for
+from .reach import SELF, can_use, region_within_reach, restrict, scope_for, writable
 
 VERSION_FIELD = "loaded_version"
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
@@ -231,6 +231,13 @@ class ReachAdminMixin(PolicyAdminMixin):
         """Whether the exact search ``kind`` is offered: finding a person by a number is learning
         whose it is, so never for a user the policy leaves the number out for."""
         return kind in self.blind_search and self._searchable(request, self.blind_search[kind])
+
+    # A catalogue defined above the user's region is read and picked here, changed only there.
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (obj is None or writable(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (obj is None or writable(request.user, obj))
 
     # --- choices -------------------------------------------------------------------------------
     def reach_choices(self, db_field, request, queryset=None):

@@ -20,8 +20,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import BooleanField, Case, Q, Value, When
+from django.db.models import BooleanField, Case, F, Q, Value, When
 from django.db.models.functions import Now
+from django.db.models.lookups import StartsWith
 
 from .models import Role
 from .statements import CompiledStatements
@@ -42,6 +43,10 @@ class Scope:
     volunteer: str | None = None  # lookup to a Volunteer id, for volunteers
     owner: str | None = None  # lookup to the one user who owns the row (a notification)
     is_reference: bool = False  # reference data every allowed role may read whole
+    # A catalogue (a course, a fund, an insurance product): defined once for a region and usable in
+    # its whole subtree, so it is also read and picked by users below its region. It is still
+    # changed only by users whose reach holds its region (``writable``).
+    usable_below: bool = False
 
 
 ALL = frozenset(Role.values)
@@ -205,6 +210,8 @@ def restrict(queryset, user):
         condition = Q(**{f"{scope.region}__startswith": user.reach_path})
         if scope.also_region:
             condition |= Q(**{f"{scope.also_region}__startswith": user.reach_path})
+        if scope.usable_below:  # or defined for a region above the user's: the user's path extends it
+            condition |= Q(StartsWith(Value(user.reach_path), F(scope.region)))
     role = user.role
     if role in CASELOAD_ROLES and scope.family:
         condition = _unestimated(condition) & Q(**{f"{scope.family}__in": caseload_family_ids(user)})
@@ -291,6 +298,18 @@ class _ReachStatements:
 
 
 compiled_in_reach = _ReachStatements()
+
+
+def writable(user, obj):
+    """Whether ``user`` may change or delete ``obj``, a row they can read: a catalogue defined above
+    the user's region is used there, never rewritten there."""
+    scope = scope_for(type(obj))
+    if scope is None or not scope.usable_below or user.is_superuser:
+        return True
+    path = obj
+    for step in scope.region.split("__"):
+        path = getattr(path, step, None)
+    return region_within_reach(user, path or "")
 
 
 def region_within_reach(user, path):

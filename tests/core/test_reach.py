@@ -1,9 +1,12 @@
-"""``reach.restrict`` on Family for every role: the one policy the admin, the API and selectors share."""
+"""``reach.restrict`` on Family for every role, and on catalogues: the one policy the admin, the API and selectors share."""
+import datetime
+
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from casemgmt.core.reach import region_within_reach, restrict
+from casemgmt.core.reach import region_within_reach, restrict, writable
 from families.models import Family
+from services.models import Fund, InsurancePolicy
 from volunteers.models import Pairing, Volunteer
 
 
@@ -132,3 +135,25 @@ def test_every_app_declares_its_models_and_a_second_declaration_must_agree(monke
         reach.scopes_declare({"families.family": reach.Scope(roles=reach.ALL, region="region_path")})
     with pytest.raises(ImproperlyConfigured, match="unknown|Unknown"):
         reach.family_ids_declare(everyone=lambda user, now=None: None)
+
+
+def test_a_catalogue_is_usable_below_its_region_and_changed_only_within_reach(people, regions):
+    def fund(name, region):
+        return Fund.objects.create(name=name, programme="consolation", year=2026, budget=1000, region=region)
+
+    province, city, county, township, _other_county = (fund("省", regions["fujian"]), fund("市", regions["zhangzhou"]),
+                                               fund("县", regions["zhangpu"]), fund("镇", regions["suian"]),
+                                               fund("云霄", regions["yunxiao"]))
+    coordinator = people["coordinator"]
+    assert set(restrict(Fund.objects.all(), coordinator)) == {province, city, county, township}
+    assert [writable(coordinator, f) for f in (province, city, county, township)] == [False, False, True, True]
+    assert writable(people["root"], province)
+    policy = InsurancePolicy.objects.create(insurer="人保", product_kind="accident", region=regions["zhangzhou"],
+                                            starts_on=datetime.date(2026, 1, 1), ends_on=datetime.date(2026, 12, 31),
+                                            premium=100)
+    assert list(restrict(InsurancePolicy.objects.all(), people["contact"])) == [policy]
+    assert list(restrict(InsurancePolicy.objects.all(), people["carol"])) == [policy]
+    # Records that are not catalogues keep to the subtree: a volunteer of the city is not the county's.
+    Volunteer.objects.create(name="市志愿者", region=regions["zhangzhou"])
+    assert not restrict(Volunteer.objects.filter(region=regions["zhangzhou"]), coordinator).exists()
+    assert restrict(Volunteer.objects.filter(region=regions["zhangzhou"]), people["city_admin"]).exists()

@@ -13,6 +13,12 @@ from volunteers.models import Volunteer
 pytestmark = [pytest.mark.django_db, pytest.mark.db_owner]
 
 
+@pytest.fixture(autouse=True)
+def _own_var_dir(settings, tmp_path):
+    # The demo password is kept under VAR_DIR: a test must not replace the developer's.
+    settings.VAR_DIR = tmp_path / "var"
+
+
 @pytest.fixture
 def demo(db):
     seed_demo(seed=1, families=40, today=datetime.date(2026, 5, 20))
@@ -48,3 +54,20 @@ def test_refuses_without_debug(demo, settings):
     with pytest.raises(CommandError, match="DEBUG"):
         call_command("demo_users")
     assert not User.objects.filter(username="demo-admin").exists()
+
+
+def test_the_password_is_made_once_and_kept_under_var(demo, settings, capsys):
+    settings.DEBUG = True
+    call_command("demo_users")
+    first = capsys.readouterr().out.split("password for all: ")[1].split()[0]
+    kept = settings.VAR_DIR / "demo-password"
+    assert kept.read_text().strip() == first and oct(kept.stat().st_mode & 0o777) == "0o600"
+    call_command("demo_users")
+    again = capsys.readouterr().out
+    assert again.split("password for all: ")[1].split()[0] == first and str(kept) in again
+    assert User.objects.get(username="demo-coordinator").check_password(first)
+
+    kept.unlink()  # deleting the file is how to get a new one
+    call_command("demo_users")
+    fresh = capsys.readouterr().out.split("password for all: ")[1].split()[0]
+    assert fresh != first and User.objects.get(username="demo-coordinator").check_password(fresh)

@@ -1,5 +1,6 @@
 """``manage.py demo_users``: one login per role for trying the system (development only)."""
 import secrets
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -35,11 +36,12 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("demo_users creates logins with a printed password; it runs only with DEBUG=true.")
-        password = secrets.token_urlsafe(9)
+        password = demo_password()
         with transaction.atomic():
             rows = demo_users_create(password=password)
         width = max(len(u.username) for u, _ in rows)
-        self.stdout.write("Demo logins (development only) — password for all: " + self.style.WARNING(password))
+        self.stdout.write("Demo logins (development only) — password for all: " + self.style.WARNING(password)
+                          + f" (kept in {Path(settings.VAR_DIR) / 'demo-password'})")
         for user, region in rows:
             self.stdout.write(f"  {user.username:<{width}}  {user.get_role_display()}  {region or '—'}")
         # Every staff sign-in asks for a second factor: one authenticator per login, kept across
@@ -54,6 +56,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {user.username:<{width}}  secret {totp_secret(device)}  "
                                   f"recovery {' '.join(display_code(c) for c in codes)}")
                 self.stdout.write(f"  {'':<{width}}  {device.config_url}")
+
+
+def demo_password():
+    """The one password of the demo logins: made once and kept under VAR_DIR (like the development
+    secrets), so that a login written down or saved in a browser keeps working after ``make run``."""
+    path = Path(settings.VAR_DIR) / "demo-password"
+    if path.exists() and path.read_text().strip():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(9)
+    path.write_text(password + "\n")
+    path.chmod(0o600)
+    return password
 
 
 def _regions():
