@@ -1,4 +1,4 @@
-"""Benchmark: a 10,000-row disbursements workbook (a county's consolation payments) through the
+"""Benchmark: a 10,000-row disbursements workbook (a county's special-assistance payments) through the
 record templates of ``reports.import_kinds`` — check only, check and write, and the same file again
 (which must write nothing) — rolled back after.
 
@@ -27,16 +27,16 @@ class _Rollback(Exception):
 
 
 def build(rows, file_numbers, fund):
-    """The workbook of ``rows`` consolation payments to ``file_numbers`` (cycled) from ``fund``."""
+    """The workbook of ``rows`` special-assistance payments to ``file_numbers`` (cycled) from ``fund``."""
     columns = TEMPLATES[KIND].columns
     book = Workbook(write_only=True)
     sheet = book.create_sheet()
     sheet.append([str(c.heading) for c in columns])
     start = datetime.date(fund.year, 1, 1)
     for i in range(rows):
-        values = {"fund": fund.name, "fund_year": fund.year, "kind": "慰问金" if i % 4 else "慰问品",
+        values = {"fund": fund.name, "fund_year": fund.year, "kind": "特扶金" if i % 4 else "其他",
                   "file_number": file_numbers[i % len(file_numbers)], "amount": f"{500 + i % 7 * 100}.00",
-                  "goods": "" if i % 4 else "米油", "paid_on": (start + datetime.timedelta(days=i // len(file_numbers)))
+                  "goods": "", "paid_on": (start + datetime.timedelta(days=i // len(file_numbers)))
                   .isoformat(), "period": f"{fund.year}"}
         sheet.append([values.get(c.key, "") for c in columns])
     buffer = io.BytesIO()
@@ -55,7 +55,7 @@ def benchmark(actor, rows=10_000):
                       .values_list("region_path", flat=True).first() or "")[:6]
             file_numbers = list(Family.objects.filter(region_path__startswith=county).order_by("id")
                                 .values_list("file_number", flat=True)[:rows])
-            fund = Fund.objects.create(name="基准慰问金", programme="consolation", year=2025, budget=10_000_000,
+            fund = Fund.objects.create(name="基准特扶金", programme="special_assistance", year=2025, budget=10_000_000,
                                        region=Region.objects.get(path=county))
             upload = build(rows, file_numbers, fund)
             for label, commit in (("check_seconds", False), ("import_seconds", True), ("again_seconds", True)):
