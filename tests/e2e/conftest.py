@@ -4,6 +4,7 @@ Playwright's sync API runs an event loop in this thread, and Django refuses data
 thread with a running loop unless told it is safe; here the loop only talks to the browser."""
 import os
 import shutil
+import time
 
 import pytest
 
@@ -61,3 +62,14 @@ def log_in(page, username):
     page.fill("#id_otp_token", current_code(User.objects.get(username=username)))
     page.click("form button[type=submit]")
     page.wait_for_load_state()
+
+
+def wait_until(page, expression, timeout=10.0):
+    """Wait until ``expression`` is true in ``page``. Playwright's ``wait_for_function`` polls by
+    evaluating a string inside the page, which the Content-Security-Policy (no 'unsafe-eval') refuses
+    whenever the first look is false; ``page.evaluate`` runs outside the page's policy."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from families.models import CheckIn, Family
 
-from .conftest import log_in
+from .conftest import log_in, wait_until
 from .test_workspace import shot
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -30,7 +30,7 @@ def in_viewport(page, selector):
 def worker_ready(page):
     """Wait until the service worker controls the page, so that what is opened next is kept."""
     page.evaluate("navigator.serviceWorker.ready")
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    wait_until(page, "navigator.serviceWorker.controller !== null")
 
 
 def test_an_offline_check_in_survives_an_expired_session_and_is_stored_once_with_the_contacts_time(

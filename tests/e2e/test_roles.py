@@ -9,7 +9,7 @@ from django.utils import timezone
 from casemgmt.core.models import AuditEvent
 from families.models import ContactAssignment, Family
 
-from .conftest import log_in
+from .conftest import log_in, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -40,7 +40,7 @@ def test_social_worker_calls_a_parent_from_today_and_finds_a_family_by_the_last_
         call.click()
     link = phone.locator(f"#member-{mother.pk}-phone a[href='tel:{mother.phone}']")
     link.wait_for(state="attached")
-    phone.wait_for_function("window.__dialled.length > 0")
+    wait_until(phone, "window.__dialled.length > 0")
     assert phone.evaluate("window.__dialled") == [f"tel:{mother.phone}"]
     assert AuditEvent.objects.filter(event="families.familymember.revealed", actor=people["alice"],
                                      object_ids__contains=[mother.pk]).count() == 1
