@@ -10,6 +10,7 @@ PORT ?= 8000
 # Runs a command against DATABASE_URL, or else beside the private server it starts and stops
 # (casemgmt/devdb.py): `run` always the private one, `test` first the local server CI uses.
 DEVDB := $(PY) -m casemgmt.devdb
+AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: run test lint check venv demo seed serve clean bench
 
@@ -54,8 +55,13 @@ serve:
 # and none empties the development broker. With DATABASE_OWNER_URL as well (the schema's owner;
 # DATABASE_URL is then the application's role, docs/deploy.md), the owner creates and migrates the
 # test database and the tests run as the application's role.
-test: venv
+test: venv $(AXE)
 	$(DEVDB) test -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# axe-core, which the browser tests run inside each page (tests/e2e/a11y.py), pinned in package-lock.json.
+$(AXE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # National-scale benchmarks (bench/README.md) on $(DATABASE_URL), which must be a migrated database of
 # its own: loads a million families once, then writes bench/RESULTS.md.
