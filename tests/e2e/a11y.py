@@ -32,3 +32,33 @@ def assert_page_ok(page):
     blocking = [v for v in axe_violations(page) if v["impact"] in BLOCKING]
     assert not blocking, f"{page.url}: " + "; ".join(
         f"{v['impact']} {v['id']} ({v['help']}) at {', '.join(v['targets'])}" for v in blocking)
+
+
+# A link or button a finger must hit: everything that can be tapped, on screen (the skip link waits
+# off-screen until focused). A link inside a sentence is exempt, as WCAG's target-size criterion
+# exempts it: its height is the line's. A paragraph whose only text is links and separators is a row
+# of links, not a sentence.
+SMALL_TARGETS = """(minimum) => {
+  const small = [];
+  for (const el of document.querySelectorAll(
+      'a[href], button, input[type=submit], input[type=button], summary, select, [role=button]')) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height || box.right <= 0 || getComputedStyle(el).visibility === 'hidden') continue;
+    const block = el.closest('p, li, td, th, dd, dt, nav, h1, h2, h3, div, form, section, main, body');
+    if (el.tagName === 'A' && getComputedStyle(el).display === 'inline' && block.tagName === 'P') {
+      const words = block.cloneNode(true);
+      words.querySelectorAll('a, button').forEach(n => n.remove());
+      if (/[\\p{L}\\p{N}]/u.test(words.textContent)) continue;
+    }
+    if (box.width < minimum - 0.5 || box.height < minimum - 0.5) {
+      small.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} "${(el.textContent || el.value || '')
+        .trim().replace(/\\s+/g, ' ').slice(0, 30)}" ${box.width.toFixed(0)}×${box.height.toFixed(0)}`);
+    }
+  }
+  return small;
+}"""
+
+
+def small_targets(page, minimum=44):
+    """The links and buttons on the page smaller than ``minimum`` CSS pixels either way."""
+    return page.evaluate(SMALL_TARGETS, minimum)

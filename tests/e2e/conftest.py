@@ -2,6 +2,7 @@
 
 Playwright's sync API runs an event loop in this thread, and Django refuses database access from a
 thread with a running loop unless told it is safe; here the loop only talks to the browser."""
+import datetime
 import os
 import shutil
 import time
@@ -73,3 +74,39 @@ def wait_until(page, expression, timeout=10.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout} s: {expression}")
         time.sleep(0.05)
+
+
+# An address as long as real ones are: on one line it is wider than the phone.
+VENUE = "漳浦县绥安镇东门村党群服务中心三楼多功能活动室（东门停车场入口旁，凭短信通知入场）"
+
+
+@pytest.fixture
+def workday(regions, people, families):
+    """What a day's pages show: an overdue family, a training on now and one next week with places
+    and a waiting list, a volunteer of their own with a family and hours, a row on the audit trail."""
+    from django.utils import timezone
+
+    from casemgmt.core.models import AuditEvent
+    from families.models import Family
+    from volunteers.models import Enrollment, Pairing, ServiceHours, Skill, TrainingCourse, TrainingSession, Volunteer
+
+    own = families["own"]
+    Family.objects.filter(pk=own.pk).update(next_checkin_due=timezone.localdate() - datetime.timedelta(days=4))
+    skill = Skill.objects.create(code="care", name="生活照料")
+    course = TrainingCourse.objects.create(title="入户关怀技能培训", region=regions["zhangpu"], skill=skill)
+    started = timezone.now() - datetime.timedelta(minutes=30)
+    now = TrainingSession.objects.create(course=course, region=regions["zhangpu"], starts_at=started,
+                                         ends_at=started + datetime.timedelta(hours=2), venue=VENUE, capacity=2)
+    later = TrainingSession.objects.create(course=course, region=regions["zhangpu"], venue=VENUE, capacity=10,
+                                           starts_at=started + datetime.timedelta(days=7),
+                                           ends_at=started + datetime.timedelta(days=7, hours=2))
+    volunteer = Volunteer.objects.create(name="张志愿", region=regions["suian"], user=people["volunteer_user"])
+    others = [Volunteer.objects.create(name=name, region=regions["suian"]) for name in ("陈一", "林二")]
+    Enrollment.objects.create(session=now, volunteer=volunteer)
+    Enrollment.objects.create(session=now, volunteer=others[0])
+    Enrollment.objects.create(session=now, volunteer=others[1], status=Enrollment.Status.WAITLISTED)
+    Pairing.objects.create(volunteer=volunteer, family=own)
+    ServiceHours.objects.create(volunteer=volunteer, family=own, date=timezone.localdate(), hours=2, description="陪同就医")
+    AuditEvent.objects.create(actor=people["alice"], actor_role="social_worker", event="families.familymember.revealed",
+                              family_id=own.pk, region_path=own.region_path, reason="电话回访", after={"fields": ["phone"]})
+    return {"now": now, "later": later, "volunteer": volunteer}

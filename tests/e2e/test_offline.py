@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from families.models import CheckIn, Family
 
+from .a11y import assert_page_ok
 from .conftest import log_in, wait_until
 from .test_workspace import shot
 
@@ -55,6 +56,7 @@ def test_an_offline_check_in_survives_an_expired_session_and_is_stored_once_with
     assert phone.inner_text("#outbox-waiting") == "1 条待发送"
     assert not CheckIn.objects.exists()
     shot(phone, "checkin-offline")
+    assert_page_ok(phone)
 
     # Today opens offline from the last visit and says what waits.
     assert phone.goto("/today/").from_service_worker
@@ -62,11 +64,13 @@ def test_an_offline_check_in_survives_an_expired_session_and_is_stored_once_with
     phone.wait_for_selector("#outbox-waiting:not([hidden])")
     assert phone.inner_text("#outbox-waiting") == "1 条待发送"
     assert in_viewport(phone, "#outbox-waiting")
+    assert_page_ok(phone)
     assert phone.goto(f"/families/{family.pk}/").from_service_worker
     assert phone.inner_text("h1").startswith("ZP-0001")
     # A page never opened online says so, and still counts what waits.
     phone.goto("/families/?q=never-opened")
     assert "没有网络连接" in phone.inner_text("main")
+    assert_page_ok(phone)
 
     assert phone.goto("/today/").from_service_worker
     Session.objects.all().delete()  # the session expires while the phone is away
@@ -81,6 +85,7 @@ def test_an_offline_check_in_survives_an_expired_session_and_is_stored_once_with
     prompt.click()
     phone.wait_for_url("**/login/**")
     assert phone.inner_text("#outbox-waiting") == "已退出登录：登录后发送 1 条"
+    assert_page_ok(phone)
 
     log_in(phone, "alice")
     phone.wait_for_selector("#outbox-notice.saved:not([hidden])")
@@ -117,6 +122,7 @@ def test_a_check_in_saved_online_opens_the_family_page_with_a_visible_confirmati
     assert phone.inner_text("#outbox-notice").startswith(f"联系记录已保存。下次联系截止日期：{family.next_checkin_due}")
     assert in_viewport(phone, "#outbox-notice")
     shot(phone, "family-saved")
+    assert_page_ok(phone)
     assert urlparse(phone.url).path == f"/families/{family.pk}/"
     assert CheckIn.objects.filter(family=family).count() == 1
     assert phone.locator("#outbox-waiting").is_hidden()

@@ -13,6 +13,7 @@ from casemgmt.core.models import AuditEvent
 from casemgmt.security.totp import totp_device_create
 from tests.conftest import PASSWORD
 
+from .a11y import assert_page_ok
 from .conftest import current_code, log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -22,6 +23,7 @@ def test_password_and_code_sign_in_and_a_wrong_code_is_refused(phone, people):
     totp_device_create(user=people["alice"])
     phone.goto("/login/")
     assert phone.inner_text("label[for=id_otp_token]") == "身份验证器动态码"
+    assert_page_ok(phone)
     phone.fill("#id_username", "alice")
     phone.fill("#id_password", PASSWORD)
     phone.fill("#id_otp_token", f"{(int(current_code(people['alice'])) + 1) % 1000000:06d}")
@@ -29,6 +31,7 @@ def test_password_and_code_sign_in_and_a_wrong_code_is_refused(phone, people):
     phone.wait_for_load_state()
     assert urlparse(phone.url).path == "/login/"
     assert "动态码错误" in phone.inner_text("[role=alert]")
+    assert_page_ok(phone)
     assert AuditEvent.objects.filter(event="auth.otp_failed", actor=people["alice"]).count() == 1
 
     phone.wait_for_timeout(1100)  # django-otp throttles a device for a second after a wrong code
@@ -44,6 +47,7 @@ def test_first_sign_in_enrols_an_authenticator_from_the_qr_page(phone, people):
     phone.click("form button[type=submit]")  # no code: bob has no authenticator yet
     phone.wait_for_url("**/sign-in/authenticator/")
     assert phone.locator("figure.qr svg").count() == 1
+    assert_page_ok(phone)
     secret = phone.inner_text("#otp-secret").strip()
     assert re.fullmatch(r"[A-Z2-7]{32}", secret)
     # What an authenticator app does with the secret it scanned.
@@ -53,6 +57,7 @@ def test_first_sign_in_enrols_an_authenticator_from_the_qr_page(phone, people):
     phone.wait_for_url("**/account/recovery-codes/**")
     codes = phone.locator("#recovery-codes code").all_inner_texts()
     assert len(codes) == 10 and all(re.fullmatch(r"[a-z2-9]{5}-[a-z2-9]{5}", c) for c in codes)
+    assert_page_ok(phone)
     phone.click("a.button.primary")
     phone.wait_for_load_state()
     assert urlparse(phone.url).path == "/today/"

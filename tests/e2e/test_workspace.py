@@ -12,6 +12,7 @@ from families.models import CheckIn, Family, FamilyMember
 from families.services import checkin_record
 from volunteers.models import Enrollment, Skill, TrainingCourse, TrainingSession, Volunteer
 
+from .a11y import assert_page_ok
 from .conftest import log_in
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -35,8 +36,10 @@ def test_social_worker_finds_an_overdue_family_logs_a_visit_and_sees_the_due_dat
     overdue_section = phone.locator("#overdue")
     assert "ZP-0001" in overdue_section.inner_text()
     shot(phone, "today")
+    assert_page_ok(phone)
     overdue_section.locator(f"a[href='/families/{family.pk}/checkin/']").click()
     phone.wait_for_url(f"**/families/{family.pk}/checkin/")
+    assert_page_ok(phone)
     phone.check("input[name=channel][value=home_visit]")
     phone.check("input[name=physical_state][value=fair]")
     phone.check("input[name=mental_state][value=low]")
@@ -49,6 +52,7 @@ def test_social_worker_finds_an_overdue_family_logs_a_visit_and_sees_the_due_dat
     assert phone.inner_text("#next-due") == f"{family.next_checkin_due:%Y-%m-%d}"
     assert "需要陪同去医院复查" in phone.inner_text("main")
     shot(phone, "family")
+    assert_page_ok(phone)
     assert CheckIn.objects.filter(family=family).count() == 1
 
 
@@ -59,7 +63,9 @@ def test_coordinator_schedules_a_training_enrols_past_capacity_and_takes_attenda
         Volunteer.objects.create(name=name, region=regions["suian"])
     log_in(phone, "coordinator")
     assert urlparse(phone.url).path == "/trainings/"
+    assert_page_ok(phone)
     phone.click("a[href='/trainings/new/']")
+    assert_page_ok(phone)
     start = timezone.localtime() + datetime.timedelta(days=3)
     phone.select_option("#id_course", label="入户关怀技能培训")
     phone.fill("#id_starts_at", start.strftime("%Y-%m-%dT09:00"))
@@ -74,6 +80,7 @@ def test_coordinator_schedules_a_training_enrols_past_capacity_and_takes_attenda
     phone.click("input[value=enrol] ~ button[type=submit]")
     phone.wait_for_load_state()
     assert "2/2" in phone.inner_text("#places")
+    assert_page_ok(phone)
     assert sorted(Enrollment.objects.filter(session=session).values_list("status", flat=True)) == [
         "enrolled", "enrolled", "waitlisted"]
     waiting = Enrollment.objects.get(session=session, status="waitlisted").volunteer.name
@@ -100,8 +107,10 @@ def test_coordinator_schedules_a_training_enrols_past_capacity_and_takes_attenda
     phone.wait_for_load_state()
     assert Enrollment.objects.filter(session=session, status="attended").count() == 1
     assert waiting in phone.inner_text("main")
+    assert_page_ok(phone)
     phone.goto(f"/trainings/?view=week&date={timezone.localdate(begun):%Y-%m-%d}")
     assert "入户关怀技能培训" in phone.inner_text("main")
+    assert_page_ok(phone)
 
 
 def test_region_manager_sees_coverage_change(phone, people, families):
@@ -111,6 +120,7 @@ def test_region_manager_sees_coverage_change(phone, people, families):
     checkin_record(actor=people["alice"], family=families["own"], channel="phone")
     phone.reload()
     assert phone.inner_text("#coverage-share") == "50%"  # one of zhangpu's two open families
+    assert_page_ok(phone)
 
 
 def test_volunteer_coordinator_cannot_see_an_id_number_on_any_page(phone, regions, people, families):
