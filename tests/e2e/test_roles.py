@@ -170,7 +170,7 @@ def test_volunteer_enrols_checks_in_by_the_sessions_code_and_logs_hours_for_thei
     assert Enrollment.objects.get(session=now, volunteer=volunteer).status == Enrollment.Status.ATTENDED
     assert_page_ok(phone)
     # Back home, the hours of the day: the date is filled in with today.
-    phone.click("header nav >> text=我的页面")
+    phone.click("header nav a[href='/me/']")
     phone.wait_for_url("**/me/")
     assert phone.input_value("#id_date") == f"{timezone.localdate():%Y-%m-%d}"
     phone.fill("#id_hours", "1.5")
