@@ -302,7 +302,30 @@ def web_benchmarks(n):
         cursor.execute("DELETE FROM families_familystatuschange WHERE id > %s", [last_status_change])
         for row in snapshot:
             Family.objects.filter(pk=row.pop("pk")).update(**row)
-    return results, {"caseload size": caseload, "contact": contact.username, "manager region": manager.region.full_name}
+    return results, {"caseload size": caseload, "contact": contact.username, "manager region": manager.region.full_name,
+                     **commit_probe()}
+
+
+def commit_probe(n=200):
+    """What a write costs a request on this machine by itself: one-row INSERTs, each committed on
+    its own, waiting for the disk (as an audit row or any other write must) and not (as a token's
+    last use is stamped, casemgmt.api.authentication). Reads that write an audit row pay the first."""
+    times = {}
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS bench_commit_probe (id bigserial PRIMARY KEY, at timestamptz)")
+        for mode in ("on", "off"):
+            cursor.execute(f"SET synchronous_commit TO {mode}")
+            samples = []
+            for _ in range(n):
+                started = time.perf_counter()
+                cursor.execute("INSERT INTO bench_commit_probe (at) VALUES (now())")
+                samples.append((time.perf_counter() - started) * 1000)
+            times[mode] = summary(samples)
+        cursor.execute("RESET synchronous_commit")
+        cursor.execute("DROP TABLE bench_commit_probe")
+    return {"a one-row write committed alone (p50 / p95 ms)":
+            f"{times['on']['median']:.2f} / {times['on']['p95']:.2f} waiting for the disk, "
+            f"{times['off']['median']:.2f} / {times['off']['p95']:.2f} not (synchronous_commit off)"}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -221,6 +221,9 @@ class TokenSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at", "is_active",
                   "expires_in_days"]
         read_only_fields = ["prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+        extra_kwargs = {"last_used_at": {"help_text": _(
+            "When the token was last used, to the hour: a use is recorded when the last recorded one is "
+            "an hour old or more.")}}
 
     def validate_expires_in_days(self, value):
         limit = token_services.token_max_days()

@@ -61,7 +61,7 @@ def _client(user):
     _, raw = ApiToken.issue(user=user, name="phone", expires_at=timezone.now() + datetime.timedelta(hours=1))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
-    client.get("/api/v1/users/me/")  # the first use stamps last_used_at (then once a minute)
+    client.get("/api/v1/users/me/")  # the first use stamps last_used_at (then once an hour)
     return client
 
 

@@ -32,6 +32,7 @@ def test_run_writes_every_figure_beside_its_limit(dataset, tmp_path):
     assert "PostgreSQL 15" in text or "PostgreSQL 1" in text
     assert "families.Family: 300" in text
     assert "written by `seed_demo --families 300` in" in text
+    assert "a one-row write committed alone (p50 / p95 ms):" in text
     many = text.split("## Web requests, many users")[1].split("## Web requests, 3 concurrent")[0]
     concurrent = text.split("## Web requests, 3 concurrent clients")[1].split("## Daily")[0]
     for read in ("caseload list (page of 50", "family detail", "search by name", "search by exact ID number"):
