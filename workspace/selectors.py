@@ -5,16 +5,18 @@ list of its own."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value
 from django.db.models.functions import Substr
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casemgmt.core import privacy
-from casemgmt.core.models import AuditEvent, Notification, Region, Role
-from casemgmt.core.reach import restrict
+from casemgmt.core.models import AuditEvent, Notification, Region, Role, User
+from casemgmt.core.reach import CASELOAD_ROLES, restrict
 from families import selectors as family_selectors
 from families.models import CareTask, Family, FamilyMember, RiskLevel
+from families.reminders import task_holder
 from families.services import OPEN_STATUSES
 from services import selectors as service_selectors
 from services.models import (
@@ -104,10 +106,25 @@ def id_suffix_search(*, user, q):
 # --- Today -------------------------------------------------------------------------------------
 
 @dataclass
+class TaskLine:
+    """An open care task as Today and the family page show it: who holds it now (``task_holder``)."""
+
+    task: CareTask
+    holder: object  # the User holding it now, or None when nobody does
+    mine: bool
+
+    @property
+    def moved(self):
+        """Held by someone else than its assignee: their assignment of the family ended."""
+        return self.holder is not None and self.holder.pk != self.task.assignee_id
+
+
+@dataclass
 class WorkItem:
     family: Family
     due: datetime.date
-    reasons: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)  # why the contact cadence puts the family here
+    tasks: list = field(default_factory=list)  # TaskLine: the family's open tasks due soon, whoever holds them
     phones: list = field(default_factory=list)  # (member, privacy.Shown of their phone): the parents to call
 
     @property
@@ -115,15 +132,38 @@ class WorkItem:
         return (timezone.localdate() - self.due).days
 
 
+def open_tasks(*, user, until=None):
+    """The open care tasks the user may see, each with ``holder_id``: who holds it now (tasks follow
+    the family's current assignment, ``families.reminders.task_holder``)."""
+    tasks = family_selectors.task_list(user=user).filter(status=CareTask.Status.OPEN).annotate(holder_id=task_holder())
+    return tasks.filter(due_on__lte=until) if until else tasks
+
+
+def task_lines(*, user, tasks):
+    """``tasks`` (from ``open_tasks``) as ``TaskLine``s. Most are held by their assignee (loaded
+    along); the holders of tasks handed over are loaded in one query, when there are any."""
+    tasks = list(tasks)
+    holders = {t.assignee_id: t.assignee for t in tasks if t.assignee_id is not None}
+    missing = {t.holder_id for t in tasks if t.holder_id is not None} - holders.keys()
+    if missing:
+        holders.update(User.objects.in_bulk(missing))
+    return [TaskLine(task=t, holder=holders.get(t.holder_id), mine=t.holder_id == user.pk) for t in tasks]
+
+
 def today_worklist(*, user, today=None):
     """My families overdue, due today and coming up, each with why: the contact cadence (from
-    ``next_checkin_due``) and my open care tasks (anniversary, festival, birthday, follow-up…)."""
+    ``next_checkin_due``) and the open care tasks (anniversary, festival, birthday, follow-up…).
+    A caseload's day is everything due for its families, whoever holds the task (shown with whose it
+    is); a manager's or administrator's is the tasks they hold themselves."""
     today = today or timezone.localdate()
     horizon = today + datetime.timedelta(days=COMING_UP_DAYS)
     families = family_selectors.family_list(user=user).filter(status__in=OPEN_STATUSES)
-    if user.role not in (Role.SOCIAL_WORKER, Role.CONTACT_PERSON):
+    tasks = open_tasks(user=user, until=today + datetime.timedelta(days=TASK_AHEAD_DAYS)).filter(
+        family__status__in=OPEN_STATUSES)
+    if user.role not in CASELOAD_ROLES:
         # Managers and administrators see a subtree, not a caseload: their Today is their own tasks.
-        families = families.filter(tasks__assignee=user, tasks__status=CareTask.Status.OPEN).distinct()
+        tasks = tasks.filter(holder_id=user.pk)
+        families = families.filter(pk__in=tasks.values("family_id"))
     due = families.filter(next_checkin_due__lte=horizon).order_by("next_checkin_due", "id")
     items = {}
     for family in due:
@@ -131,17 +171,16 @@ def today_worklist(*, user, today=None):
         label = _("home visit and contact due") if (
             family.next_home_visit_due and family.next_home_visit_due <= family.next_checkin_due) else _("contact due")
         item.reasons.append(_("cadence (%(risk)s risk): %(what)s") % {"risk": family.get_risk_level_display(), "what": label})
-    tasks = family_selectors.task_list(user=user).filter(
-        assignee=user, status=CareTask.Status.OPEN, due_on__lte=today + datetime.timedelta(days=TASK_AHEAD_DAYS),
-    ).select_related("family__region").prefetch_related(
+    tasks = tasks.select_related("family__region").prefetch_related(
         Prefetch("family__members", queryset=FamilyMember.objects.order_by("relation", "id"))
     ).order_by("due_on", "id")
-    for task in tasks:
+    for line in task_lines(user=user, tasks=tasks):
+        task = line.task
         item = items.get(task.family_id)
         if item is None:
             item = items[task.family_id] = WorkItem(family=task.family, due=task.due_on)
         item.due = min(item.due, task.due_on)
-        item.reasons.append(f"{task.get_kind_display()}: {task.description} ({task.due_on:%m-%d})")
+        item.tasks.append(line)
     ordered = sorted(items.values(), key=lambda i: (i.due, i.family.pk))
     fields = PageFields(user)
     for item in ordered:
@@ -157,9 +196,29 @@ def today_worklist(*, user, today=None):
     }
 
 
+@dataclass
+class NotificationLine:
+    notification: Notification
+    url: str  # where it leads: the family's page, or the page it names; "" when the reader cannot open it
+
+
 def unread_notifications(*, user, limit=5):
+    """The user's newest unread notifications, each with the page it is about, and how many are unread.
+    A family's notification leads to the family's page while the family is in the reader's reach (a
+    contact who moved on still reads the old reminder, but the page would be a 404); a link it carries
+    when it is one of this site's pages (the admin's only for staff, whom the admin lets in)."""
     queryset = restrict(Notification.objects.filter(read_at__isnull=True), user)
-    return list(queryset[:limit]), queryset.count()
+    in_reach = family_selectors.families_in_reach(user=user).filter(pk=OuterRef("family_id"))
+    lines = []
+    for n in queryset.annotate(family_in_reach=Exists(in_reach))[:limit]:
+        if n.family_in_reach:
+            url = reverse("workspace:family", args=[n.family_id])
+        elif n.link.startswith("/") and not n.link.startswith("//") and (user.is_staff or not n.link.startswith("/admin/")):
+            url = n.link
+        else:
+            url = ""
+        lines.append(NotificationLine(notification=n, url=url))
+    return lines, queryset.count()
 
 
 # --- Family page -------------------------------------------------------------------------------
@@ -478,7 +537,7 @@ def calendar_events(*, user, today=None):
             file = privacy.outbound(Family, "file_number", f.file_number, user)
             events.append((f"family-{f.pk}-due", day, day + datetime.timedelta(days=1), True,
                            _("Check-in due: %(file)s") % {"file": file}, ""))
-        for t in family_selectors.task_list(user=user).filter(assignee=user, status=CareTask.Status.OPEN, due_on__lte=until):
+        for t in open_tasks(user=user, until=until).filter(holder_id=user.pk):
             file = privacy.outbound(Family, "file_number", t.family.file_number, user)
             events.append((f"task-{t.pk}", t.due_on, t.due_on + datetime.timedelta(days=1), True,
                            f"{t.get_kind_display()}: {file}", ""))
