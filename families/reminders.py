@@ -12,8 +12,8 @@ from collections import defaultdict
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
-from django.db.models.functions import Coalesce
 from django.db.models.constants import OnConflict
+from django.db.models.functions import Coalesce
 from django.db.models.sql import InsertQuery
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _

@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from casemgmt.core import privacy
 from casemgmt.core.models import AuditEvent, Notification, Region, Role, User
 from casemgmt.core.reach import CASELOAD_ROLES, restrict
+from families import reminders
 from families import selectors as family_selectors
 from families.models import CareTask, Family, FamilyMember, RiskLevel
-from families import reminders
 from families.reminders import task_holder
 from families.services import OPEN_STATUSES
 from services import selectors as service_selectors
