@@ -120,6 +120,7 @@ def today(request):
     response = render(request, "workspace/today.html", {
         **worklist, "notifications": notifications, "unread": unread, "today": timezone.localdate(),
         "call_reason": CALL_REASON,
+        "suffix_search": privacy.searchable_by_suffix(request.user, FamilyMember, "id_number"),
     })
     worklist["fields"].record(ip=client_ip(request))
     return response
