@@ -63,6 +63,7 @@ login = functools.partial(login_required, login_url="workspace:login")
 
 
 def _may(user, allowed):
+    """Whether ``user`` may use the pages of ``allowed`` roles: the same test for a page and its link."""
     return user.is_superuser or user.role in allowed
 
 
@@ -73,7 +74,7 @@ def roles(*allowed):
         @login
         def wrapped(request, *args, **kwargs):
             user = request.user
-            if not (user.is_superuser or user.role in allowed):
+            if not _may(user, allowed):
                 raise PermissionDenied()
             return view(request, *args, **kwargs)
         return wrapped
