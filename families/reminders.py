@@ -11,8 +11,9 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import BigIntegerField, Case, Exists, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.constants import OnConflict
+from django.db.models.functions import Coalesce
 from django.db.models.sql import InsertQuery
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -221,6 +222,39 @@ def _contacts_of(family_ids):
 
 # The village contact lives nearest; a visit task goes to them first.
 ASSIGNEE_PREFERENCE = ["village_contact", "township_contact", "social_worker", "association_member"]
+
+
+def _preference(kinds=ASSIGNEE_PREFERENCE):
+    return Case(*[When(kind=kind, then=Value(i)) for i, kind in enumerate(kinds)], default=Value(len(kinds)),
+                output_field=IntegerField())
+
+
+def task_holder():
+    """Who holds a care task now, as an expression over ``CareTask`` rows: tasks follow the
+    family's current assignment. The assignee keeps the task while they hold an open assignment of
+    the family, or when they never were its contact (a task given to a manager by name). A task whose
+    assignee's assignment has ended, who left (inactive), or that nobody holds goes to the family's
+    current contact: the one now holding the kind of assignment the assignee held, else the one the
+    sweep would choose (``ASSIGNEE_PREFERENCE``); with no current contact at all it stays where it is.
+    The rule is read, not written: a contact replaced in the admin, an import or ``assignment_set``
+    hands the work over at once, and the history keeps who held what."""
+    current = ContactAssignment.objects.filter(family=OuterRef("family_id"), ended_on__isnull=True,
+                                               user__is_active=True)
+    held_kind = ContactAssignment.objects.filter(
+        family=OuterRef(OuterRef("family_id")), user=OuterRef(OuterRef("assignee_id")),
+    ).order_by("-started_on", "-id").values("kind")[:1]
+    successor = current.annotate(
+        same_kind=Case(When(kind=Subquery(held_kind), then=Value(0)), default=Value(1), output_field=IntegerField()),
+        preference=_preference(),
+    ).order_by("same_kind", "preference", "id").values("user_id")[:1]
+    ever_held = ContactAssignment.objects.filter(family=OuterRef("family_id"), user=OuterRef("assignee_id"))
+    user_id = BigIntegerField()
+    return Case(
+        When(Exists(current.filter(user=OuterRef("assignee_id"))), then=F("assignee_id")),
+        When(Q(assignee__is_active=True) & ~Exists(ever_held), then=F("assignee_id")),
+        default=Coalesce(Subquery(successor, output_field=user_id), F("assignee_id"), output_field=user_id),
+        output_field=user_id,
+    )
 
 
 def _care_tasks(events, *, now=None):

@@ -5,16 +5,19 @@ list of its own."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Value
 from django.db.models.functions import Substr
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from casemgmt.core import privacy
-from casemgmt.core.models import AuditEvent, Notification, Region, Role
-from casemgmt.core.reach import restrict
+from casemgmt.core.models import AuditEvent, Notification, Region, Role, User
+from casemgmt.core.reach import CASELOAD_ROLES, restrict
+from families import reminders
 from families import selectors as family_selectors
 from families.models import CareTask, Family, FamilyMember, RiskLevel
+from families.reminders import task_holder
 from families.services import OPEN_STATUSES
 from services import selectors as service_selectors
 from services.models import (
@@ -104,10 +107,25 @@ def id_suffix_search(*, user, q):
 # --- Today -------------------------------------------------------------------------------------
 
 @dataclass
+class TaskLine:
+    """An open care task as Today and the family page show it: who holds it now (``task_holder``)."""
+
+    task: CareTask
+    holder: object  # the User holding it now, or None when nobody does
+    mine: bool
+
+    @property
+    def moved(self):
+        """Held by someone else than its assignee: their assignment of the family ended."""
+        return self.holder is not None and self.holder.pk != self.task.assignee_id
+
+
+@dataclass
 class WorkItem:
     family: Family
     due: datetime.date
-    reasons: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)  # why the contact cadence puts the family here
+    tasks: list = field(default_factory=list)  # TaskLine: the family's open tasks due soon, whoever holds them
     phones: list = field(default_factory=list)  # (member, privacy.Shown of their phone): the parents to call
 
     @property
@@ -115,15 +133,38 @@ class WorkItem:
         return (timezone.localdate() - self.due).days
 
 
+def open_tasks(*, user, until=None):
+    """The open care tasks the user may see, each with ``holder_id``: who holds it now (tasks follow
+    the family's current assignment, ``families.reminders.task_holder``)."""
+    tasks = family_selectors.task_list(user=user).filter(status=CareTask.Status.OPEN).annotate(holder_id=task_holder())
+    return tasks.filter(due_on__lte=until) if until else tasks
+
+
+def task_lines(*, user, tasks):
+    """``tasks`` (from ``open_tasks``) as ``TaskLine``s. Most are held by their assignee (loaded
+    along); the holders of tasks handed over are loaded in one query, when there are any."""
+    tasks = list(tasks)
+    holders = {t.assignee_id: t.assignee for t in tasks if t.assignee_id is not None}
+    missing = {t.holder_id for t in tasks if t.holder_id is not None} - holders.keys()
+    if missing:
+        holders.update(User.objects.in_bulk(missing))
+    return [TaskLine(task=t, holder=holders.get(t.holder_id), mine=t.holder_id == user.pk) for t in tasks]
+
+
 def today_worklist(*, user, today=None):
     """My families overdue, due today and coming up, each with why: the contact cadence (from
-    ``next_checkin_due``) and my open care tasks (anniversary, festival, birthday, follow-up…)."""
+    ``next_checkin_due``) and the open care tasks (anniversary, festival, birthday, follow-up…).
+    A caseload's day is everything due for its families, whoever holds the task (shown with whose it
+    is); a manager's or administrator's is the tasks they hold themselves."""
     today = today or timezone.localdate()
     horizon = today + datetime.timedelta(days=COMING_UP_DAYS)
     families = family_selectors.family_list(user=user).filter(status__in=OPEN_STATUSES)
-    if user.role not in (Role.SOCIAL_WORKER, Role.CONTACT_PERSON):
+    tasks = open_tasks(user=user, until=today + datetime.timedelta(days=TASK_AHEAD_DAYS)).filter(
+        family__status__in=OPEN_STATUSES)
+    if user.role not in CASELOAD_ROLES:
         # Managers and administrators see a subtree, not a caseload: their Today is their own tasks.
-        families = families.filter(tasks__assignee=user, tasks__status=CareTask.Status.OPEN).distinct()
+        tasks = tasks.filter(holder_id=user.pk)
+        families = families.filter(pk__in=tasks.values("family_id"))
     due = families.filter(next_checkin_due__lte=horizon).order_by("next_checkin_due", "id")
     items = {}
     for family in due:
@@ -131,17 +172,16 @@ def today_worklist(*, user, today=None):
         label = _("home visit and contact due") if (
             family.next_home_visit_due and family.next_home_visit_due <= family.next_checkin_due) else _("contact due")
         item.reasons.append(_("cadence (%(risk)s risk): %(what)s") % {"risk": family.get_risk_level_display(), "what": label})
-    tasks = family_selectors.task_list(user=user).filter(
-        assignee=user, status=CareTask.Status.OPEN, due_on__lte=today + datetime.timedelta(days=TASK_AHEAD_DAYS),
-    ).select_related("family__region").prefetch_related(
+    tasks = tasks.select_related("family__region").prefetch_related(
         Prefetch("family__members", queryset=FamilyMember.objects.order_by("relation", "id"))
     ).order_by("due_on", "id")
-    for task in tasks:
+    for line in task_lines(user=user, tasks=tasks):
+        task = line.task
         item = items.get(task.family_id)
         if item is None:
             item = items[task.family_id] = WorkItem(family=task.family, due=task.due_on)
         item.due = min(item.due, task.due_on)
-        item.reasons.append(f"{task.get_kind_display()}: {task.description} ({task.due_on:%m-%d})")
+        item.tasks.append(line)
     ordered = sorted(items.values(), key=lambda i: (i.due, i.family.pk))
     fields = PageFields(user)
     for item in ordered:
@@ -157,9 +197,29 @@ def today_worklist(*, user, today=None):
     }
 
 
+@dataclass
+class NotificationLine:
+    notification: Notification
+    url: str  # where it leads: the family's page, or the page it names; "" when the reader cannot open it
+
+
 def unread_notifications(*, user, limit=5):
+    """The user's newest unread notifications, each with the page it is about, and how many are unread.
+    A family's notification leads to the family's page while the family is in the reader's reach (a
+    contact who moved on still reads the old reminder, but the page would be a 404); a link it carries
+    when it is one of this site's pages (the admin's only for staff, whom the admin lets in)."""
     queryset = restrict(Notification.objects.filter(read_at__isnull=True), user)
-    return list(queryset[:limit]), queryset.count()
+    in_reach = family_selectors.families_in_reach(user=user).filter(pk=OuterRef("family_id"))
+    lines = []
+    for n in queryset.annotate(family_in_reach=Exists(in_reach))[:limit]:
+        if n.family_in_reach:
+            url = reverse("workspace:family", args=[n.family_id])
+        elif n.link.startswith("/") and not n.link.startswith("//") and (user.is_staff or not n.link.startswith("/admin/")):
+            url = n.link
+        else:
+            url = ""
+        lines.append(NotificationLine(notification=n, url=url))
+    return lines, queryset.count()
 
 
 # --- Family page -------------------------------------------------------------------------------
@@ -188,48 +248,76 @@ def _joined(parts):
     return " · ".join(dict.fromkeys(part for part in parts if part))
 
 
-def family_timeline(*, user, family, fields):
-    """Everything that happened to a family, newest first, one query per kind of record; each field
-    as ``fields`` (a ``PageFields``) gives it to the user."""
+TIMELINE_FIRST = 10  # entries the family page shows before "more"
+
+
+def family_timeline(*, user, family, fields, limit=None):
+    """What happened to a family, newest first, as ``(entries, more)``: the newest ``limit`` entries
+    (all with None) and whether there are older ones. One query per kind of record, each reading at
+    most ``limit + 1`` rows; each field as ``fields`` (a ``PageFields``) gives it to the user, and
+    only the entries shown are written out, so the page's audit row names only what it showed."""
     text = fields.text
-    entries = []
-    for c in family_selectors.checkin_list(user=user).filter(family=family):
+
+    def newest(queryset, order):
+        queryset = queryset.order_by(f"-{order}", "-pk")
+        return queryset[:limit + 1] if limit is not None else queryset
+
+    def checkin(c):
         state = ", ".join(filter(None, [text(c, "physical_state"), text(c, "mental_state")]))
         detail = _joined([state, text(c, "difficulties"), text(c, "needs"), text(c, "help_given"), text(c, "follow_up")])
-        title = " — ".join(filter(None, [text(c, "channel"), text(c, "recorded_by")]))
-        entries.append(TimelineEntry(c.occurred_at, _("check-in"), title, detail))
-    for a in family_selectors.assessment_list(user=user).filter(family=family):
-        title = ": ".join(filter(None, [text(a, "scale"), text(a, "score")]))
-        entries.append(TimelineEntry(a.assessed_at, _("assessment"), title, text(a, "resulting_risk")))
-    for p in family_selectors.careplan_list(user=user).filter(family=family):
-        entries.append(TimelineEntry(_at(p.starts_on), _("care plan"), text(p, "title"), text(p, "status")))
-    for s in _of_family(family_selectors.status_history(user=user, family=family), family):
-        change = f"{text(s, 'from_status') or '—'} → {text(s, 'to_status')}"
-        entries.append(TimelineEntry(s.changed_at, _("status"), change, text(s, "reason")))
-    for r in _of_family(family_selectors.risk_history(user=user, family=family), family):
-        change = f"{text(r, 'from_level') or '—'} → {text(r, 'to_level')}"
-        entries.append(TimelineEntry(r.changed_at, _("risk level"), change, text(r, "reason")))
-    for att in restrict(ActivityAttendance.objects.filter(member__family=family).select_related("activity", "member"), user):
-        entries.append(TimelineEntry(att.checked_in_at, _("activity"), att.activity.title,
-                                     text(att.member, "name") if att.member else ""))
-    for d in restrict(Disbursement.objects.filter(family=family).select_related("fund"), user):
-        entries.append(TimelineEntry(_at(d.paid_on), _("disbursement"), f"{d.get_kind_display()} ¥{d.amount}",
-                                     " ".join(filter(None, [d.goods, d.description]))))
-    for v in restrict(ConsolationVisit.objects.filter(family=family).select_related("member"), user):
+        return " — ".join(filter(None, [text(c, "channel"), text(c, "recorded_by")])), detail
+
+    def consolation(v):
         given = [f"¥{v.cash}" if v.cash else "", f"{v.goods} ¥{v.goods_value}" if v.goods else ""]
-        entries.append(TimelineEntry(_at(v.visited_on), _("consolation visit"),
-                                     " ".join(filter(None, [v.occasion, *given])), v.visiting_party))
-    for ins in restrict(InsuredPerson.objects.filter(member__family=family).select_related("policy", "member"), user):
+        return " ".join(filter(None, [v.occasion, *given])), v.visiting_party
+
+    def insured(ins):
         policy = ins.policy
-        title = f"{policy.get_product_kind_display()} — {text(ins.member, 'name')}"
-        period = f"{policy.insurer} {policy.starts_on}–{policy.ends_on}"
-        entries.append(TimelineEntry(_at(ins.added_on), _("insurance"), title, period))
-    for cl in restrict(InsuranceClaim.objects.filter(member__family=family).select_related("policy", "member"), user):
+        return (f"{policy.get_product_kind_display()} — {text(ins.member, 'name')}",
+                f"{policy.insurer} {policy.starts_on}–{policy.ends_on}")
+
+    def claim(cl):
         amount = text(cl, "amount_claimed")
-        title = " ".join(filter(None, [text(cl.member, "name"), f"¥{amount}" if amount else ""]))
-        entries.append(TimelineEntry(_at(cl.filed_on), _("insurance claim"), title, text(cl, "status")))
-    entries.sort(key=lambda e: e.at, reverse=True)
-    return entries
+        return " ".join(filter(None, [text(cl.member, "name"), f"¥{amount}" if amount else ""])), text(cl, "status")
+
+    sources = [  # (records newest first, when, kind, (title, detail) of a record)
+        (newest(family_selectors.checkin_list(user=user).filter(family=family), "occurred_at"),
+         lambda c: c.occurred_at, _("check-in"), checkin),
+        (newest(family_selectors.assessment_list(user=user).filter(family=family), "assessed_at"),
+         lambda a: a.assessed_at, _("assessment"),
+         lambda a: (": ".join(filter(None, [text(a, "scale"), text(a, "score")])), text(a, "resulting_risk"))),
+        (newest(family_selectors.careplan_list(user=user).filter(family=family), "starts_on"),
+         lambda p: _at(p.starts_on), _("care plan"), lambda p: (text(p, "title"), text(p, "status"))),
+        (_of_family(newest(family_selectors.status_history(user=user, family=family), "changed_at"), family),
+         lambda c: c.changed_at, _("status"),
+         lambda c: (f"{text(c, 'from_status') or '—'} → {text(c, 'to_status')}", text(c, "reason"))),
+        (_of_family(newest(family_selectors.risk_history(user=user, family=family), "changed_at"), family),
+         lambda r: r.changed_at, _("risk level"),
+         lambda r: (f"{text(r, 'from_level') or '—'} → {text(r, 'to_level')}", text(r, "reason"))),
+        (newest(restrict(ActivityAttendance.objects.filter(member__family=family).select_related("activity", "member"),
+                         user), "checked_in_at"),
+         lambda att: att.checked_in_at, _("activity"),
+         lambda att: (att.activity.title, text(att.member, "name") if att.member else "")),
+        (newest(restrict(Disbursement.objects.filter(family=family).select_related("fund"), user), "paid_on"),
+         lambda d: _at(d.paid_on), _("disbursement"),
+         lambda d: (f"{d.get_kind_display()} ¥{d.amount}", " ".join(filter(None, [d.goods, d.description])))),
+        (newest(restrict(ConsolationVisit.objects.filter(family=family).select_related("member"), user), "visited_on"),
+         lambda v: _at(v.visited_on), _("consolation visit"), consolation),
+        (newest(restrict(InsuredPerson.objects.filter(member__family=family).select_related("policy", "member"), user),
+                "added_on"),
+         lambda ins: _at(ins.added_on), _("insurance"), insured),
+        (newest(restrict(InsuranceClaim.objects.filter(member__family=family).select_related("policy", "member"), user),
+                "filed_on"),
+         lambda cl: _at(cl.filed_on), _("insurance claim"), claim),
+    ]
+    found = [(when(record), kind, record, write) for records, when, kind, write in sources for record in records]
+    found.sort(key=lambda row: row[0], reverse=True)
+    more = limit is not None and len(found) > limit
+    entries = []
+    for at, kind, record, write in found[:limit] if limit is not None else found:
+        title, detail = write(record)
+        entries.append(TimelineEntry(at, kind, title, detail))
+    return entries, more
 
 
 @dataclass
@@ -259,14 +347,70 @@ def family_members(*, family, fields, revealed=None):
     ]
 
 
+RENEWAL_AHEAD_DAYS = 60  # an insurance policy ending this soon is due for renewal (the sweep's first reminder)
+REVIEW_OPEN = ("pending", "applied", "village_reviewed")
+
+
+@dataclass
+class DueLine:
+    """One thing due for a family, as the top of its page lists it."""
+
+    due: datetime.date
+    kind: str
+    title: str
+    late: bool = False
+
+
+def _next_anniversary(day, today):
+    """The next anniversary of ``day`` on or after ``today`` (29 February falls on the 28th)."""
+    for year in (today.year, today.year + 1):
+        try:
+            candidate = day.replace(year=year)
+        except ValueError:
+            candidate = datetime.date(year, 2, 28)
+        if candidate >= today:
+            return candidate
+    return None
+
+
+def family_due(*, user, family, fields, today=None):
+    """What is due for a family besides its contact cadence (the family's own due dates) and its open
+    care tasks (``open_tasks``), soonest first: the child's death anniversary, insurance renewals and
+    the annual review. Dates of people come through ``fields``: a reader who may not see them sees no line."""
+    today = today or timezone.localdate()
+    lines = []
+    for member in family.members.all():
+        death = fields.get(member, "death_date")
+        if member.relation == "child" and death.plaintext and isinstance(death.value, datetime.date):
+            day = _next_anniversary(death.value, today)
+            lines.append(DueLine(day, _("anniversary"), _("anniversary of the child's death (%(years)s years)") % {
+                "years": day.year - death.value.year}))
+    renewals = restrict(InsuredPerson.objects.filter(
+        member__family=family, policy__status=InsurancePolicy.Status.ACTIVE,
+        policy__ends_on__lte=today + datetime.timedelta(days=RENEWAL_AHEAD_DAYS),
+    ).select_related("policy", "member").order_by("policy__ends_on", "id"), user)
+    for insured in renewals:
+        policy = insured.policy
+        lines.append(DueLine(policy.ends_on, _("insurance renewal"), f"{policy.get_product_kind_display()} — "
+                             f"{fields.text(insured.member, 'name')} ({policy.insurer})", policy.ends_on < today))
+    for review in family_selectors.review_list(user=user).filter(
+            enrollment__family=family, status__in=REVIEW_OPEN).select_related("enrollment__member"):
+        deadline = reminders.review_deadlines(family.region_path, review.year)["county"]
+        lines.append(DueLine(deadline, _("annual review"), _("annual review %(year)s: %(status)s") % {
+            "year": review.year, "status": fields.text(review, "status")}, deadline < today))
+    lines.sort(key=lambda line: line.due)
+    return lines
+
+
 def family_page(*, user, family, fields):
-    """The rest of the family page besides the timeline: contacts, consents, risk history."""
+    """The rest of the family page besides the timeline: what is due, contacts, consents, risk history."""
     return {
+        "due": family_due(user=user, family=family, fields=fields),
+        "open_tasks": task_lines(user=user, tasks=open_tasks(user=user).filter(family=family).order_by("due_on", "id")),
         "assignments": list(family_selectors.assignment_list(user=user).filter(family=family).order_by("ended_on", "kind")),
         "consents": list(family_selectors.consent_list(user=user).filter(family=family)),
         "risk_changes": [(r, fields.text(r, "reason"))
                          for r in _of_family(family_selectors.risk_history(user=user, family=family)[:10], family)],
-        "open_tasks": list(family_selectors.task_list(user=user).filter(family=family, status=CareTask.Status.OPEN)),
     }
 
 
@@ -407,6 +551,8 @@ def pairing_suggestions(*, user, family, skills=(), limit=10):
 
 
 def volunteer_home(*, user, volunteer):
+    """A volunteer's own page: trainings to enrol in, their enrolments, qualifications, pairings
+    (each family named by ``label``, as the privacy policy lets the volunteer see it) and hours."""
     now = timezone.now()
     mine = volunteer_selectors.enrollment_list(user=user).filter(volunteer=volunteer)
     booked = mine.exclude(status=Enrollment.Status.CANCELLED).values("session_id")
@@ -419,8 +565,14 @@ def volunteer_home(*, user, volunteer):
         .prefetch_related(Prefetch("family__members", to_attr="parents", queryset=FamilyMember.objects.filter(
             relation__in=("mother", "father"), is_deceased=False).only("id", "family_id", "name", "relation")))
     )
+    fields = PageFields(user)
+    for pairing in pairings:
+        # One label wherever the page names the family (the list and the hours form's choice).
+        names = " ".join(filter(None, (fields.text(m, "name") for m in pairing.family.parents)))
+        pairing.label = " · ".join(filter(None, (names, pairing.family.region.name)))
     return {
         "upcoming": upcoming,
+        "families": [(p.family_id, p.label) for p in pairings],
         "enrollments": list(mine.order_by("-session__starts_at")[:20]),
         "qualifications": list(volunteer_selectors.qualification_list(user=user).filter(volunteer=volunteer)),
         "pairings": pairings,
@@ -478,7 +630,7 @@ def calendar_events(*, user, today=None):
             file = privacy.outbound(Family, "file_number", f.file_number, user)
             events.append((f"family-{f.pk}-due", day, day + datetime.timedelta(days=1), True,
                            _("Check-in due: %(file)s") % {"file": file}, ""))
-        for t in family_selectors.task_list(user=user).filter(assignee=user, status=CareTask.Status.OPEN, due_on__lte=until):
+        for t in open_tasks(user=user, until=until).filter(holder_id=user.pk):
             file = privacy.outbound(Family, "file_number", t.family.file_number, user)
             events.append((f"task-{t.pk}", t.due_on, t.due_on + datetime.timedelta(days=1), True,
                            f"{t.get_kind_display()}: {file}", ""))

@@ -57,7 +57,14 @@ COORDINATION = (Role.VOLUNTEER_COORDINATOR, Role.REGION_MANAGER, Role.ADMIN)
 FAMILY_READERS = CASEWORK + (Role.VOLUNTEER_COORDINATOR,)
 MANAGERS = (Role.REGION_MANAGER, Role.ADMIN)
 
+CHECKIN = (Role.SOCIAL_WORKER, Role.CONTACT_PERSON, *MANAGERS)
+
 login = functools.partial(login_required, login_url="workspace:login")
+
+
+def _may(user, allowed):
+    """Whether ``user`` may use the pages of ``allowed`` roles: the same test for a page and its link."""
+    return user.is_superuser or user.role in allowed
 
 
 def roles(*allowed):
@@ -67,7 +74,7 @@ def roles(*allowed):
         @login
         def wrapped(request, *args, **kwargs):
             user = request.user
-            if not (user.is_superuser or user.role in allowed):
+            if not _may(user, allowed):
                 raise PermissionDenied()
             return view(request, *args, **kwargs)
         return wrapped
@@ -114,6 +121,7 @@ def today(request):
     response = render(request, "workspace/today.html", {
         **worklist, "notifications": notifications, "unread": unread, "today": timezone.localdate(),
         "call_reason": CALL_REASON,
+        "suffix_search": privacy.searchable_by_suffix(request.user, FamilyMember, "id_number"),
     })
     worklist["fields"].record(ip=client_ip(request))
     return response
@@ -174,12 +182,16 @@ def family_detail(request, pk, revealed=None):
     """The family page: every field as the privacy policy gives it to the reader, and one audit row
     per kind of record whose audited plaintext (check-in notes, health…) the page showed."""
     family = _family_or_404(request, pk)
-    fields = selectors.PageFields(request.user)
+    user = request.user
+    fields = selectors.PageFields(user)
+    whole = request.GET.get("timeline") == "all"
+    timeline, more = selectors.family_timeline(user=user, family=family, fields=fields,
+                                               limit=None if whole else selectors.TIMELINE_FIRST)
     context = {
-        "family": family, **selectors.family_page(user=request.user, family=family, fields=fields),
+        "family": family, **selectors.family_page(user=user, family=family, fields=fields),
         "members": selectors.family_members(family=family, fields=fields, revealed=revealed),
-        "timeline": selectors.family_timeline(user=request.user, family=family, fields=fields),
-        "today": timezone.localdate(), "call_reason": CALL_REASON,
+        "timeline": timeline, "timeline_more": more, "today": timezone.localdate(), "call_reason": CALL_REASON,
+        "can_checkin": _may(user, CHECKIN), "can_pair": _may(user, COORDINATION),
     }
     fields.record(ip=client_ip(request))
     return render(request, "workspace/family.html", context)
@@ -229,7 +241,7 @@ def _form_errors_json(form):
     return JsonResponse({"errors": errors, "message": summary}, status=400)
 
 
-@roles(Role.SOCIAL_WORKER, Role.CONTACT_PERSON, *MANAGERS)
+@roles(*CHECKIN)
 def checkin_new(request, pk):
     """The check-in form. Sent by the phone's outbox (``Accept: application/json``) it answers JSON
     instead of redirecting: a followed redirect would use up the confirmation before anyone saw it."""
@@ -474,9 +486,8 @@ def me(request):
     if volunteer is None:
         raise Http404()
     data = selectors.volunteer_home(user=request.user, volunteer=volunteer)
-    families = [(p.family_id, p.family.file_number) for p in data["pairings"]]
-    form = ServiceHoursForm(request.POST or None, families=families) if request.POST.get("action") == "hours" else \
-        ServiceHoursForm(families=families)
+    form = ServiceHoursForm(request.POST or None, families=data["families"]) if request.POST.get("action") == "hours" \
+        else ServiceHoursForm(families=data["families"])
     if request.method == "POST":
         action = request.POST.get("action")
         try:
