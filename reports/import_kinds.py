@@ -58,19 +58,23 @@ from casemgmt.core.audit import audit_log
 from casemgmt.core.crypto import blind_index
 from casemgmt.core.idcard import parse_id_number
 from casemgmt.core.models import Region
-from families.models import Family, FamilyMember
+from families import services as family_services
+from families.models import CheckIn, Family, FamilyMember
 from services import services
 from services.models import (
+    Activity,
+    ActivityAttendance,
     ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
+    InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
     PremiumPayment,
     ServiceSite,
 )
-from volunteers.models import Enrollment, TrainingSession, Volunteer
+from volunteers.models import Enrollment, TrainingCourse, TrainingSession, Volunteer
 
 from .imports import (
     NO,
@@ -87,6 +91,7 @@ from .imports import (
     _chunks,
     _rows,
 )
+from .statistics import SPENT_POLICY_STATUSES
 
 # ---- columns and the widgets that read them ---------------------------------------------------------
 
@@ -146,6 +151,28 @@ class DateWidget(widgets.Widget):
 
     def render(self, value, obj=None, **kwargs):
         return value.isoformat() if value else ""
+
+
+class DateTimeWidget(widgets.Widget):
+    """A day and, optionally, the time of day (local time): 2025-03-01 09:30, 2025/3/1 9:30,
+    2025年3月1日 9时30分; a day alone is its midnight."""
+
+    PATTERN = re.compile(r"^\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+                         r"(?:\s*[T ]?\s*(\d{1,2})\s*[:：时]\s*(\d{1,2})\s*分?(?:\s*[:：]\s*(\d{1,2})\s*秒?)?)?\s*$")
+
+    def clean(self, value, row=None, **kwargs):
+        if _blank(value):
+            return None
+        if isinstance(value, datetime.datetime):
+            return value if timezone.is_aware(value) else timezone.make_aware(value)
+        match = self.PATTERN.match(str(value))
+        try:
+            return timezone.make_aware(datetime.datetime(*(int(part or 0) for part in match.groups())))
+        except (AttributeError, ValueError):  # no match, or no such day or time
+            raise RowProblem(_("Enter a date and time such as 2025-03-01 09:30."), "datetime") from None
+
+    def render(self, value, obj=None, **kwargs):
+        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else ""
 
 
 class AmountWidget(widgets.Widget):
@@ -369,7 +396,7 @@ class FundByName(Lookup):
     def load(self, actor, keys):
         pairs = []
         for chunk in _chunks({name for name, _year in keys}):
-            for fund in reach.restrict(Fund.objects.all(), actor).filter(name__in=chunk):
+            for fund in reach.restrict(Fund.objects.all(), actor).filter(name__in=chunk).select_related("region"):
                 pairs += [((fund.name, fund.year), fund), ((fund.name, None), fund)]
         return _by(pairs)
 
@@ -433,6 +460,42 @@ class PolicyByNumber(Lookup):
 
     def message(self, value):
         return _("No policy in your reach has this insurer and policy number.")
+
+
+class CourseByTitle(Lookup):
+    """A training course by its title, among the courses usable in the importer's reach."""
+
+    def load(self, actor, keys):
+        pairs = []
+        for chunk in _chunks(keys):
+            pairs += [(c.title, c) for c in reach.restrict(TrainingCourse.objects.all(), actor).filter(title__in=chunk)]
+        return _by(pairs)
+
+    def message(self, value):
+        return _("No training course in your reach has this title.")
+
+
+class ActivityByTitleAndDate(Lookup):
+    """An activity by its title and the day it started (column ``activity_date``), and its region
+    when the row gives one (column ``activity_region``): the same title may be held in two villages."""
+
+    def key(self, value, row):
+        row = row or {}
+        code = str(row.get("activity_region") or "").strip()
+        return str(value).strip(), DateWidget().clean(row.get("activity_date")), Region.normalize_code(code) or None
+
+    def load(self, actor, keys):
+        pairs = []
+        activities = reach.restrict(Activity.objects.all(), actor).select_related("region").only(
+            "id", "title", "starts_at", "status", "capacity", "region__code", "region__path")
+        for chunk in _chunks({title for title, _day, _code in keys}):
+            for activity in activities.filter(title__in=chunk):
+                day = timezone.localtime(activity.starts_at).date()
+                pairs += [((activity.title, day, activity.region.code), activity), ((activity.title, day, None), activity)]
+        return _by(pairs)
+
+    def message(self, value):
+        return _("No activity in your reach has this title on this date.")
 
 
 # ---- the base -------------------------------------------------------------------------------------
@@ -1134,6 +1197,252 @@ class PremiumPaymentResource(ThroughServices, RecordResource):
                                                reference=payment.reference)
 
 
+class CheckInResource(ThroughServices, RecordResource):
+    """Contacts with families (联系记录), as the contact persons' logbooks keep them: written through
+    ``checkin_record``, so a family's first contact makes its case active and moves its due dates."""
+
+    file_number = Column(FILE_NUMBER, "family", FamilyByFileNumber(), required=True, example="ZP-2026-0001")
+    occurred_at = Column(gettext_lazy("contact date and time"), "occurred_at", DateTimeWidget(), required=True,
+                         example="2025-03-05 10:00")
+    channel = Column(gettext_lazy("channel"), "channel", ChoiceWidget(CheckIn.Channel.choices, {
+        "入户": "home_visit", "走访": "home_visit", "上门": "home_visit", "电话联系": "phone", "微信": "wechat_video",
+        "视频": "wechat_video", "活动": "activity", "就诊": "clinic"}), required=True, example="入户走访")
+    physical_state = Column(gettext_lazy("physical state"), "physical_state", ChoiceWidget(
+        CheckIn.PhysicalState.choices, {"好": "good", "一般": "fair", "差": "poor"}))
+    mental_state = Column(gettext_lazy("mental state"), "mental_state", ChoiceWidget(
+        CheckIn.MentalState.choices, {"稳定": "stable", "低落": "low", "焦虑": "anxious", "抑郁": "depressed"}))
+    difficulties = Column(gettext_lazy("difficulties"), "difficulties")
+    needs = Column(gettext_lazy("needs and requests"), "needs")
+    help_given = Column(gettext_lazy("help given"), "help_given")
+
+    natural_key = ("family", "occurred_at", "channel")
+    DETAILS = ("physical_state", "mental_state", "difficulties", "needs", "help_given")
+
+    class Meta:
+        model = CheckIn
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.originals = {}
+
+    def check_record(self, record):
+        if record.occurred_at and record.occurred_at > timezone.now() + datetime.timedelta(minutes=5):
+            return {"occurred_at": _("A check-in cannot be in the future.")}
+        return {}
+
+    def create_record(self, checkin):
+        return family_services.checkin_record(
+            actor=self.actor, family=checkin.family, channel=checkin.channel, occurred_at=checkin.occurred_at,
+            **{name: getattr(checkin, name) for name in self.DETAILS})
+
+    def change_record(self, original, checkin):
+        # What was found on a contact is corrected in place; when and how it happened is its key.
+        changed = [name for name in self.DETAILS if getattr(checkin, name) != getattr(original, name)]
+        checkin.save(update_fields=[*changed, "updated_at"] if changed else None)
+        audit_log(actor=self.actor, event="families.checkin.changed", obj=checkin, family_id=checkin.family_id,
+                  region_path=checkin.family.region_path, after={"fields": changed})
+        return checkin
+
+
+class ClaimResource(RecordResource):
+    """Insurance claims (理赔) of insured people, with their settlement as the insurer paid it."""
+
+    insurer = Column(gettext_lazy("insurer"), None, required=True, example="中国人寿")
+    policy_number = Column(gettext_lazy("policy number"), "policy", PolicyByNumber(), required=True, text=True,
+                           example="P2025-0001")
+    id_number = Column(gettext_lazy("insured person's ID number"), "member", MemberByIdNumber(), required=True,
+                       text=True, example="350623196803050024")
+    incident_date = Column(gettext_lazy("incident or admission date"), "incident_date", DateWidget(), required=True,
+                           example="2025-03-02")
+    hospital_days = Column(gettext_lazy("days in hospital"), "hospital_days", CountWidget(), example="5")
+    amount_claimed = Column(gettext_lazy("amount claimed (CNY)"), "amount_claimed", AmountWidget(), required=True,
+                            example="500.00")
+    status = Column(gettext_lazy("claim status"), "status", ChoiceWidget(InsuranceClaim.Status.choices, {
+        "已赔付": "settled", "已理赔": "settled", "赔付": "settled", "已结案": "settled", "拒赔": "rejected",
+        "已拒赔": "rejected", "审核中": "under_review", "已申请": "filed", "已报案": "filed"}), required=True,
+        example="已赔付")
+    amount_settled = Column(gettext_lazy("amount settled (CNY)"), "amount_settled", AmountWidget(), example="500.00")
+    filed_on = Column(gettext_lazy("filed on"), "filed_on", DateWidget(), example="2025-03-10")
+    settled_on = Column(gettext_lazy("settled on"), "settled_on", DateWidget(), example="2025-04-01")
+    diagnosis = Column(gettext_lazy("diagnosis"), "diagnosis")
+
+    natural_key = ("policy", "member", "incident_date")
+
+    class Meta:
+        model = InsuranceClaim
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.roster = set()
+
+    def before_import(self, dataset, **kwargs):
+        super().before_import(dataset, **kwargs)
+        lookup = next(f.widget for f in self.columns() if isinstance(f.widget, PolicyByNumber))
+        policies = {p.pk for p in lookup.found.values() if not isinstance(p, list)}
+        for chunk in _chunks(policies):
+            self.roster.update(InsuredPerson.objects.filter(policy__in=chunk).values_list("policy_id", "member_id"))
+
+    def import_instance(self, instance, row, **kwargs):
+        try:
+            super().import_instance(instance, row, **kwargs)
+        finally:  # an empty cell keeps the record's day; a new claim's is its incident's
+            if instance.filed_on is None:
+                instance.filed_on = (self._before or {}).get("filed_on") or instance.incident_date
+
+    def check_record(self, claim):
+        policy, settled = claim.policy, claim.status == InsuranceClaim.Status.SETTLED
+        if policy.status not in SPENT_POLICY_STATUSES:
+            return {"policy_number": _("Claims can only be filed against an active or expired policy.")}
+        if not policy.starts_on <= claim.incident_date <= policy.ends_on:
+            return {"incident_date": _("The incident is outside the policy period.")}
+        if (policy.pk, claim.member_id) not in self.roster:
+            return {"id_number": _("This member is not insured by this policy.")}
+        if policy.product_kind == InsurancePolicy.ProductKind.NURSING_ALLOWANCE:
+            if not claim.hospital_days:
+                return {"hospital_days": _("Give the number of days in hospital.")}
+            if policy.daily_allowance is not None:
+                days = claim.hospital_days if policy.max_days is None else min(claim.hospital_days, policy.max_days)
+                cap = policy.daily_allowance * days
+                if claim.amount_claimed > cap:
+                    return {"amount_claimed": _("At most %(cap)s CNY can be claimed (%(days)s days).") % {
+                        "cap": cap, "days": days}}
+        if settled and (claim.amount_settled is None or claim.settled_on is None):
+            return {"amount_settled": _("A settled claim gives the amount settled and the day it was settled.")}
+        if not settled and (claim.amount_settled is not None or claim.settled_on is not None):
+            return {"status": _("Only a settled claim has an amount settled and a settlement day.")}
+        if settled and claim.amount_settled > claim.amount_claimed:
+            return {"amount_settled": _("The settled amount cannot exceed the amount claimed.")}
+        if settled and claim.settled_on < claim.incident_date:
+            return {"settled_on": _("A claim is settled after its incident.")}
+        return {}
+
+
+ACTIVITY_KINDS = {"集体庆生": "birthday", "庆生": "birthday", "生日会": "birthday", "知识讲座": "lecture", "讲座": "lecture",
+                  "文体活动": "recreation", "文体": "recreation", "交流联谊": "gathering", "联谊": "gathering",
+                  "入户关怀": "home_care", "特色活动": "local", "N": "local"}
+
+
+class ActivityResource(RecordResource):
+    """"5+N" activities held (集体庆生, 知识讲座, 文体活动, 交流联谊, 入户关怀 and local ones)."""
+
+    title = Column(gettext_lazy("title"), "title", required=True, example="东门村三月集体庆生")
+    category = Column(gettext_lazy("category"), "category", ChoiceWidget(Activity.Category.choices, ACTIVITY_KINDS),
+                      required=True, example="集体庆生")
+    local_name = Column(gettext_lazy("local activity name"), "local_name")
+    region_code = Column(gettext_lazy("division code"), "region", RegionByCode(), required=True, text=True,
+                         example="350623100201")
+    site = Column(gettext_lazy("site"), "site", SiteByName(), example="东门村暖心家园")
+    starts_at = Column(gettext_lazy("starts at"), "starts_at", DateTimeWidget(), required=True,
+                       example="2025-03-15 09:00")
+    ends_at = Column(gettext_lazy("ends at"), "ends_at", DateTimeWidget(), required=True, example="2025-03-15 11:30")
+    capacity = Column(gettext_lazy("capacity"), "capacity", CountWidget(), example="30")
+    status = Column(gettext_lazy("status"), "status", ChoiceWidget(Activity.Status.choices, {
+        "已完成": "completed", "完成": "completed", "已举办": "completed", "已取消": "cancelled", "取消": "cancelled",
+        "计划": "planned", "报名中": "open"}), example="已完成")
+    description = Column(gettext_lazy("description"), "description")
+
+    natural_key = ("region", "title", "starts_at")
+
+    class Meta:
+        model = Activity
+
+    def import_field(self, field, instance, row, is_m2m=False, **kwargs):
+        # An empty status keeps the record's (a new activity is planned, as one entered by hand).
+        if field.attribute == "status" and _blank(row.get(field.column_name)):
+            return
+        super().import_field(field, instance, row, is_m2m, **kwargs)
+
+    def check_record(self, activity):
+        if activity.starts_at and activity.ends_at and activity.ends_at <= activity.starts_at:
+            return {"ends_at": _("An activity ends after it starts.")}
+        if activity.category == Activity.Category.LOCAL and not activity.local_name:
+            return {"local_name": _("A local signature activity needs its local name.")}
+        return {}
+
+
+class AttendanceResource(RecordResource):
+    """Who came to an activity: a family member (by ID number) or a volunteer, once each."""
+
+    activity = Column(gettext_lazy("activity"), "activity", ActivityByTitleAndDate(), required=True,
+                      example="东门村三月集体庆生")
+    activity_date = Column(gettext_lazy("activity date"), None, DateWidget(), required=True, example="2025-03-15")
+    activity_region = Column(gettext_lazy("activity's division code"), None, text=True)
+    id_number = Column(ID_NUMBER, "member", MemberByIdNumber(), text=True, example="350623196803050024")
+    volunteer_id_number = Column(gettext_lazy("volunteer's ID number"), "volunteer", VolunteerByIdNumber(), text=True)
+
+    natural_key = ("activity", "member", "volunteer")
+
+    class Meta:
+        model = ActivityAttendance
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seated = None  # activity id -> family members counted so far (on record, then the file's)
+
+    def check_record(self, attendance):
+        if (attendance.member_id is None) == (attendance.volunteer_id is None):
+            return {"id_number": _("Check in either a family member or a volunteer.")}
+        activity = attendance.activity
+        if activity.status == Activity.Status.CANCELLED:
+            return {"activity": _("This activity was cancelled.")}
+        if attendance.member_id is not None:
+            if attendance.member.is_deceased:
+                return {"id_number": _("This member is recorded as deceased.")}
+            if activity.capacity is not None and attendance.pk is None:
+                if self.seated is None:
+                    self.seated = self._seated()
+                self.seated[activity.pk] = self.seated.get(activity.pk, 0) + 1
+                if self.seated[activity.pk] > activity.capacity:
+                    return {"activity": _("The activity is full.")}
+        return {}
+
+    def _seated(self):
+        """Family members on record at the file's activities of limited capacity (one query)."""
+        lookup = next(f.widget for f in self.columns() if isinstance(f.widget, ActivityByTitleAndDate))
+        limited = {a.pk for a in lookup.found.values() if not isinstance(a, list) and a.capacity is not None}
+        return dict(ActivityAttendance.objects.filter(activity__in=limited, member__isnull=False).order_by()
+                    .values_list("activity").annotate(n=models.Count("pk")))
+
+    def before_save_instance(self, instance, row, **kwargs):
+        if instance.pk is None:  # ticked on the list when it was held
+            instance.checked_in_at = instance.activity.starts_at
+
+
+class TrainingSessionResource(RecordResource):
+    """Training sessions held (volunteer skills, 青春健康 facilitators, …), of a course in the catalogue."""
+
+    course = Column(gettext_lazy("course"), "course", CourseByTitle(), required=True, example="陪伴技能培训")
+    region_code = Column(gettext_lazy("division code"), "region", RegionByCode(), required=True, text=True,
+                         example="350623")
+    starts_at = Column(gettext_lazy("starts at"), "starts_at", DateTimeWidget(), required=True,
+                       example="2025-04-10 09:00")
+    ends_at = Column(gettext_lazy("ends at"), "ends_at", DateTimeWidget(), required=True, example="2025-04-10 16:00")
+    venue = Column(gettext_lazy("venue"), "venue", required=True, example="县计生协会议室")
+    trainer = Column(gettext_lazy("trainer"), "trainer")
+    capacity = Column(gettext_lazy("capacity"), "capacity", CountWidget(), required=True, example="30")
+    status = Column(gettext_lazy("status"), "status", ChoiceWidget(TrainingSession.Status.choices, {
+        "已完成": "completed", "完成": "completed", "已举办": "completed", "已取消": "cancelled", "取消": "cancelled",
+        "已安排": "scheduled", "计划": "scheduled"}), example="已完成")
+
+    natural_key = ("course", "region", "starts_at")
+
+    class Meta:
+        model = TrainingSession
+
+    def import_field(self, field, instance, row, is_m2m=False, **kwargs):
+        # An empty status keeps the record's (a new session is scheduled).
+        if field.attribute == "status" and _blank(row.get(field.column_name)):
+            return
+        super().import_field(field, instance, row, is_m2m, **kwargs)
+
+    def check_record(self, session):
+        if session.starts_at and session.ends_at and session.ends_at <= session.starts_at:
+            return {"ends_at": _("A session ends after it starts.")}
+        if not session.capacity:
+            return {"capacity": _("Enter a whole number, such as 30.")}
+        return {}
+
+
 TEMPLATES = {template.kind: template for template in (
     FamiliesTemplate(),
     VolunteersTemplate(),
@@ -1148,5 +1457,10 @@ TEMPLATES = {template.kind: template for template in (
     RecordTemplate("training", gettext_lazy("training attendance"), TrainingAttendanceResource),
     RecordTemplate("visits", gettext_lazy("consolation visits"), ConsolationVisitResource),
     RecordTemplate("premiums", gettext_lazy("premium payments"), PremiumPaymentResource),
+    RecordTemplate("claims", gettext_lazy("insurance claims"), ClaimResource),
+    RecordTemplate("checkins", gettext_lazy("check-ins"), CheckInResource),
+    RecordTemplate("activities", gettext_lazy("activities"), ActivityResource),
+    RecordTemplate("attendance", gettext_lazy("activity attendance"), AttendanceResource),
+    RecordTemplate("training-sessions", gettext_lazy("training sessions"), TrainingSessionResource),
 )}
 

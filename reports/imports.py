@@ -206,7 +206,8 @@ def _text(value):
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, datetime.datetime):
-        value = value.date()
+        # A date cell is a midnight; a time of day is kept for the columns that read one.
+        return value.date().isoformat() if value.time() == datetime.time.min else f"{value:%Y-%m-%d %H:%M}"
     return str(value).strip()
 
 
