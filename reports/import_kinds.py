@@ -1090,6 +1090,11 @@ class TrainingAttendanceResource(RecordResource):
     class Meta:
         model = Enrollment
 
+    def check_record(self, enrollment):
+        if enrollment.session.status == TrainingSession.Status.CANCELLED:
+            return {"course": _("This session was cancelled.")}
+        return {}
+
     def before_save_instance(self, instance, row, **kwargs):
         if instance.status == Enrollment.Status.ATTENDED and instance.attended_at is None:
             instance.attended_at = instance.session.starts_at
