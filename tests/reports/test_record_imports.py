@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -467,3 +469,39 @@ def test_a_payment_to_a_member_is_one_to_her_family(client, login, world):
     assert Disbursement.objects.get().family == world["own"]
     again = upload(client, "disbursements", [row], commit=True).json()
     assert again["created"] == {"created": 0, "updated": 0} and Disbursement.objects.count() == 1
+
+
+def day_rows(kind, n, world):
+    """``n`` rows of ``kind``, one a day (each its own record)."""
+    days = [(datetime.date(YEAR, 1, 1) + datetime.timedelta(days=i)).isoformat() for i in range(n)]
+    if kind == "visits":
+        return [{"file_number": "ZP-0001", "visited_on": day, "visiting_party": "县计生协会", "cash": "100",
+                 "fund": "慰问金ZP"} for day in days]
+    return [{"id_number": world["mother"].id_number, "date": day, "provider": "县医院", "site": "体检中心ZP"}
+            for day in days]
+
+
+def queries(client, kind, rows, commit):
+    with CaptureQueriesContext(connection) as captured:
+        response = upload(client, kind, rows, commit=commit)
+    assert response.status_code == (201 if commit else 200), response.content
+    return len(captured)
+
+
+@pytest.mark.parametrize("kind", ["visits", "checkups"])
+def test_a_files_queries_do_not_grow_with_its_rows(client, login, world, kind):
+    login("manager")
+    # The check reads every reference and every record a key may match once per file.
+    assert queries(client, kind, day_rows(kind, 3, world), False) == queries(client, kind, day_rows(kind, 9, world), False)
+    model = MODELS[kind]
+    written = []
+    for n in (3, 6, 9):
+        model.objects.all().delete()
+        written.append(queries(client, kind, day_rows(kind, n, world), True))
+    if kind == "checkups":  # written in bulk
+        assert written[0] == written[1] == written[2]
+    else:
+        # Each row through the service, the same statements a row whatever the file's length: the
+        # model's full_clean (its references, its two check constraints, its unique key), the insert
+        # and its audit row, each in a savepoint. No lookup of a fund or family per row.
+        assert written[2] - written[1] == written[1] - written[0] == 3 * 14, written
