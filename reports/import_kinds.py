@@ -1,6 +1,7 @@
 """Import templates for every record a figure counts, built on django-import-export.
 
-``RecordResource`` gives each template the contract of ``reports.imports.ImportTemplate``; a kind
+``reports.imports.RecordResource`` gives each template the contract of
+``reports.imports.ImportTemplate``; a kind
 is a small declarative class: its model, its columns (``Column``: heading, example, the model
 attribute written, the widget reading it), its natural key and any rule across columns::
 
@@ -13,6 +14,7 @@ attribute written, the widget reading it), its natural key and any rule across c
             model = HealthCheckup
 
 and one line in ``TEMPLATES`` (its URL slug, its title) puts it on the reports page and the API.
+``TEMPLATES`` also holds the people's templates of ``reports.imports``.
 
 How the contract is kept:
 

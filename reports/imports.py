@@ -1,16 +1,18 @@
-"""Importing the spreadsheets people already keep: families with members, volunteers, insurance rosters.
+"""Importing the spreadsheets people already keep, on django-import-export: the contract every
+template keeps, the base its resources share, and the people's templates (families with members,
+volunteers, insurance rosters). The templates of the records behind the yearly figures are declared
+in ``reports.import_kinds`` on the same base, which its docstring describes.
 
-Every template keeps the contract of ``ImportTemplate`` (template, check, all-or-nothing write, a
-second upload changing nothing, reach on every row); the templates of the records behind the yearly
-figures are declared in ``reports.import_kinds`` on django-import-export, and share this module's
-reading of the file, its limits and its answer. Families are checked here, set-based over the whole
-file: a family spans rows, and a person is matched across families by their ID number.
-
-Every upload is checked in full before anything is written: ``*_import(..., commit=False)`` returns
+Every upload is checked in full before anything is written: ``run(..., commit=False)`` returns
 every problem by row and column (wrong ID check digit, unknown region code, a person twice in the
 file or already living in another family, a missing field) and writes nothing. With
 ``commit=True`` a file with any problem is refused the same way; a clean one is written in one
-transaction (all or nothing), people matched to existing ones by the blind index of their ID number.
+transaction (all or nothing).
+
+People are checked set-based over the whole file (``PeopleResource``): a family spans rows, and a
+person is matched across families by the blind index of their ID number, alive or not, in reach or
+not. A person on record is matched and never changed by a file. Bulk writes bypass ``save()``: the
+derived columns (pinyin, blind indexes, birth date and sex) come from the models' ``fill_derived``.
 
 An upload is capped (``IMPORT_MAX_ROWS`` rows, ``IMPORT_MAX_UNPACKED_BYTES`` once unzipped, checked
 before parsing, and ``IMPORT_MAX_SECONDS``); an answer lists the first ``IMPORT_PROBLEMS_SHOWN``
@@ -21,9 +23,7 @@ only that it needs an administrator's review. Each such collision is audited, an
 files name more than ``IMPORT_COLLISIONS_PER_DAY`` such people in a day gets no more answers row by
 row: their imports stop until the next day and their manager is told.
 
-Files are read with openpyxl in read-only mode, row by row, twice (check, then write in batches), so
-memory holds the small per-row keys (file number, ID-number digest), not the sheet.
-bulk_create bypasses ``save()``: pinyin, blind indexes, birth date and sex are computed here.
+Files are read with openpyxl in read-only mode, row by row; the dataset holds the rows' text.
 """
 import copy
 import dataclasses
