@@ -427,14 +427,14 @@ def test_a_role_that_never_sees_volunteers_id_numbers_cannot_find_them_by_one(cl
 
 
 def test_a_record_saved_meanwhile_by_another_door_refuses_the_file_whole(client, login, regions, monkeypatch):
-    from reports import import_kinds
+    from reports import imports
 
     rows = [{"insurer": "人保", "policy_number": f"R-{i}", "product_kind": "accident", "region_code": "350623",
              "starts_on": "2025-01-01", "ends_on": "2025-12-31", "premium": "100"} for i in range(3)]
     InsurancePolicy.objects.create(insurer="人保", policy_number="R-2", product_kind="accident", region=regions["zhangpu"],
                                    starts_on=datetime.date(2025, 1, 1), ends_on=datetime.date(2025, 12, 31), premium=1)
     # As if R-2 were saved through the API after the import had looked for it.
-    monkeypatch.setattr(import_kinds.NaturalKeyLoader, "_load", lambda self, model, keys: {})
+    monkeypatch.setattr(imports.NaturalKeyLoader, "_load", lambda self, model, keys: {})
     login("manager")
     response = upload(client, "policies", rows, commit=True)
     assert response.status_code == 400 and response.json()["errors"][0]["code"] == "conflict"
@@ -505,3 +505,15 @@ def test_a_files_queries_do_not_grow_with_its_rows(client, login, world, kind):
         # model's full_clean (its references, its two check constraints, its unique key), the insert
         # and its audit row, each in a savepoint. No lookup of a fund or family per row.
         assert written[2] - written[1] == written[1] - written[0] == 3 * 14, written
+
+
+def test_a_coordinator_registers_no_volunteer_by_an_id_number_her_role_never_sees(client, login, regions, people):
+    login("coordinator")  # the people's templates keep the same privacy rule as the record ones
+    rows = [{"name": "林小梅", "id_number": volunteer_id(50), "region_code": "350623"}]
+    body = upload(client, "volunteers", rows, commit=True).json()
+    assert [(p["row"], p["column"], p["code"]) for p in body["problems"]] == [(2, "身份证号码", "not_allowed")]
+    assert not Volunteer.objects.exists()
+    login("manager")
+    assert upload(client, "volunteers", rows, commit=True).json()["created"] == {"volunteers": 1}
+    volunteer = Volunteer.objects.get()
+    assert volunteer.id_number_index and volunteer.name_initials == "lxm" and volunteer.region.code == "350623000000"
