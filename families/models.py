@@ -261,7 +261,9 @@ class FamilyMember(TrackedModel):
         if self.birthday_calendar == self.BirthdayCalendar.LUNAR and not (self.lunar_birth_month and self.lunar_birth_day):
             raise ValidationError({"lunar_birth_month": _("A lunar birthday needs its lunar month and day.")})
 
-    def save(self, *args, **kwargs):
+    def fill_derived(self):
+        """The columns kept from the others: pinyin, blind indexes, birth date and sex (a bulk write,
+        which bypasses ``save()``, calls this itself)."""
         self.name = self.name.strip()
         self.name_pinyin = "".join(lazy_pinyin(self.name)).lower()
         self.name_initials = "".join(lazy_pinyin(self.name, style=Style.FIRST_LETTER)).lower()
@@ -272,6 +274,9 @@ class FamilyMember(TrackedModel):
         self.id_number_index = blind_index(self.id_number, "id_number")
         self.phone = (self.phone or "").strip()
         self.phone_index = blind_index(self.phone, "phone")
+
+    def save(self, *args, **kwargs):
+        self.fill_derived()
         super().save(*args, **kwargs)
 
 

@@ -19,7 +19,7 @@ from . import drilldown, exports, imports
 from .api.views import xlsx_response
 from .charts import bar_chart, column_chart
 from .excel import statistics_workbook
-from .import_kinds import TEMPLATES, RecordTemplate
+from .import_kinds import TEMPLATES
 from .statistics import REGIONAL_FIGURES, ReportScope, may_read_reports, regional_totals, statistics_compute, trends_compute
 
 PERIOD_KEYS = ("region", "year", "quarter", "month", "start", "end")
@@ -166,6 +166,7 @@ def import_page(request, kind):
         except imports.ImportsPaused as exc:
             error, status = exc.args[0], 403
     return render(request, "reports/import.html", {
-        "kind": kind, "title": template.title, "records": isinstance(template, RecordTemplate), "result": result, "error": error,
+        "kind": kind, "title": template.title, "records": template not in imports.PEOPLE_TEMPLATES, "result": result,
+        "error": error,
         "template_url": reverse("reports:import-template", args=[kind]),
     }, status=status or (400 if (error or (result and not result.ok)) else 200))

@@ -108,13 +108,18 @@ class Volunteer(TrackedModel):
             except ValidationError as exc:
                 raise ValidationError({"id_number": exc.messages}) from exc
 
-    def save(self, *args, **kwargs):
+    def fill_derived(self):
+        """The columns kept from the others: pinyin initials and blind indexes (a bulk write, which
+        bypasses ``save()``, calls this itself)."""
         self.name = self.name.strip()
         self.name_initials = "".join(lazy_pinyin(self.name, style=Style.FIRST_LETTER)).lower()
         self.id_number = normalize_id_number(self.id_number)
         self.id_number_index = blind_index(self.id_number, "id_number")
         self.phone = (self.phone or "").strip()
         self.phone_index = blind_index(self.phone, "phone")
+
+    def save(self, *args, **kwargs):
+        self.fill_derived()
         super().save(*args, **kwargs)
 
 

@@ -193,20 +193,20 @@ def test_families_change_status_risk_and_region_and_are_deleted(report_data, peo
 def test_disbursements_and_checkups_follow_their_records(report_data, people, families, regions):
     own, outside = families["own"], families["outside"]
     fund = Fund.objects.get(name="慰问金ZP")
-    paid = Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("88.80"), family=own,
+    paid = Disbursement.objects.create(fund=fund, kind="assistance_payment", amount=Decimal("88.80"), family=own,
                                        paid_on=datetime.date(YEAR, 4, 30))
     assert_no_drift()
     # Edited: amount, month, kind, recipient (a member names no family: the member's family's region).
     Disbursement.objects.filter(pk=paid.pk).update(amount=Decimal("90.00"), paid_on=datetime.date(YEAR, 5, 1))
     Disbursement.objects.filter(pk=paid.pk).update(kind="volunteer_support")
     mother = outside.members.get(relation="mother")
-    Disbursement.objects.filter(pk=paid.pk).update(kind="consolation_goods", family=None, member=mother)
+    Disbursement.objects.filter(pk=paid.pk).update(kind="grant", family=None, member=mother)
     assert_no_drift()
     # The member moves to another family; a volunteer and a fund move to another county.
     FamilyMember.objects.filter(pk=mother.pk).update(family=own)
     Volunteer.objects.filter(name="志愿者ZP").update(region=regions["yunxiao"])
     Fund.objects.filter(pk=fund.pk).update(region=regions["yunxiao"])
-    Disbursement.objects.create(fund=fund, kind="consolation_cash", amount=Decimal("10"), recipient_name="外来人员",
+    Disbursement.objects.create(fund=fund, kind="grant", amount=Decimal("10"), recipient_name="外来人员",
                                 paid_on=datetime.date(YEAR, 6, 1))
     assert_no_drift()
     # Check-ups: added, made not free, moved to another year, deleted.

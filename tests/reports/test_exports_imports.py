@@ -189,16 +189,16 @@ def test_clean_file_imports_all_matching_existing_people(client, login, families
 
 
 def test_failure_midway_writes_nothing(families, people, monkeypatch):
-    from reports import imports
+    from reports.imports import FamilyMemberResource
 
     rows = [[f"TX-{i}", "失独", "350623100201", "", f"甲{i}", "父亲", person(500 + i), "", ""] for i in range(5)]
-    original = imports._write_family_batch
+    original = FamilyMemberResource.write_families
 
     def explode(*args, **kwargs):
         original(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(imports, "_write_family_batch", explode)
+    monkeypatch.setattr(FamilyMemberResource, "write_families", explode)
     with pytest.raises(RuntimeError):
         families_import(actor=people["manager"], upload=workbook(rows), commit=True)
     assert not Family.objects.filter(file_number__startswith="TX-").exists()

@@ -7,17 +7,23 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from casemgmt.core.idcard import make_id_number
 from casemgmt.core.models import AuditEvent
+from families.models import CheckIn
 from reports.import_kinds import TEMPLATES
 from services.models import (
+    Activity,
+    ActivityAttendance,
     ConsolationVisit,
     Disbursement,
     Fund,
     HealthCheckup,
+    InsuranceClaim,
     InsurancePolicy,
     InsuredPerson,
     PremiumPayment,
@@ -78,6 +84,10 @@ def world(regions, families, people):
             starts_on=datetime.date(YEAR, 1, 1), ends_on=datetime.date(YEAR, 12, 31), premium=1000)
         made[f"policy_{tag}"] = policy
     Volunteer.objects.create(name="志愿者ZP2", region=regions["zhangpu"], id_number=volunteer_id(3))
+    for tag, region in (("ZP", regions["village"]), ("YX", regions["yunxiao"])):
+        Activity.objects.create(title=f"集体庆生{tag}", category="birthday", region=region, capacity=1,
+                                starts_at=timezone.make_aware(datetime.datetime(YEAR, 3, 15, 9)),
+                                ends_at=timezone.make_aware(datetime.datetime(YEAR, 3, 15, 11)))
     made["own"] = families["own"]
     made["mother"] = families["own"].members.get(relation="mother")
     made["outsider"] = families["outside"].members.get(relation="mother")
@@ -205,6 +215,75 @@ def cases(world):
              ({"insurer": "人保", "policy_number": "X3", "product_kind": "accident", "region_code": "990000",
                "starts_on": "2025-01-01", "ends_on": "2025-12-31", "premium": "1"}, "区划代码")],
         ),
+        "claims": (
+            [{"insurer": "人保", "policy_number": "保单ZP", "id_number": mother, "incident_date": "2025-03-02",
+              "amount_claimed": "500", "status": "已赔付", "amount_settled": "450", "settled_on": "2025-04-01",
+              "diagnosis": "骨折"},
+             {"insurer": "人保", "policy_number": "保单ZP", "id_number": father, "incident_date": "2025-05-02",
+              "amount_claimed": "300", "status": "拒赔", "filed_on": "2025-05-10"}],
+            [({"insurer": "人保", "policy_number": "保单YX", "id_number": mother, "incident_date": "2025-03-03",
+               "amount_claimed": "1", "status": "已申请"}, "保单号"),
+             ({"insurer": "人保", "policy_number": "退保ZP", "id_number": mother, "incident_date": "2025-03-04",
+               "amount_claimed": "1", "status": "已申请"}, "保单号"),
+             ({"insurer": "人保", "policy_number": "保单ZP", "id_number": outsider, "incident_date": "2025-03-05",
+               "amount_claimed": "1", "status": "已申请"}, "被保险人身份证号码"),
+             ({"insurer": "人保", "policy_number": "保单ZP", "id_number": mother, "incident_date": "2026-03-02",
+               "amount_claimed": "1", "status": "已申请"}, "出险或入院日期"),
+             ({"insurer": "人保", "policy_number": "保单ZP", "id_number": mother, "incident_date": "2025-06-01",
+               "amount_claimed": "100", "status": "已赔付", "amount_settled": "200", "settled_on": "2025-07-01"},
+              "赔付金额（元）"),
+             ({"insurer": "人保", "policy_number": "保单ZP", "id_number": mother, "incident_date": "2025-06-02",
+               "amount_claimed": "100", "status": "已赔付"}, "赔付金额（元）"),
+             ({"insurer": "人保", "policy_number": "保单ZP", "id_number": mother, "incident_date": "2025-06-03",
+               "amount_claimed": "100", "status": "拒赔", "settled_on": "2025-07-01"}, "理赔状态")],
+        ),
+        "checkins": (
+            [{"file_number": "ZP-0001", "occurred_at": "2025-03-05 10:00", "channel": "入户走访", "mental_state": "低落",
+              "difficulties": "腿脚不便", "help_given": "联系家庭医生"},
+             {"file_number": "ZP-0001", "occurred_at": "2025/4/5", "channel": "电话"}],
+            [({"file_number": "YX-0001", "occurred_at": "2025-03-05", "channel": "电话"}, "档案编号"),
+             ({"file_number": "ZP-0001", "occurred_at": "2025-13-05", "channel": "电话"}, "联系日期和时间"),
+             ({"file_number": "ZP-0001", "occurred_at": "2025-03-06", "channel": "飞鸽传书"}, "渠道"),
+             ({"file_number": "ZP-0001", "occurred_at": "2099-01-01 08:00", "channel": "电话"}, "联系日期和时间")],
+        ),
+        "activities": (
+            [{"title": "三月集体庆生", "category": "集体庆生", "region_code": "350623100201", "site": "体检中心ZP",
+              "starts_at": "2025-03-15 09:00", "ends_at": "2025-03-15 11:30", "capacity": "30", "status": "已完成"},
+             {"title": "清明追思", "category": "特色活动", "local_name": "清明追思会", "region_code": "350623",
+              "starts_at": "2025年4月4日 14时00分", "ends_at": "2025-04-04 16:00"}],
+            [({"title": "甲", "category": "讲座", "region_code": "350622", "starts_at": "2025-05-01 09:00",
+               "ends_at": "2025-05-01 10:00"}, "区划代码"),
+             ({"title": "乙", "category": "特色活动", "region_code": "350623", "starts_at": "2025-05-01 09:00",
+               "ends_at": "2025-05-01 10:00"}, "特色活动名称"),
+             ({"title": "丙", "category": "讲座", "region_code": "350623", "starts_at": "2025-05-01 09:00",
+               "ends_at": "2025-05-01 08:00"}, "结束时间"),
+             ({"title": "丁", "category": "讲座", "region_code": "350623", "starts_at": "五月一日",
+               "ends_at": "2025-05-01 10:00"}, "开始时间")],
+        ),
+        "attendance": (
+            [{"activity": "集体庆生ZP", "activity_date": "2025-03-15", "id_number": mother},
+             {"activity": "集体庆生ZP", "activity_date": "2025-03-15", "activity_region": "350623100201",
+              "volunteer_id_number": zp}],
+            [({"activity": "集体庆生YX", "activity_date": "2025-03-15", "id_number": mother}, "活动"),
+             ({"activity": "集体庆生ZP", "activity_date": "2025-03-16", "id_number": mother}, "活动"),
+             ({"activity": "集体庆生ZP", "activity_date": "2025-03-15", "id_number": father,
+               "volunteer_id_number": volunteer_id(3)}, "身份证号码"),
+             ({"activity": "集体庆生ZP", "activity_date": "2025-03-15", "id_number": outsider}, "身份证号码"),
+             # one seat, taken by the mother
+             ({"activity": "集体庆生ZP", "activity_date": "2025-03-15", "id_number": father}, "活动")],
+        ),
+        "training-sessions": (
+            [{"course": "陪伴技能ZP", "region_code": "350623", "starts_at": "2025-09-10 09:00",
+              "ends_at": "2025-09-10 16:00", "venue": "会议室", "capacity": "30", "status": "已完成"}],
+            [({"course": "陪伴技能YX", "region_code": "350623", "starts_at": "2025-09-11 09:00",
+               "ends_at": "2025-09-11 16:00", "venue": "会议室", "capacity": "30"}, "课程"),
+             ({"course": "陪伴技能ZP", "region_code": "350622", "starts_at": "2025-09-12 09:00",
+               "ends_at": "2025-09-12 16:00", "venue": "会议室", "capacity": "30"}, "区划代码"),
+             ({"course": "陪伴技能ZP", "region_code": "350623", "starts_at": "2025-09-13 09:00",
+               "ends_at": "2025-09-13 08:00", "venue": "会议室", "capacity": "30"}, "结束时间"),
+             ({"course": "陪伴技能ZP", "region_code": "350623", "starts_at": "2025-09-14 09:00",
+               "ends_at": "2025-09-14 16:00", "capacity": "30"}, "地点")],
+        ),
         "training": (
             [{"course": "陪伴技能ZP", "session_date": "2025-04-10", "volunteer_id_number": zp, "status": "出席"}],
             [({"course": "陪伴技能YX", "session_date": "2025-04-10", "volunteer_id_number": zp, "status": "出席"}, "课程"),
@@ -219,7 +298,9 @@ def cases(world):
 
 MODELS = {"visits": ConsolationVisit, "premiums": PremiumPayment,
           "disbursements": Disbursement, "volunteer-support": Disbursement, "grants": Disbursement, "funds": Fund,
-          "checkups": HealthCheckup, "sites": ServiceSite, "policies": InsurancePolicy, "training": Enrollment}
+          "checkups": HealthCheckup, "sites": ServiceSite, "policies": InsurancePolicy, "training": Enrollment,
+          "claims": InsuranceClaim, "checkins": CheckIn, "activities": Activity, "attendance": ActivityAttendance,
+          "training-sessions": TrainingSession}
 HEADINGS = {
     "disbursements": ["资金", "资金年度", "类型", "档案编号", "身份证号码", "志愿者身份证号码", "其他领取人", "金额或价值（元）",
                       "物品", "发放日期", "发放批次", "说明"],
@@ -346,14 +427,14 @@ def test_a_role_that_never_sees_volunteers_id_numbers_cannot_find_them_by_one(cl
 
 
 def test_a_record_saved_meanwhile_by_another_door_refuses_the_file_whole(client, login, regions, monkeypatch):
-    from reports import import_kinds
+    from reports import imports
 
     rows = [{"insurer": "人保", "policy_number": f"R-{i}", "product_kind": "accident", "region_code": "350623",
              "starts_on": "2025-01-01", "ends_on": "2025-12-31", "premium": "100"} for i in range(3)]
     InsurancePolicy.objects.create(insurer="人保", policy_number="R-2", product_kind="accident", region=regions["zhangpu"],
                                    starts_on=datetime.date(2025, 1, 1), ends_on=datetime.date(2025, 12, 31), premium=1)
     # As if R-2 were saved through the API after the import had looked for it.
-    monkeypatch.setattr(import_kinds.NaturalKeyLoader, "_load", lambda self, model, keys: {})
+    monkeypatch.setattr(imports.NaturalKeyLoader, "_load", lambda self, model, keys: {})
     login("manager")
     response = upload(client, "policies", rows, commit=True)
     assert response.status_code == 400 and response.json()["errors"][0]["code"] == "conflict"
@@ -388,3 +469,51 @@ def test_a_payment_to_a_member_is_one_to_her_family(client, login, world):
     assert Disbursement.objects.get().family == world["own"]
     again = upload(client, "disbursements", [row], commit=True).json()
     assert again["created"] == {"created": 0, "updated": 0} and Disbursement.objects.count() == 1
+
+
+def day_rows(kind, n, world):
+    """``n`` rows of ``kind``, one a day (each its own record)."""
+    days = [(datetime.date(YEAR, 1, 1) + datetime.timedelta(days=i)).isoformat() for i in range(n)]
+    if kind == "visits":
+        return [{"file_number": "ZP-0001", "visited_on": day, "visiting_party": "县计生协会", "cash": "100",
+                 "fund": "慰问金ZP"} for day in days]
+    return [{"id_number": world["mother"].id_number, "date": day, "provider": "县医院", "site": "体检中心ZP"}
+            for day in days]
+
+
+def queries(client, kind, rows, commit):
+    with CaptureQueriesContext(connection) as captured:
+        response = upload(client, kind, rows, commit=commit)
+    assert response.status_code == (201 if commit else 200), response.content
+    return len(captured)
+
+
+@pytest.mark.parametrize("kind", ["visits", "checkups"])
+def test_a_files_queries_do_not_grow_with_its_rows(client, login, world, kind):
+    login("manager")
+    # The check reads every reference and every record a key may match once per file.
+    assert queries(client, kind, day_rows(kind, 3, world), False) == queries(client, kind, day_rows(kind, 9, world), False)
+    model = MODELS[kind]
+    written = []
+    for n in (3, 6, 9):
+        model.objects.all().delete()
+        written.append(queries(client, kind, day_rows(kind, n, world), True))
+    if kind == "checkups":  # written in bulk
+        assert written[0] == written[1] == written[2]
+    else:
+        # Each row through the service, the same statements a row whatever the file's length: the
+        # model's full_clean (its references, its two check constraints, its unique key), the insert
+        # and its audit row, each in a savepoint. No lookup of a fund or family per row.
+        assert written[2] - written[1] == written[1] - written[0] == 3 * 14, written
+
+
+def test_a_coordinator_registers_no_volunteer_by_an_id_number_her_role_never_sees(client, login, regions, people):
+    login("coordinator")  # the people's templates keep the same privacy rule as the record ones
+    rows = [{"name": "林小梅", "id_number": volunteer_id(50), "region_code": "350623"}]
+    body = upload(client, "volunteers", rows, commit=True).json()
+    assert [(p["row"], p["column"], p["code"]) for p in body["problems"]] == [(2, "身份证号码", "not_allowed")]
+    assert not Volunteer.objects.exists()
+    login("manager")
+    assert upload(client, "volunteers", rows, commit=True).json()["created"] == {"volunteers": 1}
+    volunteer = Volunteer.objects.get()
+    assert volunteer.id_number_index and volunteer.name_initials == "lxm" and volunteer.region.code == "350623000000"
