@@ -165,8 +165,11 @@ def import_page(request, kind):
             error = exc.messages[0]
         except imports.ImportsPaused as exc:
             error, status = exc.args[0], 403
+    labels = {"families": _("families"), "members": _("family members"), "volunteers": _("volunteers"),
+              "insured": _("insured people")}
+    written = [(labels.get(what, what), n) for what, n in result.created.items()] if result and result.committed else []
     return render(request, "reports/import.html", {
         "kind": kind, "title": template.title, "records": template not in imports.PEOPLE_TEMPLATES, "result": result,
-        "error": error,
+        "error": error, "written": written,
         "template_url": reverse("reports:import-template", args=[kind]),
     }, status=status or (400 if (error or (result and not result.ok)) else 200))

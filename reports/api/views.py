@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import permissions, serializers
@@ -195,7 +196,7 @@ class ImportView(ReportView):
             raise Http404
         upload = request.FILES.get("file")
         if upload is None:
-            raise ValidationError({"file": ["Upload an Excel workbook as 'file'."]})
+            raise ValidationError({"file": [_("Upload an Excel workbook as “file”.")]})
         commit = str(request.data.get("commit", "")).lower() in ("1", "true", "yes")
         extra = {name: request.query_params.get(name) or request.data.get(name) for name in template.parameters}
         try:
