@@ -28,7 +28,8 @@ D = datetime.date
 
 
 def make_activity(region, capacity=None, i=0):
-    starts_at = timezone.now() + datetime.timedelta(hours=1 + i)
+    # Begun a few minutes ago (check-in opens at the start); row i starts i hours later.
+    starts_at = timezone.now() + datetime.timedelta(hours=i, minutes=-10)
     return Activity.objects.create(title=f"集体庆生{i}", category="birthday", region=region, starts_at=starts_at,
                                    ends_at=starts_at + datetime.timedelta(hours=2), capacity=capacity)
 
