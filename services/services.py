@@ -80,7 +80,7 @@ def activity_plan(*, actor, title, category, starts_at, ends_at, site=None, regi
         raise ValidationError({"local_name": _("A local signature activity needs its name.")})
     if starts_at and ends_at and ends_at <= starts_at:
         raise ValidationError({"ends_at": _("An activity ends after it starts.")})
-    activity.full_clean(exclude=["organiser"])
+    activity.full_clean()
     if starts_at <= timezone.now():
         raise ValidationError({"starts_at": _("A new activity must start in the future.")})
     with transaction.atomic():
