@@ -142,6 +142,48 @@ class ActivityAttendance(models.Model):
         return str(self.member or self.volunteer)
 
 
+class ActivityInvitation(models.Model):
+    """A family member or a volunteer invited to an activity: once each, answered or not. Who came
+    is ``ActivityAttendance`` (what the figures count); an invitation is only the plan."""
+
+    class Status(models.TextChoices):
+        INVITED = "invited", _("invited")
+        ACCEPTED = "accepted", _("accepted")
+        DECLINED = "declined", _("declined")
+
+    activity = models.ForeignKey(Activity, verbose_name=_("activity"), on_delete=models.CASCADE, related_name="invitations")
+    member = models.ForeignKey(
+        "families.FamilyMember", verbose_name=_("family member"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="activity_invitations",
+    )
+    volunteer = models.ForeignKey(
+        "volunteers.Volunteer", verbose_name=_("volunteer"), null=True, blank=True, on_delete=models.CASCADE,
+        related_name="activity_invitations",
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.INVITED)
+    invited_at = models.DateTimeField(_("invited at"), default=timezone.now)
+    invited_by = models.ForeignKey(
+        USER, verbose_name=_("invited by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["activity", "invited_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(member__isnull=False) & Q(volunteer__isnull=True))
+                | (Q(member__isnull=True) & Q(volunteer__isnull=False)),
+                name="invitation_member_xor_volunteer",
+            ),
+            models.UniqueConstraint(fields=["activity", "member"], name="invitation_member_once"),
+            models.UniqueConstraint(fields=["activity", "volunteer"], name="invitation_volunteer_once"),
+        ]
+
+    def __str__(self):
+        return str(self.member or self.volunteer)
+
+
 class Fund(models.Model):
     class Programme(models.TextChoices):
         SPECIAL_ASSISTANCE = "special_assistance", _("special assistance")

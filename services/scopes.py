@@ -7,6 +7,7 @@ SCOPES = {
     "services.servicesite": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
     "services.activity": Scope(roles=WITH_VOLUNTEERS, region="region__path"),
     "services.activityattendance": Scope(roles=FIELDWORK, region="activity__region__path"),
+    "services.activityinvitation": Scope(roles=FIELDWORK, region="activity__region__path"),
     "services.fund": Scope(roles=frozenset({Role.VOLUNTEER_COORDINATOR}), region="region__path", usable_below=True),
     "services.insurancepolicy": Scope(roles=CASEWORK, region="region__path", usable_below=True),
     "services.insuredperson": casework_scope("member__family"),

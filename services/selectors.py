@@ -2,15 +2,18 @@
 with what their lists show loaded once (a list costs the same for 1 row or 50)."""
 from decimal import Decimal
 
-from django.db.models import DecimalField, F, OuterRef, Subquery, Sum, Value
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from casemgmt.core.reach import restrict
+from families.models import Family, FamilyMember
+from volunteers.models import Volunteer
 from volunteers.selectors import count_of
 
 from .models import (
     Activity,
     ActivityAttendance,
+    ActivityInvitation,
     ConsolationVisit,
     Disbursement,
     Fund,
@@ -38,6 +41,29 @@ def activity_list(*, user):
 def attendance_list(*, user):
     queryset = ActivityAttendance.objects.select_related("activity__region", "member__family", "volunteer")
     return restrict(queryset.annotate(**FAMILY_ID), user)
+
+
+def invitation_list(*, user):
+    queryset = ActivityInvitation.objects.select_related("activity__region", "member__family__region", "volunteer")
+    return restrict(queryset.annotate(**FAMILY_ID), user)
+
+
+def invitation_candidates(*, user, activity, q="", limit=50):
+    """Who may still be invited to ``activity``: living members of open families and active
+    volunteers, in the user's reach and inside the activity's region, not invited yet; ``q``
+    narrows by name or file number. ([members], [volunteers]), each at most ``limit``."""
+    path = activity.region.path
+    members = restrict(FamilyMember.objects.filter(
+        is_deceased=False, family__status__in=(Family.Status.REGISTERED, Family.Status.ACTIVE),
+        family__region_path__startswith=path,
+    ).exclude(activity_invitations__activity=activity).select_related("family__region"), user)
+    volunteers = restrict(Volunteer.objects.filter(status=Volunteer.Status.ACTIVE, region__path__startswith=path)
+                          .exclude(activity_invitations__activity=activity).select_related("region"), user)
+    if q:
+        members = members.filter(Q(name__contains=q) | Q(family__file_number__icontains=q))
+        volunteers = volunteers.filter(name__contains=q)
+    return (list(members.order_by("family__file_number", "id")[:limit]),
+            list(volunteers.order_by("name", "id")[:limit]))
 
 
 def fund_list(*, user):

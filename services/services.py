@@ -9,17 +9,21 @@ from dateutil.relativedelta import relativedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from casemgmt.core import privacy
 from casemgmt.core.audit import audit_log
 from casemgmt.core.errors import OutOfReachError
-from casemgmt.core.models import Role
+from casemgmt.core.models import Notification, Role
+from casemgmt.core.notifications import notify_many
 from casemgmt.core.reach import region_within_reach
+from families.models import ContactAssignment
 
 from .models import (
     Activity,
     ActivityAttendance,
+    ActivityInvitation,
     ConsolationVisit,
     Disbursement,
     InsuranceClaim,
@@ -43,8 +47,149 @@ def _open_family_statuses():
 
 # --- activities -------------------------------------------------------------------------------
 
+CLOSED = (Activity.Status.CANCELLED, Activity.Status.COMPLETED)
+
+
+def attendance_open(activity, now=None):
+    """Whether attendance may be taken: from the activity's start on. Ticked ahead of time it would
+    be a guess, and the figures (which count ``ActivityAttendance``) would count what has not happened."""
+    return (now or timezone.now()) >= activity.starts_at
+
+
+def _not_started(activity):
+    return ValidationError({"activity": _("Attendance can be taken once the activity has started (%(start)s).") % {
+        "start": timezone.localtime(activity.starts_at).strftime("%Y-%m-%d %H:%M")}})
+
+
+def activity_plan(*, actor, title, category, starts_at, ends_at, site=None, region=None, capacity=None, description="",
+                  local_name=""):
+    """Plan a "5+N" activity at ``site`` (in its region) or, without a site, in ``region`` (a home-care
+    round): within the actor's reach and in the future."""
+    if site is not None:
+        if region is not None and not site.region.path.startswith(region.path):
+            raise ValidationError({"site": _("The site lies outside the activity's region.")})
+        region = site.region
+    if region is None:
+        raise ValidationError({"site": _("Choose the site of the activity.")})
+    _check_reach(actor, region.path)
+    activity = Activity(
+        title=title, category=category, local_name=local_name, site=site, region=region, starts_at=starts_at,
+        ends_at=ends_at, capacity=capacity, description=description, organiser=actor, status=Activity.Status.PLANNED,
+    )
+    if category == Activity.Category.LOCAL and not local_name:
+        raise ValidationError({"local_name": _("A local signature activity needs its name.")})
+    if starts_at and ends_at and ends_at <= starts_at:
+        raise ValidationError({"ends_at": _("An activity ends after it starts.")})
+    activity.full_clean()
+    if starts_at <= timezone.now():
+        raise ValidationError({"starts_at": _("A new activity must start in the future.")})
+    with transaction.atomic():
+        activity.save()
+        audit_log(actor=actor, event="services.activity.planned", obj=activity, region_path=region.path,
+                  after={"category": category, "site": site.pk if site else None, "starts_at": starts_at,
+                         "capacity": capacity})
+    return activity
+
+
+INVITED_YOU = _("You are invited to “%(title)s” on %(time)s at %(place)s.")
+INVITED_MEMBER = _("%(member)s is invited to “%(title)s” on %(time)s at %(place)s. Please pass it on.")
+
+
+def _invitation_notifications(activity, members, volunteers, link):
+    """The invitations as notifications: a volunteer with an account hears it themself; a family
+    member through the family's current contact persons (family members have no account)."""
+    when = f"{timezone.localtime(activity.starts_at):%Y-%m-%d %H:%M}"
+    place = activity.site.name if activity.site else activity.region.name
+    items = []
+    for volunteer in volunteers:
+        user = volunteer.user
+        if user is None or not user.is_active:
+            continue
+        with translation.override(user.language):
+            title = INVITED_YOU % {"title": activity.title, "time": when, "place": place}
+        items.append(Notification(
+            recipient=user, kind="activities.invitation", level=Notification.Level.INFO, title=title[:200], link=link,
+            dedup_key=f"activity:{activity.pk}:invitation:volunteer:{volunteer.pk}",
+        ))
+    contacts = ContactAssignment.objects.filter(
+        family__in={m.family_id for m in members}, ended_on__isnull=True, user__is_active=True,
+    ).select_related("user")
+    by_family = {}
+    for assignment in contacts:
+        by_family.setdefault(assignment.family_id, {})[assignment.user_id] = assignment.user
+    for member in members:
+        for user in by_family.get(member.family_id, {}).values():
+            with translation.override(user.language):
+                # Mailed and texted: the member's name as it may leave the system.
+                title = INVITED_MEMBER % {"member": privacy.outbound(type(member), "name", member.name, user),
+                                          "title": activity.title, "time": when, "place": place}
+            items.append(Notification(
+                recipient=user, kind="activities.invitation", level=Notification.Level.INFO, title=title[:200],
+                family_id=member.family_id, dedup_key=f"activity:{activity.pk}:invitation:member:{member.pk}:{user.pk}",
+            ))
+    return notify_many(items, digest=False)
+
+
+def activity_invite(*, actor, activity, members=(), volunteers=(), notify=False, link=""):
+    """Invite family members and volunteers to an activity; inviting someone again changes nothing.
+    Invited family members count against the capacity (volunteers staff the activity, they take no
+    seat). With ``notify``, the new invitees (or their families' contact persons) are told once.
+    Returns the new invitations."""
+    members, volunteers = list(members), list(volunteers)
+    if not members and not volunteers:
+        raise ValidationError({"member": _("Choose at least one family member or volunteer to invite.")})
+    _check_reach(actor, activity.region.path)
+    for member in members:
+        _check_reach(actor, member.family.region_path)
+        if member.is_deceased:
+            raise ValidationError({"member": _("%(name)s is recorded as deceased.") % {"name": member.name}})
+    for volunteer in volunteers:
+        _check_reach(actor, volunteer.region.path)
+    with transaction.atomic():
+        locked = Activity.objects.select_for_update(of=("self",)).select_related("region", "site").get(pk=activity.pk)
+        if locked.status in CLOSED:
+            raise ValidationError({"activity": _("Invitations for this activity are closed.")})
+        invited = ActivityInvitation.objects.filter(activity=locked)
+        known_members = set(invited.filter(member__isnull=False).values_list("member_id", flat=True))
+        known_volunteers = set(invited.filter(volunteer__isnull=False).values_list("volunteer_id", flat=True))
+        new_members = [m for m in dict.fromkeys(members) if m.pk not in known_members]
+        new_volunteers = [v for v in dict.fromkeys(volunteers) if v.pk not in known_volunteers]
+        if new_members and locked.capacity is not None:
+            seats = invited.filter(member__isnull=False).exclude(status=ActivityInvitation.Status.DECLINED).count()
+            left = max(locked.capacity - seats, 0)
+            if len(new_members) > left:
+                raise ValidationError({"member": _(
+                    "The activity has %(left)s places left; %(wanted)s family members were chosen.") % {
+                    "left": left, "wanted": len(new_members)}})
+        created = ActivityInvitation.objects.bulk_create(
+            [ActivityInvitation(activity=locked, member=m, invited_by=actor) for m in new_members]
+            + [ActivityInvitation(activity=locked, volunteer=v, invited_by=actor) for v in new_volunteers])
+        if created:
+            audit_log(actor=actor, event="services.activity.invited", obj=locked, region_path=locked.region.path,
+                      after={"members": [m.pk for m in new_members], "volunteers": [v.pk for v in new_volunteers]})
+        if notify and created:
+            _invitation_notifications(locked, new_members, new_volunteers, link)
+    return created
+
+
+def invitation_answer(*, actor, invitation, status):
+    """Record the answer an invitee gave (accepted or declined); a declined family member frees a place."""
+    if status not in (ActivityInvitation.Status.ACCEPTED, ActivityInvitation.Status.DECLINED):
+        raise ValidationError({"status": _("Answer with accepted or declined.")})
+    _check_reach(actor, invitation.activity.region.path)
+    with transaction.atomic():
+        before = invitation.status
+        ActivityInvitation.objects.filter(pk=invitation.pk).update(status=status)
+        audit_log(actor=actor, event="services.invitation.answered", obj=invitation,
+                  region_path=invitation.activity.region.path, family_id=invitation.member.family_id
+                  if invitation.member_id else None, before={"status": before}, after={"status": status})
+    invitation.status = status
+    return invitation
+
+
 def activity_checkin(*, actor, activity, member=None, volunteer=None, method=ActivityAttendance.Method.LIST):
-    """Check a family member or a volunteer in at an activity, once each and within its capacity."""
+    """Check a family member or a volunteer in at an activity, once each, within its capacity and
+    not before it starts."""
     if (member is None) == (volunteer is None):
         raise ValidationError({"member": _("Check in either a family member or a volunteer.")})
     _check_reach(actor, activity.region.path)
@@ -63,8 +208,10 @@ def activity_checkin(*, actor, activity, member=None, volunteer=None, method=Act
     try:
         with transaction.atomic():
             locked = Activity.objects.select_for_update(of=("self",)).select_related("region").get(pk=activity.pk)
-            if locked.status in (Activity.Status.CANCELLED, Activity.Status.COMPLETED):
+            if locked.status in CLOSED:
                 raise ValidationError({"activity": _("Check-in for this activity is closed.")})
+            if not attendance_open(locked):
+                raise _not_started(locked)
             person = {"member": member} if member is not None else {"volunteer": volunteer}
             if ActivityAttendance.objects.filter(activity=locked, **person).exists():
                 raise ValidationError({next(iter(person)): _("This person has already checked in.")})
@@ -84,10 +231,53 @@ def activity_checkin(*, actor, activity, member=None, volunteer=None, method=Act
     return attendance
 
 
+def attendance_remove(*, actor, attendance):
+    """Untick someone ticked by mistake; the figures follow (their tallies count the rows)."""
+    activity = attendance.activity
+    _check_reach(actor, activity.region.path)
+    if activity.status in CLOSED:
+        raise ValidationError({"activity": _("Check-in for this activity is closed.")})
+    with transaction.atomic():
+        audit_log(actor=actor, event="services.activity.checkin_removed", obj=attendance,
+                  family_id=attendance.member.family_id if attendance.member_id else None,
+                  region_path=activity.region.path,
+                  before={"activity": activity.pk, "member": attendance.member_id, "volunteer": attendance.volunteer_id})
+        attendance.delete()
+
+
+def activity_attendance_set(*, actor, activity, members=(), volunteers=()):
+    """Make who came exactly ``members`` and ``volunteers`` (the list as ticked on the day): the new
+    ones are checked in, the ones no longer ticked are taken off. Returns (added, removed)."""
+    _check_reach(actor, activity.region.path)
+    if not attendance_open(activity):
+        raise _not_started(activity)
+    wanted_members = {m.pk: m for m in members}
+    wanted_volunteers = {v.pk: v for v in volunteers}
+    added, removed = 0, 0
+    with transaction.atomic():
+        for row in ActivityAttendance.objects.filter(activity=activity).select_related("activity__region", "member"):
+            if row.member_id is not None and wanted_members.pop(row.member_id, None) is None:
+                attendance_remove(actor=actor, attendance=row)
+                removed += 1
+            elif row.volunteer_id is not None and wanted_volunteers.pop(row.volunteer_id, None) is None:
+                attendance_remove(actor=actor, attendance=row)
+                removed += 1
+        for member in wanted_members.values():
+            activity_checkin(actor=actor, activity=activity, member=member)
+            added += 1
+        for volunteer in wanted_volunteers.values():
+            activity_checkin(actor=actor, activity=activity, volunteer=volunteer)
+            added += 1
+    return added, removed
+
+
 def activity_checkin_by_token(*, actor, token, member=None, volunteer=None):
+    """Check in by the activity's QR code: open from its start to its end."""
     activity = Activity.objects.select_related("region").filter(qr_token=token).first()
     if activity is None:
         raise ValidationError({"token": _("This QR code does not belong to any activity.")})
+    if not attendance_open(activity) or timezone.now() > activity.ends_at:
+        raise ValidationError({"token": _("Check-in for this activity is not open now.")})
     return activity_checkin(actor=actor, activity=activity, member=member, volunteer=volunteer,
                             method=ActivityAttendance.Method.QR)
 

@@ -2,7 +2,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import planner, views
 
 app_name = "workspace"
 
@@ -22,7 +22,10 @@ urlpatterns = [
     path("trainings/new/", views.training_new, name="training_new"),
     path("trainings/<int:pk>/", views.training_detail, name="training"),
     path("trainings/checkin/<str:token>/", views.training_qr, name="training_qr"),
-    path("activities/", views.activities, name="activities"),
+    path("activities/", planner.activities, name="activities"),
+    path("activities/new/", planner.activity_new, name="activity_new"),
+    path("activities/<int:pk>/", planner.activity_detail, name="activity"),
+    path("activities/checkin/<str:token>/", planner.activity_qr, name="activity_qr"),
     path("me/", views.me, name="me"),
     path("coverage/", views.coverage, name="coverage"),
     path("audit/", views.audit, name="audit"),

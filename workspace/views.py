@@ -33,9 +33,6 @@ from casemgmt.core.notifications import notifications_mark_read
 from casemgmt.core.reach import can_use, region_within_reach, restrict
 from casemgmt.security.views import SignInView
 from families.models import Family, FamilyMember
-from services import birthdays
-from services import selectors as service_selectors
-from services.models import Activity
 from volunteers import selectors as volunteer_selectors
 from volunteers import services as volunteer_services
 from volunteers.models import Enrollment, Pairing, Skill, Volunteer
@@ -420,38 +417,6 @@ def training_qr(request, token):
     enrollment = session.enrollments.filter(volunteer=volunteer).first() if volunteer else None
     return render(request, "workspace/training_qr.html", {"session": session, "enrollment": enrollment,
                                                           "volunteer": volunteer})
-
-
-@roles(*COORDINATION)
-def activities(request):
-    """The "5+N" planner: this month's activities by category and next month's birthday list."""
-    day = _parse_day(request.GET.get("date"))
-    first = day.replace(day=1)
-    following = (first + datetime.timedelta(days=32)).replace(day=1)
-    sites = list(service_selectors.site_list(user=request.user).order_by("name"))
-    site = next((s for s in sites if str(s.pk) == request.GET.get("site", request.POST.get("site"))), sites[0] if sites else None)
-    if request.method == "POST" and site is not None:
-        try:
-            activity = birthdays.birthday_celebration_create(actor=request.user, site=site, month=following.month,
-                                                             year=following.year)
-        except ValidationError as exc:
-            _errors(request, exc)
-        except OutOfReachError:
-            raise Http404() from None
-        else:
-            messages.success(request, _("Planned: %(title)s") % {"title": activity.title})
-        return redirect(f"{reverse('workspace:activities')}?date={day:%Y-%m-%d}&site={site.pk}")
-    month_activities = service_selectors.activity_list(user=request.user).filter(
-        starts_at__date__gte=first, starts_at__date__lt=following).order_by("starts_at")
-    by_category = {value: [] for value, _label in Activity.Category.choices}
-    for activity in month_activities:
-        by_category[activity.category].append(activity)
-    groups = [(label, by_category[value]) for value, label in Activity.Category.choices]
-    birthday_list = birthdays.birthday_members(site=site, year=following.year, month=following.month) if site else []
-    return render(request, "workspace/activities.html", {
-        "groups": groups, "day": first, "following": following, "sites": sites, "site": site,
-        "birthdays": birthday_list, "prev_day": (first - datetime.timedelta(days=1)).replace(day=1),
-    })
 
 
 @roles(*COORDINATION)

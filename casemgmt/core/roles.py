@@ -22,7 +22,8 @@ VOLUNTEER_MODELS = [
     "volunteers.enrollment", "volunteers.qualification", "volunteers.pairing", "volunteers.servicehours",
 ]
 SERVICE_MODELS = [
-    "services.servicesite", "services.activity", "services.activityattendance", "services.fund",
+    "services.servicesite", "services.activity", "services.activityattendance", "services.activityinvitation",
+    "services.fund",
     "services.insurancepolicy", "services.insuredperson", "services.insuranceclaim", "services.disbursement",
     "services.healthcheckup", "services.consolationvisit", "services.premiumpayment",
 ]
@@ -76,7 +77,7 @@ PERMISSIONS = {
         **{m: ALL_ACTIONS for m in VOLUNTEER_MODELS},
         "volunteers.skill": WORK, "families.family": (VIEW,), "families.familymember": (VIEW,),
         "services.servicesite": (VIEW,), "services.activity": WORK, "services.activityattendance": ALL_ACTIONS,
-        "services.fund": (VIEW,),
+        "services.activityinvitation": ALL_ACTIONS, "services.fund": (VIEW,),
         "core.region": (VIEW,), "core.notification": (VIEW,),
     },
     Role.VOLUNTEER: {"core.notification": (VIEW,)},

@@ -8,6 +8,7 @@ from casemgmt.api.filters import RegionSubtreeFilterSet
 from ..models import (
     Activity,
     ActivityAttendance,
+    ActivityInvitation,
     ConsolationVisit,
     Disbursement,
     Fund,
@@ -51,6 +52,14 @@ class ActivityAttendanceFilter(RegionSubtreeFilterSet):
     class Meta:
         model = ActivityAttendance
         fields = ["activity", "member", "volunteer", "method"]
+
+
+class ActivityInvitationFilter(RegionSubtreeFilterSet):
+    region_path_field = "activity__region__path"
+
+    class Meta:
+        model = ActivityInvitation
+        fields = ["activity", "member", "volunteer", "status"]
 
 
 class FundFilter(RegionSubtreeFilterSet):

@@ -15,6 +15,7 @@ from volunteers.models import Volunteer
 from ..models import (
     Activity,
     ActivityAttendance,
+    ActivityInvitation,
     ConsolationVisit,
     Disbursement,
     Fund,
@@ -105,6 +106,32 @@ class ActivityAttendanceSerializer(serializers.ModelSerializer):
     class Meta:
         model = ActivityAttendance
         fields = ["id", "activity", "member", "member_name", "volunteer", "volunteer_name", "checked_in_at", "method"]
+        read_only_fields = fields
+
+
+class ActivityInviteSerializer(serializers.Serializer):
+    members = serializers.ListField(child=ScopedRelatedField(queryset=FamilyMember.objects.all()), required=False,
+                                    default=list, max_length=500)
+    volunteers = serializers.ListField(child=ScopedRelatedField(queryset=Volunteer.objects.all()), required=False,
+                                       default=list, max_length=500)
+    notify = serializers.BooleanField(default=False, help_text=_(
+        "Tell the new invitees: volunteers themselves, family members through their contact persons."))
+
+
+class ActivityAttendanceSetSerializer(serializers.Serializer):
+    members = serializers.ListField(child=ScopedRelatedField(queryset=FamilyMember.objects.all()), required=False,
+                                    default=list, max_length=500)
+    volunteers = serializers.ListField(child=ScopedRelatedField(queryset=Volunteer.objects.all()), required=False,
+                                       default=list, max_length=500)
+
+
+class ActivityInvitationSerializer(serializers.ModelSerializer):
+    member_name = serializers.CharField(source="member.name", read_only=True, default=None, allow_null=True)
+    volunteer_name = serializers.CharField(source="volunteer.name", read_only=True, default=None, allow_null=True)
+
+    class Meta:
+        model = ActivityInvitation
+        fields = ["id", "activity", "member", "member_name", "volunteer", "volunteer_name", "status", "invited_at"]
         read_only_fields = fields
 
 

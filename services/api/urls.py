@@ -5,6 +5,7 @@ routes = [
     ("service-sites", views.ServiceSiteViewSet, "servicesite"),
     ("activities", views.ActivityViewSet, "activity"),
     ("activity-attendance", views.ActivityAttendanceViewSet, "activityattendance"),
+    ("activity-invitations", views.ActivityInvitationViewSet, "activityinvitation"),
     ("funds", views.FundViewSet, "fund"),
     ("insurance-policies", views.InsurancePolicyViewSet, "insurancepolicy"),
     ("insured-people", views.InsuredPersonViewSet, "insuredperson"),

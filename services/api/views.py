@@ -2,6 +2,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from casemgmt.api.viewsets import AuditedWritesMixin, RevealMixin, ScopedModelViewSet, ScopedReadOnlyModelViewSet, answer_with
 from volunteers.api.views import CreateListRetrieveViewSet, SelfServicePermission
@@ -10,6 +11,7 @@ from .. import selectors, services
 from ..models import (
     Activity,
     ActivityAttendance,
+    ActivityInvitation,
     ConsolationVisit,
     Disbursement,
     Fund,
@@ -23,7 +25,10 @@ from ..models import (
 from . import filters
 from .serializers import (
     ActivityAttendanceSerializer,
+    ActivityAttendanceSetSerializer,
     ActivityCheckinSerializer,
+    ActivityInvitationSerializer,
+    ActivityInviteSerializer,
     ActivitySerializer,
     ActivityTokenCheckinSerializer,
     ClaimRejectSerializer,
@@ -57,8 +62,10 @@ class ServiceSiteViewSet(AuditedWritesMixin, ScopedModelViewSet):
 
 
 class ActivityViewSet(AuditedWritesMixin, ScopedModelViewSet):
-    """"5+N" activities. ``checkin`` checks a member or a volunteer in (staff); ``checkin_by_token``
-    takes the activity's QR token (volunteers check themselves in with it)."""
+    """"5+N" activities. POST plans one (at a site or in a region, in the future); ``invite`` invites
+    family members and volunteers (again is harmless); ``checkin`` checks a member or a volunteer in
+    (staff) and ``attendance`` sets who came, both from the start on; ``checkin_by_token`` takes the
+    activity's QR token (volunteers check themselves in with it)."""
 
     queryset = Activity.objects.all()
     selector = staticmethod(selectors.activity_list)
@@ -70,9 +77,34 @@ class ActivityViewSet(AuditedWritesMixin, ScopedModelViewSet):
     action_perms = {"checkin_by_token": "change"}
     audit_reads = False  # the programme itself; who came is in attendance (audited)
 
-    def perform_create(self, serializer):
-        serializer.save(organiser=self.request.user)
-        self.audit_write("created", serializer.instance, serializer.validated_data)
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        activity = services.activity_plan(actor=request.user, **{
+            name: data[name] for name in ("title", "category", "starts_at", "ends_at", "site", "region", "capacity",
+                                          "description", "local_name") if name in data})
+        return answer_with(self, _reload(self, activity), status.HTTP_201_CREATED)
+
+    @extend_schema(request=ActivityInviteSerializer, responses={201: ActivityInvitationSerializer(many=True)})
+    @action(detail=True, methods=["post"])
+    def invite(self, request, pk=None):
+        activity = self.get_object()
+        body = ActivityInviteSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        created = services.activity_invite(actor=request.user, activity=activity, **body.validated_data)
+        return Response(ActivityInvitationSerializer(created, many=True, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=ActivityAttendanceSetSerializer, responses=ActivityAttendanceSerializer(many=True))
+    @action(detail=True, methods=["post"])
+    def attendance(self, request, pk=None):
+        activity = self.get_object()
+        body = ActivityAttendanceSetSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        services.activity_attendance_set(actor=request.user, activity=activity, **body.validated_data)
+        rows = selectors.attendance_list(user=request.user).filter(activity=activity).order_by("checked_in_at", "id")
+        return Response(ActivityAttendanceSerializer(rows, many=True, context=self.get_serializer_context()).data)
 
     @extend_schema(request=ActivityCheckinSerializer, responses={201: ActivityAttendanceSerializer})
     @action(detail=True, methods=["post"])
@@ -100,6 +132,17 @@ class ActivityAttendanceViewSet(ScopedReadOnlyModelViewSet):
     serializer_class = ActivityAttendanceSerializer
     filterset_class = filters.ActivityAttendanceFilter
     ordering_fields = ["checked_in_at"]
+    audit_family_field = "family_id"
+
+
+class ActivityInvitationViewSet(ScopedReadOnlyModelViewSet):
+    """Who is invited to which activity, and their answer (written by the ``invite`` action)."""
+
+    queryset = ActivityInvitation.objects.all()
+    selector = staticmethod(selectors.invitation_list)
+    serializer_class = ActivityInvitationSerializer
+    filterset_class = filters.ActivityInvitationFilter
+    ordering_fields = ["invited_at"]
     audit_family_field = "family_id"
 
 

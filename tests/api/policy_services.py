@@ -11,6 +11,7 @@ from django.utils import timezone
 from services.models import (
     Activity,
     ActivityAttendance,
+    ActivityInvitation,
     ConsolationVisit,
     Disbursement,
     Fund,
@@ -38,7 +39,7 @@ def mother_of(world, scope):
 
 
 def activity_in(world, scope):
-    starts_at = timezone.now() + datetime.timedelta(hours=1)
+    starts_at = timezone.now() - datetime.timedelta(minutes=10)  # begun: check-in opens at the start
     return Activity.objects.create(title=f"庆生{scope}", category="birthday", region=world.region_of[scope],
                                    starts_at=starts_at, ends_at=starts_at + datetime.timedelta(hours=2))
 
@@ -67,7 +68,13 @@ ROUTE_POLICIES = {
         read=BY_REGION,
         make=activity_in,
         write={"create": {"manager", "coordinator"}, "update": {"manager", "coordinator"},
-               "checkin": {"manager", "coordinator"}, "checkin_by_token": {"manager", "coordinator", "volunteer"}},
+               "checkin": {"manager", "coordinator"}, "checkin_by_token": {"manager", "coordinator", "volunteer"},
+               "invite": {"manager", "coordinator"}, "attendance": {"manager", "coordinator"}},
+    ),
+    "activityinvitation": RoutePolicy(
+        read={**BY_REGION, "volunteer": DENY},
+        make=lambda world, scope: ActivityInvitation.objects.create(activity=activity_in(world, scope),
+                                                                    member=mother_of(world, scope)),
     ),
     "activityattendance": RoutePolicy(
         read={**BY_REGION, "volunteer": DENY},

@@ -12,6 +12,7 @@ from families.models import Family
 from services.models import (
     Activity,
     ActivityAttendance,
+    ActivityInvitation,
     ConsolationVisit,
     Disbursement,
     Fund,
@@ -28,7 +29,8 @@ D = datetime.date
 
 
 def make_activity(region, capacity=None, i=0):
-    starts_at = timezone.now() + datetime.timedelta(hours=1 + i)
+    # Begun a few minutes ago (check-in opens at the start); row i starts i hours later.
+    starts_at = timezone.now() + datetime.timedelta(hours=i, minutes=-10)
     return Activity.objects.create(title=f"集体庆生{i}", category="birthday", region=region, starts_at=starts_at,
                                    ends_at=starts_at + datetime.timedelta(hours=2), capacity=capacity)
 
@@ -172,6 +174,46 @@ def test_disbursement_refuses_negative_amounts_and_funds_outside_reach(world, cl
     assert Decimal(spent) == Decimal("800")
 
 
+def test_activity_plan_invite_and_attendance_through_the_same_services(world, client_for):
+    coordinator = client_for("coordinator", "en")
+    site = ServiceSite.objects.create(kind="warm_heart_home", name="绥安暖心家园", region=world.regions["suian"])
+    start = timezone.now() + datetime.timedelta(days=2)
+    body = {"title": "心理健康讲座", "category": "lecture", "site": site.pk, "region": world.regions["zhangpu"].pk,
+            "starts_at": start.isoformat(), "ends_at": (start + datetime.timedelta(hours=2)).isoformat(), "capacity": 1}
+    past = coordinator.post("/api/v1/activities/", {**body, "starts_at": "2020-01-01T09:00:00+08:00",
+                                                    "ends_at": "2020-01-01T11:00:00+08:00"}, format="json")
+    assert past.status_code == 400 and past.json()["errors"][0]["field"] == "starts_at"
+    planned = coordinator.post("/api/v1/activities/", body, format="json")
+    assert planned.status_code == 201, planned.json()
+    activity = Activity.objects.get(pk=planned.json()["id"])
+    assert (activity.region, activity.organiser, activity.status) == (world.regions["suian"], world.people["coordinator"],
+                                                                      "planned")
+
+    url = f"/api/v1/activities/{activity.pk}/"
+    volunteer = Volunteer.objects.get(user=world.people["volunteer"])
+    invite = {"members": [mother(world).pk], "volunteers": [volunteer.pk], "notify": True}
+    first = coordinator.post(url + "invite/", invite, format="json")
+    assert first.status_code == 201 and len(first.json()) == 2
+    again = coordinator.post(url + "invite/", invite, format="json")
+    assert again.status_code == 201 and again.json() == []  # inviting again changes nothing
+    full = coordinator.post(url + "invite/", {"members": [father(world).pk]}, format="json")
+    assert full.status_code == 400 and full.json()["errors"][0]["field"] == "member"
+    outside = coordinator.post(url + "invite/", {"members": [mother(world, "outside").pk]}, format="json")
+    assert outside.status_code == 400 and outside.json()["errors"][0]["field"].startswith("members")
+    listed = coordinator.get("/api/v1/activity-invitations/", {"activity": activity.pk}).json()["results"]
+    assert {(row["member"], row["volunteer"]) for row in listed} == {(mother(world).pk, None), (None, volunteer.pk)}
+
+    early = coordinator.post(url + "attendance/", {"members": [mother(world).pk]}, format="json")
+    assert early.status_code == 400 and early.json()["errors"][0]["field"] == "activity"
+    assert "once the activity has started" in early.json()["errors"][0]["message"]
+    begun = timezone.now() - datetime.timedelta(minutes=5)
+    Activity.objects.filter(pk=activity.pk).update(starts_at=begun, ends_at=begun + datetime.timedelta(hours=2))
+    taken = coordinator.post(url + "attendance/", {"members": [mother(world).pk], "volunteers": [volunteer.pk]},
+                             format="json")
+    assert taken.status_code == 200 and len(taken.json()) == 2
+    assert coordinator.get(url).json()["attendance_count"] == 2
+
+
 def test_activity_filters(world, client_for):
     in_village = make_activity(world.regions["village"])
     lecture = make_activity(world.regions["zhangpu"], i=1)
@@ -222,6 +264,8 @@ ROW_FACTORIES = {
                                                                           region=world.regions["village"]),
     "/api/v1/activities/": lambda world, i: make_activity(world.regions["village"], i=i),
     "/api/v1/activity-attendance/": lambda world, i: ActivityAttendance.objects.create(
+        activity=make_activity(world.regions["village"], i=i), member=_member(world, i)),
+    "/api/v1/activity-invitations/": lambda world, i: ActivityInvitation.objects.create(
         activity=make_activity(world.regions["village"], i=i), member=_member(world, i)),
     "/api/v1/funds/": _fund,
     "/api/v1/insurance-policies/": lambda world, i: make_policy(world.regions["village"], [_member(world, i)]),

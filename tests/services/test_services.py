@@ -28,7 +28,7 @@ D = datetime.date
 
 
 def make_activity(region, capacity=None, **extra):
-    starts_at = timezone.now() + datetime.timedelta(hours=1)
+    starts_at = timezone.now() - datetime.timedelta(minutes=10)  # begun: check-in opens at the start
     return Activity.objects.create(title="集体庆生会", category="birthday", region=region, starts_at=starts_at,
                                    ends_at=starts_at + datetime.timedelta(hours=2), capacity=capacity, **extra)
 
