@@ -1,4 +1,3 @@
-from axes.apps import AppConfig as AxesAppConfig
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -40,9 +39,3 @@ class SecurityConfig(AppConfig):
             if admin.site.is_registered(device):
                 admin.site.unregister(device)
 
-
-class AxesConfig(AxesAppConfig):
-    """django-axes (the sign-in lockout) under a name in the reader's language: its own app config
-    has none, so the admin would list its records under "Axes"."""
-
-    verbose_name = _("Sign-in lockout")
