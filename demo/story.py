@@ -95,6 +95,7 @@ def _caseload_day(*, users, township, today):
 
 
 PARTS = ("overdue", "due_today", "coming_up")
+PARENTS = {"overdue": ("林建华", "周秀兰"), "due_today": ("陈永福", "黄美华"), "coming_up": ("吴振东", "郑月娥")}
 
 
 def _family_new(*, users, village, due, today, part):
@@ -109,9 +110,10 @@ def _family_new(*, users, village, due, today, part):
     # A sequence number per day and part keeps the ID numbers of two days' families apart.
     seq = 2 * ((today.toordinal() * 3 + PARTS.index(part)) % 400)
     birth = datetime.date(STORY_BIRTH_YEAR + seq % 4, 1 + seq % 12, 1 + seq % 28)
-    FamilyMember.objects.create(family=family, name="周秀兰", relation="mother", phone=f"1390596{seq:04d}",
+    father, mother = PARENTS[part]
+    FamilyMember.objects.create(family=family, name=mother, relation="mother", phone=f"1390596{seq:04d}",
                                 id_number=make_id_number(village.code[:6], birth, seq))
-    FamilyMember.objects.create(family=family, name="林建华", relation="father",
+    FamilyMember.objects.create(family=family, name=father, relation="father",
                                 id_number=make_id_number(village.code[:6], birth - datetime.timedelta(days=400), seq + 1))
     for username, kind in (("demo-socialworker", "social_worker"), ("demo-contact", "township_contact")):
         family_services.assignment_set(actor=users["demo-manager"], family=family, kind=kind, user=users[username],
@@ -131,11 +133,11 @@ def _training_tomorrow(*, users, county, today):
         return
     starts = timezone.make_aware(datetime.datetime.combine(tomorrow, datetime.time(9, 30)))
     coordinator = users["demo-coordinator"]
+    others = list(Volunteer.objects.filter(region__path__startswith=county.path, status=Volunteer.Status.ACTIVE)
+                  .exclude(pk=volunteer.pk).order_by("id")[:5])
     session = volunteer_services.training_session_schedule(
         actor=coordinator, course=course, region=county, starts_at=starts, ends_at=starts + datetime.timedelta(hours=3),
-        venue=f"{county.name}暖心家园培训室", capacity=4, trainer="林医生")
-    others = Volunteer.objects.filter(region__path__startswith=county.path, status=Volunteer.Status.ACTIVE).exclude(
-        pk=volunteer.pk).order_by("id")[:5]
+        venue=f"{county.name}暖心家园培训室", capacity=max(1, len(others) - 1), trainer="林医生")
     for who in [volunteer, *others]:
         try:
             volunteer_services.enrollment_create(actor=coordinator, session=session, volunteer=who)

@@ -77,6 +77,8 @@ def test_every_login_finds_its_part_of_the_day(demo):
     assert sessions.filter(starts_at__lt=now).exists() and sessions.filter(starts_at__gt=now).exists()
     enrolments = volunteer_selectors.enrollment_list(user=coordinator).filter(session__starts_at__gt=now)
     assert enrolments.filter(status="enrolled").exists() and enrolments.filter(status="waitlisted").exists()
+    tomorrows = enrolments.filter(session__starts_at__date=timezone.localdate() + datetime.timedelta(days=1))
+    assert tomorrows.filter(status="waitlisted").exists()
     assert volunteer_selectors.enrollment_list(user=coordinator).filter(
         session__starts_at__lt=now, status="attended").exists()
     planned = service_selectors.activity_list(user=coordinator).filter(starts_at__gt=now, site__isnull=False,
