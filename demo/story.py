@@ -37,7 +37,7 @@ DAILY_JOBS = ("families.checkin_sweep", "families.sensitive_dates_sweep", "servi
 OVERDUE_DAYS, COMING_UP_DAYS = 10, 3
 REASON_CALL = "上门前电话确认老人在家"
 REASON_GLASS = "夜间接到邻居电话，老人独居未接电话，需要核实住址和联系人"
-# Parents of the families the story registers are born in 1940-1943: no generated parent
+# Parents of the families the story registers are born in 1938-1942: no generated parent
 # (1944 or later) nor volunteer (1960 or later) has those birth dates, so no ID number repeats.
 STORY_BIRTH_YEAR = 1940
 
