@@ -38,4 +38,3 @@ class SecurityConfig(AppConfig):
         for device in (StaticDevice, TOTPDevice):
             if admin.site.is_registered(device):
                 admin.site.unregister(device)
-
