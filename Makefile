@@ -45,7 +45,7 @@ seed:
 
 serve:
 	$(PY) manage.py collectstatic --noinput -v0
-	@echo "Starting web (http://127.0.0.1:$(PORT)/admin/), Celery worker and beat; Ctrl-C stops all."
+	@echo "Starting web (workspace http://127.0.0.1:$(PORT)/ , admin /admin/), Celery worker and beat; Ctrl-C stops all."
 	$(VENV)/bin/honcho start -f Procfile.dev -p $(PORT)
 
 # The suite runs against the real PostgreSQL and Redis (tests about the database, broker and worker

@@ -72,7 +72,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "axes",
+    "casemgmt.security.lockout_config.AxesConfig",  # django-axes, named in the admin
     "rest_framework",
     "django_filters",
     "drf_spectacular",

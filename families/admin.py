@@ -67,6 +67,22 @@ def service_error(request, obj, exc):
 
 # --- inlines of the family page ---------------------------------------------------------------
 
+class PlainChoiceMixin:
+    """Foreign keys of an inline row without the add/change/view popup links beside them: a row of
+    the family page picks a person, it does not edit them (their own page does), and the three links
+    cost a kilobyte a row."""
+
+    plain_choice_fields = ()
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in self.plain_choice_fields and formfield is not None:
+            widget = formfield.widget
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+            widget.can_delete_related = False
+        return formfield
+
+
 class FamilyMemberInline(ReachStackedInline):
     model = FamilyMember
     fields = (
@@ -76,10 +92,17 @@ class FamilyMemberInline(ReachStackedInline):
     )
 
 
-class ContactAssignmentInline(ReachTabularInline):
+class ContactAssignmentInline(PlainChoiceMixin, ReachTabularInline):
     model = ContactAssignment
     fields = ("kind", "user", "started_on", "ended_on", "end_reason")
     actor_fields = ("assigned_by",)
+    # A select would list every staff member in reach on every row (thousands of options a row);
+    # the search asks the user admin, whose queryset is the same reach, and the form still checks it.
+    autocomplete_fields = ("user",)
+    plain_choice_fields = ("user",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
 
     def create(self, request, instance):
         # Through the service: the kind's current contact is ended, not left beside the new one.
@@ -87,16 +110,26 @@ class ContactAssignmentInline(ReachTabularInline):
                                        user=instance.user, started_on=instance.started_on)
 
 
-class ConsentRecordInline(ReachTabularInline):
+class ConsentRecordInline(PlainChoiceMixin, ReachTabularInline):
     model = ConsentRecord
     fields = ("purpose", "member", "scope", "given", "recorded_at", "withdrawn_at", "evidence")
     actor_fields = ("recorded_by",)
+    plain_choice_fields = ("member",)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        member = formset.form.base_fields.get("member")
+        if member is not None and obj is not None:
+            # Consent is given by a member of this family: its members, not every member in reach.
+            member.queryset = member.queryset.filter(family=obj)
+        return formset
 
 
-class PairingInline(ReachTabularInline):
+class PairingInline(PlainChoiceMixin, ReachTabularInline):
     model = Pairing
     fields = ("volunteer", "started_on", "ended_on", "end_reason")
     autocomplete_fields = ("volunteer",)
+    plain_choice_fields = ("volunteer",)
 
 
 class ReasonActionForm(admin.helpers.ActionForm):
@@ -137,6 +170,12 @@ class FamilyAdmin(ReachModelAdmin):
 
     def readonly_for(self, request, obj=None):
         return [*self.SERVICE_FIELDS, "region", "registered_on"] if obj is not None else list(self.SERVICE_FIELDS)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # The admin's heaviest form: four inlines need the width, and the sidebar listing every model
+        # (a fifth of the page's bytes) would repeat the menu the index page already is.
+        context["is_nav_sidebar_enabled"] = False
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
 
     def write(self, request, obj, form, change):
         if not change:

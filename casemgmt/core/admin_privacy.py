@@ -280,7 +280,10 @@ class PolicyAdminMixin:
 
     # --- forms --------------------------------------------------------------------------------
     def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if isinstance(db_field, EncryptedTextField) and single_line(self.model, db_field.name):
+        # An ID number, a phone, or encrypted text bounded like a CharField (a doctor's name): one
+        # line, as the field asks of forms; the admin's default for a TextField is a textarea.
+        if isinstance(db_field, EncryptedTextField) and (
+                single_line(self.model, db_field.name) or (db_field.max_length and not db_field.choices)):
             kwargs.setdefault("widget", forms.TextInput(attrs={"class": "vTextField", "autocomplete": "off"}))
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 

@@ -1,4 +1,6 @@
 """The beat schedule and the sign-in's second factor in the admin speak the reader's language."""
+import re
+
 import pytest
 from celery.app.task import Task
 from django.contrib import admin
@@ -56,3 +58,29 @@ def test_a_task_not_in_the_code_is_named_in_the_error(root):
 def test_no_admin_page_shows_an_authenticators_key():
     # The sign-in's second factor is managed by enrolment windows; its key never reaches an administrator.
     assert not admin.site.is_registered(TOTPDevice)
+
+
+def test_schedules_and_pages_of_the_schedule_have_no_english_left(root):
+    """Crontabs in words, the library's fieldsets and help texts, the job's name in the heading and
+    the breadcrumb, the task list by job name, the sidebar's sign-in lockout: all in Chinese."""
+    sync_beat_schedule()
+    task = PeriodicTask.objects.get(name="Annual review worklist")
+    pages = {
+        "list": root.get(reverse(CHANGELIST)).content.decode(),
+        "change": root.get(reverse("admin:django_celery_beat_periodictask_change", args=[task.pk])).content.decode(),
+        "crontab": root.get(reverse("admin:django_celery_beat_crontabschedule_change",
+                                    args=[task.crontab_id])).content.decode(),
+    }
+    assert "在 08:00, 每月的 2 号, 仅在 1月 Asia/Shanghai" in pages["list"]
+    # The stored name and description are the rows' English keys, editable as they are stored.
+    change = re.sub(r'<input[^>]*name="name"[^>]*>|<textarea name="description".*?</textarea>', "",
+                    pages["change"], flags=re.S)
+    for english in ("Annual review worklist", "Crontab translation", "Arguments", "Execution Options", "January",
+                    "(m/h/dM/MY/d)", ">Axes<"):
+        assert english not in change, english
+    assert "年审工作清单" in change.split('<div class="breadcrumbs">')[1].split("</div>")[0]
+    assert "执行时间说明" in change and "执行选项" in change and "登录锁定" in change
+    assert 'value="families.checkin_sweep">联系频次检查 (families.checkin_sweep)</option>' in change
+    crontab = pages["crontab"]
+    for english in ("Human readable", "Cron Months", "Cron Days Of The Week", "January"):
+        assert english not in crontab, english

@@ -1,18 +1,23 @@
 """``manage.py demo_users``: one login per role for trying the system (development only)."""
+import logging
+import operator
 import secrets
+from functools import reduce
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.utils import timezone
 
 from casemgmt.core.models import Region, Role, User
 from casemgmt.security.otp import display_code, recovery_codes_create
 from casemgmt.security.totp import totp_device_create, totp_secret
+from demo.story import story_stage
 from families.models import ContactAssignment, Family
 from families.services import assignment_set
-from volunteers.models import Pairing, Volunteer
+from volunteers.models import Pairing, TrainingSession, Volunteer
 
 CITY = "350600000000"
 COUNTY = "350623000000"  # 漳浦县
@@ -38,7 +43,18 @@ class Command(BaseCommand):
             raise CommandError("demo_users creates logins with a printed password; it runs only with DEBUG=true.")
         password = demo_password()
         with transaction.atomic():
-            rows = demo_users_create(password=password)
+            rows, regions = demo_users_create(password=password)
+        # Today's part of the day and the morning's reminders, sent now rather than at dawn; the
+        # ledger's lines for each county are left out of this summary.
+        jobs_log = logging.getLogger("casemgmt.core.jobs")
+        level = jobs_log.level
+        jobs_log.setLevel(logging.WARNING)
+        try:
+            sent = story_stage(users={u.username: u for u, _ in rows}, regions=regions)
+        finally:
+            jobs_log.setLevel(level)
+        self.stdout.write("Today's reminders, as the morning's sweeps send them: "
+                          + (", ".join(f"{name} {n}" for name, n in sent.items()) or "none new"))
         width = max(len(u.username) for u, _ in rows)
         self.stdout.write("Demo logins (development only) — password for all: " + self.style.WARNING(password)
                           + f" (kept in {Path(settings.VAR_DIR) / 'demo-password'})")
@@ -72,11 +88,18 @@ def demo_password():
 
 
 def _regions():
-    """The county and township holding the most demo families, so that every login sees data."""
+    """The county and township holding the most demo families, among the counties whose trainings
+    ran before today and are planned after it, so that every login sees data."""
     city = Region.objects.filter(code=CITY).first()
     if city is None:
         raise CommandError("Zhangzhou is not loaded: run load_regions and seed_demo first.")
-    busiest = (Family.objects.filter(region_path__startswith=city.path).values("region__parent__path")
+    now = timezone.now()
+    trained = set(TrainingSession.objects.filter(starts_at__lt=now).values_list("region__path", flat=True)) & set(
+        TrainingSession.objects.filter(starts_at__gt=now).values_list("region__path", flat=True))
+    families = Family.objects.filter(region_path__startswith=city.path)
+    if trained:
+        families = families.filter(reduce(operator.or_, (Q(region_path__startswith=p) for p in sorted(trained))))
+    busiest = (families.values("region__parent__path")
                .annotate(n=Count("id")).order_by("-n", "region__parent__path").first())
     if busiest:
         township = Region.objects.get(path=busiest["region__parent__path"], level=Region.Level.TOWNSHIP)
@@ -88,7 +111,8 @@ def _regions():
 
 
 def demo_users_create(*, password):
-    """Create or update the demo logins; the caseload roles get families to work on. Idempotent."""
+    """Create or update the demo logins; the caseload roles get families to work on. Idempotent.
+    Returns [(user, region)] and the regions the logins work in."""
     regions = _regions()
     rows = []
     for username, role, where, display in LOGINS:
@@ -105,16 +129,20 @@ def demo_users_create(*, password):
     rows.append((root, None))
     users = {u.username: u for u, _ in rows}
 
-    # Caseloads: the worker and the contact take over families of their region (the previous
-    # holder's assignment is ended, as assignment_set does, so history stays).
+    # Caseloads: the worker and the contact take over families of their region, the township's
+    # first, which they share (the previous holder's assignment is ended, as assignment_set does,
+    # so history stays).
+    township = regions["township"].path
     for username, kind in (("demo-socialworker", "social_worker"), ("demo-contact", "township_contact")):
         user = users[username]
         have = ContactAssignment.objects.filter(user=user, ended_on__isnull=True).count()
         if have >= CASELOAD:
             continue
-        families = Family.objects.filter(region_path__startswith=regions["township"].path,
+        families = Family.objects.filter(region_path__startswith=user.region.path,
                                          status__in=("registered", "active")).exclude(
-            assignments__user=user, assignments__ended_on__isnull=True).order_by("id")[: CASELOAD - have]
+            assignments__user=user, assignments__ended_on__isnull=True).annotate(
+            elsewhere=Case(When(region_path__startswith=township, then=Value(0)), default=Value(1),
+                           output_field=IntegerField())).order_by("elsewhere", "id")[: CASELOAD - have]
         for family in families:
             assignment_set(actor=users["demo-manager"], family=family, kind=kind, user=user, reason="演示账号接管")
 
@@ -130,4 +158,4 @@ def demo_users_create(*, password):
             pairings__volunteer=volunteer).order_by("id").first()
         if family:
             Pairing.objects.create(volunteer=volunteer, family=family)
-    return rows
+    return rows, regions
