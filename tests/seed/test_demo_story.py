@@ -89,6 +89,7 @@ def test_every_login_finds_its_part_of_the_day(demo):
     # Volunteer: tomorrow's training booked and reminded, a pairing, the next sessions to book.
     volunteer_user = demo["demo-volunteer"]
     volunteer = Volunteer.objects.get(user=volunteer_user)
+    assert volunteer.name in volunteer_user.display_name  # the header and /me/ name one person
     home = workspace_selectors.volunteer_home(user=volunteer_user, volunteer=volunteer)
     tomorrow = today + datetime.timedelta(days=1)
     assert any(timezone.localdate(e.session.starts_at) == tomorrow and e.status == "enrolled"

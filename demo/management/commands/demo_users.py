@@ -22,6 +22,8 @@ from volunteers.models import Pairing, TrainingSession, Volunteer
 CITY = "350600000000"
 COUNTY = "350623000000"  # 漳浦县
 
+# The demo volunteer's name: the login's header and the volunteer record behind /me/ are one person.
+VOLUNTEER_NAME = "黄丽华"
 # username, role, region code (None: the first county/township that has demo families), display name
 LOGINS = [
     ("demo-admin", Role.ADMIN, CITY, "市计生协管理员"),
@@ -29,7 +31,7 @@ LOGINS = [
     ("demo-socialworker", Role.SOCIAL_WORKER, "county", "社工 林晓"),
     ("demo-contact", Role.CONTACT_PERSON, "township", "镇联系人 陈国平"),
     ("demo-coordinator", Role.VOLUNTEER_COORDINATOR, "county", "志愿服务协调员"),
-    ("demo-volunteer", Role.VOLUNTEER, "county", "志愿者 黄丽华"),
+    ("demo-volunteer", Role.VOLUNTEER, "county", f"志愿者 {VOLUNTEER_NAME}"),
     ("demo-auditor", Role.AUDITOR, CITY, "审计员"),
 ]
 CASELOAD = 25
@@ -150,9 +152,10 @@ def demo_users_create(*, password):
     if volunteer is None:
         volunteer = Volunteer.objects.filter(user__isnull=True, region=regions["county"], status="active").order_by("id").first()
         if volunteer is None:
-            volunteer = Volunteer.objects.create(name="黄丽华", region=regions["county"], availability="周末")
+            volunteer = Volunteer.objects.create(name=VOLUNTEER_NAME, region=regions["county"], availability="周末")
         volunteer.user = users["demo-volunteer"]
-        volunteer.save(update_fields=["user"])
+    volunteer.name = VOLUNTEER_NAME
+    volunteer.save(update_fields=["user", "name"])
     if not Pairing.objects.filter(volunteer=volunteer, ended_on__isnull=True).exists():
         family = Family.objects.filter(region_path__startswith=regions["township"].path, status="active").exclude(
             pairings__volunteer=volunteer).order_by("id").first()
