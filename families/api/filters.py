@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from casemgmt.api.filters import RegionSubtreeFilterSet
 
-from ..models import Family
+from ..models import CareTask, Family
 from ..selectors import family_search
 
 
@@ -40,3 +40,13 @@ class FamilyFilter(RegionSubtreeFilterSet):
         return queryset.exclude(next_checkin_due__lt=today, status__in=["registered", "active"])
 
 
+
+
+class CareTaskFilter(django_filters.FilterSet):
+    holder = django_filters.NumberFilter(field_name="holder", label=_(
+        "held now by (user id): tasks follow the family's current assignment, as Today shows them"))
+
+    class Meta:
+        model = CareTask
+        fields = {"family": ["exact"], "status": ["exact"], "kind": ["exact"], "assignee": ["exact"],
+                  "due_on": ["lte", "gte"]}

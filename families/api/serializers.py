@@ -3,6 +3,8 @@ change only through the workflow actions (services), never through a writable fi
 from django.db.models import F, Func, Value
 from django.db.models.functions import Coalesce, Concat, NullIf
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from casemgmt.api.serializers import ColumnReadMixin, PolicyFieldsMixin, ScopedRelatedField
@@ -25,6 +27,7 @@ from ..models import (
     FamilyTransfer,
     RiskLevelChange,
 )
+from ..reminders import task_holder
 
 
 def _user_name_sql():
@@ -276,6 +279,8 @@ class AssigneeField(serializers.PrimaryKeyRelatedField):
 
 
 class CareTaskSerializer(serializers.ModelSerializer):
+    holder = serializers.SerializerMethodField(
+        help_text=_("who holds the task now: tasks follow the family's current assignment"))
     family = ScopedRelatedField(queryset=Family.objects.all())
     plan = ScopedRelatedField(queryset=CarePlan.objects.all(), required=False, allow_null=True)
     goal = ScopedRelatedField(queryset=CarePlanGoal.objects.all(), required=False, allow_null=True)
@@ -284,9 +289,17 @@ class CareTaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CareTask
-        fields = ["id", "family", "plan", "goal", "kind", "description", "assignee", "due_on", "status", "done_at",
-                  "created_at"]
+        fields = ["id", "family", "plan", "goal", "kind", "description", "assignee", "holder", "due_on", "status",
+                  "done_at", "created_at"]
         read_only_fields = ["done_at", "created_at"]
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_holder(self, task):
+        """Who holds the task now (``reminders.task_holder``): the assignee, or the family's current
+        contact once the assignee's assignment has ended."""
+        if hasattr(task, "holder"):
+            return task.holder
+        return CareTask.objects.filter(pk=task.pk).annotate(held=task_holder()).values_list("held", flat=True).first()
 
     def get_fields(self):
         fields = super().get_fields()

@@ -9,6 +9,7 @@ from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
 from casemgmt.api.pagination import KeysetPagination
@@ -43,8 +44,9 @@ from ..models import (
     FamilyMember,
     FamilyTransfer,
 )
+from ..reminders import task_holder
 from . import serializers as s
-from .filters import FamilyFilter
+from .filters import CareTaskFilter, FamilyFilter
 
 
 def _is_manager(user):
@@ -382,10 +384,15 @@ class CareTaskViewSet(AuditedWritesMixin, ScopedModelViewSet):
     queryset = CareTask.objects.all()
     selector = staticmethod(selectors.task_list)
     serializer_class = s.CareTaskSerializer
-    filterset_fields = {"family": ["exact"], "status": ["exact"], "kind": ["exact"], "assignee": ["exact"],
-                        "due_on": ["lte", "gte"]}
+    filterset_class = CareTaskFilter
     ordering_fields = ["due_on", "id"]
     ordering = ["due_on", "id"]
+
+    def get_queryset(self):
+        # Who holds each task now, by the rule Today uses (``reminders.task_holder``); reads only: a
+        # write locks its row, and the rule's outer join to the assignee cannot be locked with it.
+        queryset = super().get_queryset()
+        return queryset.annotate(holder=task_holder()) if self.request.method in SAFE_METHODS else queryset
 
 
 class EnrollmentViewSet(AuditedWritesMixin, RevealMixin, ScopedModelViewSet):
