@@ -44,7 +44,7 @@ def demo(db):
 
 def _unread(user):
     notes, count = workspace_selectors.unread_notifications(user=user, limit=100)
-    return {n.kind for n in notes}, count
+    return {n.notification.kind for n in notes}, count
 
 
 def _state():
