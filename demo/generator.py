@@ -1149,17 +1149,24 @@ def _shared(rng, city, counties, coordinators, today, now, n_families):
                 ends_at=start + datetime.timedelta(hours=2), capacity=40, organiser=coordinators.get(county.path),
                 status=_activity_status(start, now), created_at=now, updated_at=now))
     sm.Activity.objects.bulk_create(new_activities, batch_size=1000)
-    activities, attendance, hours = {}, [], []
+    activities, attendance, hours, invitations = {}, [], [], []
     for activity in new_activities:
         code6 = activity.region.code[:6]
         activities.setdefault(code6, []).append((activity.pk, activity.starts_at))
+        invited_at = activity.starts_at - datetime.timedelta(days=10)
         if activity.starts_at < now and activity.status == "completed":
             for v_id in rng.sample(volunteers.get(code6, []), min(len(volunteers.get(code6, [])), rng.randint(2, 6))):
+                invitations.append(sm.ActivityInvitation(activity=activity, volunteer_id=v_id, status="accepted",
+                                                         invited_at=invited_at, invited_by=activity.organiser))
                 attendance.append(sm.ActivityAttendance(activity=activity, volunteer_id=v_id, checked_in_at=activity.starts_at,
                                                         method="qr"))
                 hours.append(vm.ServiceHours(volunteer_id=v_id, activity=activity, date=activity.starts_at.astimezone(tz).date(),
                                              hours=Decimal("3.0"), description=f"协助{activity.title}", status="approved",
                                              reviewed_by=activity.organiser, reviewed_at=activity.ends_at))
+        elif activity.starts_at >= now:  # planned: the county's first volunteers are asked, not yet answered
+            invitations += [sm.ActivityInvitation(activity=activity, volunteer_id=v_id, invited_at=min(invited_at, now),
+                                                  invited_by=activity.organiser) for v_id in volunteers.get(code6, [])[:3]]
+    sm.ActivityInvitation.objects.bulk_create(invitations, batch_size=2000)
     sm.ActivityAttendance.objects.bulk_create(attendance, batch_size=2000)
     vm.ServiceHours.objects.bulk_create(hours, batch_size=2000)
 

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, Substr, TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -32,7 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from casemgmt.core import reach
 from casemgmt.core.errors import OutOfReachError
 from casemgmt.core.models import Region, Role
-from families.models import Category, CheckIn, Family, FamilyMember, RiskLevel
+from families.models import Category, CheckIn, Family, RiskLevel
 from services.models import (
     Activity,
     ActivityAttendance,
@@ -524,12 +525,17 @@ def trends_compute(scope):
         rows = queryset.order_by().annotate(sub=Substr(path_field, 1, length)).values("sub").annotate(**sums)
         return {row.pop("sub"): row for row in rows}
 
-    def distinct_by_prefix(model, records, entity, path_field):
+    def distinct_by_prefix(records, entity, path_field):
         """People counted once however many records they have: each toward the first of their regions
-        (the same people the figure counts, so the breakdown adds up to it)."""
-        first = Subquery(records.filter(**{entity: OuterRef("pk")}).order_by(path_field).values(path_field)[:1])
-        return by_prefix(model.objects.filter(pk__in=records.values(entity)).annotate(first_path=first), "first_path",
-                         n=Count("pk"))
+        (the same people the figure counts, so the breakdown adds up to it). One pass over the records,
+        grouped by person, then by sub-region: a first region looked up per person reads the records
+        again for each of them."""
+        firsts = records.order_by().values(entity).annotate(first_path=Min(path_field))
+        sql, params = firsts.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT substr(firsts.first_path, 1, %s), count(*) FROM ({sql}) AS firsts GROUP BY 1",
+                           [length, *params])
+            return {sub: {"n": n} for sub, n in cursor.fetchall()}
 
     def tallied_or(name, count):
         return series[name] if name in series else count()
@@ -571,7 +577,7 @@ def trends_compute(scope):
                                                                 n=Count("pk")))
     policies = by_prefix(scope.insurance_policies(), "region__path", n=Count("pk"))
     premiums_sub = by_prefix(scope.premium_payments(), "policy__region__path", amount=Sum("amount"))
-    covered = distinct_by_prefix(FamilyMember, scope.insured_people(), "member_id", "policy__region__path")
+    covered = distinct_by_prefix(scope.insured_people(), "member_id", "policy__region__path")
     claims = by_prefix(scope.claims_paid(), "member__family__region_path", n=Count("pk"), amount=Sum("amount_settled"))
     assistance = by_prefix(scope.assistance_payments(), "where_path", n=Count("pk"), amount=Sum("amount"))
     support_sub = tallied_or("support_sub", lambda: by_prefix(scope.volunteer_support(), "where_path", n=Count("pk"),
@@ -583,7 +589,7 @@ def trends_compute(scope):
                                                                         n=Count("pk")))
     trainings = by_prefix(scope.trainings(), "region__path", n=Count("pk"))
     trainees = by_prefix(scope.training_participants(), "session__region__path", n=Count("pk"))
-    trained = distinct_by_prefix(Volunteer, scope.trained_enrollments(), "volunteer_id", "session__region__path")
+    trained = distinct_by_prefix(scope.trained_enrollments(), "volunteer_id", "session__region__path")
 
     columns = {
         "families": (families, "total"), "families_active": (families, "active"),
