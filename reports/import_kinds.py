@@ -632,13 +632,29 @@ class ClaimResource(RecordResource):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.roster = set()
+        # {(policy, member): {incident date: days in hospital}} of the claims that use insured days
+        # (all but rejected ones): those on record, then each row of the file as it is checked.
+        self.days = {}
 
     def before_import(self, dataset, **kwargs):
         super().before_import(dataset, **kwargs)
         lookup = next(f.widget for f in self.columns() if isinstance(f.widget, PolicyByNumber))
         policies = {p.pk for p in lookup.found.values() if not isinstance(p, list)}
+        self.roster, self.days = set(), {}
         for chunk in _chunks(policies):
             self.roster.update(InsuredPerson.objects.filter(policy__in=chunk).values_list("policy_id", "member_id"))
+            for policy, member, incident, days in InsuranceClaim.objects.filter(
+                    policy__in=chunk, hospital_days__isnull=False).exclude(
+                    status=InsuranceClaim.Status.REJECTED).values_list("policy_id", "member_id", "incident_date",
+                                                                       "hospital_days"):
+                self.days.setdefault((policy, member), {})[incident] = days
+
+    def _days_left(self, claim):
+        """The policy year's insured days this claim may still use: the maximum less the days of the
+        member's other claims on the policy, on record or earlier in the file (``claim_file``'s rule)."""
+        other = self.days.get((claim.policy.pk, claim.member_id), {})
+        used = sum(days for incident, days in other.items() if incident != claim.incident_date)
+        return max(0, claim.policy.max_days - used)
 
     def import_instance(self, instance, row, **kwargs):
         try:
@@ -658,8 +674,14 @@ class ClaimResource(RecordResource):
         if policy.product_kind == InsurancePolicy.ProductKind.NURSING_ALLOWANCE:
             if not claim.hospital_days:
                 return {"hospital_days": _("Give the number of days in hospital.")}
+            days = claim.hospital_days
+            if policy.max_days is not None:
+                # A rejected claim used no days of the year; it claimed at most the policy's maximum.
+                days = min(days, policy.max_days if claim.status == InsuranceClaim.Status.REJECTED
+                           else self._days_left(claim))
+                if days == 0:
+                    return {"hospital_days": _("No insured days are left for this member in this policy year.")}
             if policy.daily_allowance is not None:
-                days = claim.hospital_days if policy.max_days is None else min(claim.hospital_days, policy.max_days)
                 cap = policy.daily_allowance * days
                 if claim.amount_claimed > cap:
                     return {"amount_claimed": _("At most %(cap)s CNY can be claimed (%(days)s days).") % {
@@ -672,6 +694,11 @@ class ClaimResource(RecordResource):
             return {"amount_settled": _("The settled amount cannot exceed the amount claimed.")}
         if settled and claim.settled_on < claim.incident_date:
             return {"settled_on": _("A claim is settled after its incident.")}
+        others = self.days.setdefault((policy.pk, claim.member_id), {})
+        if claim.status == InsuranceClaim.Status.REJECTED or not claim.hospital_days:
+            others.pop(claim.incident_date, None)
+        else:
+            others[claim.incident_date] = claim.hospital_days
         return {}
 
 

@@ -471,6 +471,39 @@ def test_a_payment_to_a_member_is_one_to_her_family(client, login, world):
     assert again["created"] == {"created": 0, "updated": 0} and Disbursement.objects.count() == 1
 
 
+def test_a_nursing_allowance_pays_the_policy_years_days_once_across_claims(client, login, world, regions):
+    """Days in hospital count against the policy year's maximum across the member's claims: those on
+    record and those earlier in the same file (as ``claim_file`` counts them); a rejected claim
+    used none, and uploading the same file again is the same claims."""
+    policy = InsurancePolicy.objects.create(
+        insurer="人寿", policy_number="护理ZP", product_kind="nursing_allowance", region=regions["zhangpu"],
+        status="active", starts_on=datetime.date(YEAR, 1, 1), ends_on=datetime.date(YEAR, 12, 31), premium=1000,
+        daily_allowance=Decimal("100.00"), max_days=30)
+    InsuredPerson.objects.create(policy=policy, member=world["mother"])
+    InsuranceClaim.objects.create(policy=policy, member=world["mother"], incident_date=datetime.date(YEAR, 2, 1),
+                                  hospital_days=12, amount_claimed=Decimal("1200.00"))
+    InsuranceClaim.objects.create(policy=policy, member=world["mother"], incident_date=datetime.date(YEAR, 2, 20),
+                                  hospital_days=20, amount_claimed=Decimal("0.00"), status="rejected")
+    claim = {"insurer": "人寿", "policy_number": "护理ZP", "id_number": world["mother"].id_number,
+             "status": "已申请"}
+    rows = [{**claim, "incident_date": "2025-04-01", "hospital_days": "10", "amount_claimed": "1000"},
+            # 12 + 10 days used: 8 are left, so at most 800.
+            {**claim, "incident_date": "2025-06-01", "hospital_days": "10", "amount_claimed": "900"}]
+    login("manager")
+    refused = upload(client, "claims", rows)
+    assert refused.status_code == 400
+    assert [(p["row"], p["column"]) for p in refused.json()["problems"]] == [(3, "申请理赔金额（元）")]
+    assert "800" in refused.json()["problems"][0]["message"]
+    rows[1]["amount_claimed"] = "800"
+    assert upload(client, "claims", rows, commit=True).status_code == 201
+    again = upload(client, "claims", rows, commit=True)
+    assert again.status_code == 201 and again.json()["created"] == {"created": 0, "updated": 0}
+    # Every day is used now: another stay is refused on its days, unless the insurer rejected it.
+    late = {**claim, "incident_date": "2025-09-01", "hospital_days": "3", "amount_claimed": "300"}
+    assert upload(client, "claims", [late]).json()["problems"][0]["column"] == "住院天数"
+    assert upload(client, "claims", [{**late, "status": "拒赔"}]).status_code == 200
+
+
 def day_rows(kind, n, world):
     """``n`` rows of ``kind``, one a day (each its own record)."""
     days = [(datetime.date(YEAR, 1, 1) + datetime.timedelta(days=i)).isoformat() for i in range(n)]
