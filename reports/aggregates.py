@@ -7,13 +7,17 @@ its drill-down (``reports.drilldown`` lists the records themselves).
 
 What is additive and what is not:
 - families by (region path, category, risk level, status) are a snapshot (``FamilyTally``);
-  disbursements (count and amount) and free check-ups per (month, region path, …) are sums
-  (``DisbursementTally``, ``CheckupTally``): a subtree's figure for whole months is the sum of its rows;
+  disbursements (count and amount) per (month, kind, region path, fund's region, family category)
+  and free check-ups per (month, region path) are sums (``DisbursementTally``, ``CheckupTally``): a
+  subtree's figure for whole months is the sum of its rows;
+- consolation visits (count, cash and goods) per (month, family region path) are sums (``ConsolationTally``);
 - activity participants per (month, activity region path, category) are sums (``AttendanceTally``);
 - people insured in a period (distinct members on the rosters of bought policies running in it) are
-  tallied per calendar month, quarter and year and per region subtree (``InsuredTally``): a roster
-  row changes a tally only when it is the member's first (or, deleted, last) among that subtree's
-  policies touching the period; a policy changing status, dates or region moves its roster along;
+  tallied per calendar month, quarter and year and per region subtree (``InsuredTally``), each
+  member toward the first region path among that subtree's policies touching the period (so the
+  subtree's breakdown by sub-region adds up): a roster row changes a tally only when it changes a
+  member's first path there (their first row, their last, or one of a lesser path); a policy
+  changing status, dates or region moves its roster along;
 - families contacted in a period are distinct families, not a sum of months, so each calendar
   month, quarter and year is tallied on its own (``ContactTally``): a check-in changes a tally only
   when it is the family's first (or, deleted, its last) of that period, which the trigger decides by
@@ -48,14 +52,23 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 from django.db.models.functions import Substr, TruncMonth
 from django.utils import timezone
 
 from casemgmt.core import reach
 from families.models import CheckIn, Family
-from reports.triggers import ATTENDANCE_KEYS, CHECKUP_KEYS, DISBURSEMENT_KEYS, PREFIXES, SPENT_POLICIES, keys, registered
-from services.models import ActivityAttendance, Disbursement, HealthCheckup
+from reports.triggers import (
+    ATTENDANCE_KEYS,
+    CHECKUP_KEYS,
+    CONSOLATION_KEYS,
+    DISBURSEMENT_KEYS,
+    PREFIXES,
+    SPENT_POLICIES,
+    keys,
+    registered,
+)
+from services.models import ActivityAttendance, ConsolationVisit, Disbursement, HealthCheckup
 
 logger = logging.getLogger(__name__)
 
@@ -91,18 +104,24 @@ TALLIES = {
         FROM patterns t JOIN {MONTH_BITS} AS p(period, months_in, bits) ON t.months & p.bits <> 0
         GROUP BY 1, 2, 3, 4"""),
     "reports_disbursementtally": (
-        "month, kind, region_path, fund_region_path", "disbursements, amount",
-        f"SELECT month, kind, region_path, fund_path, count(*), sum(amount) "
-        f"FROM ({keys(DISBURSEMENT_KEYS, 'services_disbursement')}) AS k GROUP BY 1, 2, 3, 4"),
+        "month, kind, region_path, fund_region_path, category", "disbursements, amount",
+        f"SELECT month, kind, region_path, fund_path, category, count(*), sum(amount) "
+        f"FROM ({keys(DISBURSEMENT_KEYS, 'services_disbursement')}) AS k GROUP BY 1, 2, 3, 4, 5"),
+    "reports_consolationtally": (
+        "month, region_path", "visits, cash, goods_value",
+        f"SELECT month, region_path, count(*) AS visits, sum(cash) AS cash, sum(goods_value) AS goods_value "
+        f"FROM ({keys(CONSOLATION_KEYS, 'services_consolationvisit')}) AS k GROUP BY 1, 2"),
     "reports_checkuptally": (
         "month, region_path", "checkups",
         f"SELECT month, region_path, count(*) FROM ({keys(CHECKUP_KEYS, 'services_healthcheckup')}) AS k "
         f"GROUP BY 1, 2"),
     "reports_insuredtally": (
         # Like the contacts: each member's months on a bought policy, as a 12-bit mask per year and
-        # subtree; members sharing a (year, subtree, mask) are counted together, then each mask
-        # counts towards the year, the quarters and the months whose bits it has.
-        "period, starts_on, region_prefix", "people", f"""
+        # region path; per subtree, the member's paths there with their masks in path order; members
+        # sharing a (year, subtree, pattern) are counted together, then each pattern counts towards
+        # the year, the quarters and the months whose bits it has, with the first path of the
+        # pattern that has any of them.
+        "period, starts_on, region_prefix, first_path", "people", f"""
         WITH spans AS (
             SELECT r.member_id, g.path::text AS path, y.year::date AS year,
                    (1 << CASE WHEN p.ends_on >= y.year + interval '1 year' THEN 12
@@ -117,14 +136,17 @@ TALLIES = {
         ), by_path AS (
             SELECT member_id, year, path, bit_or(months) AS months FROM spans GROUP BY 1, 2, 3
         ), masks AS (
-            SELECT b.member_id, b.year, x.prefix, bit_or(b.months) AS months
+            SELECT b.member_id, b.year, x.prefix, array_agg(b.path ORDER BY b.path) AS paths,
+                   array_agg(b.months ORDER BY b.path) AS months, bit_or(b.months) AS any_months
             FROM by_path b CROSS JOIN LATERAL {PREFIXES.format(path="b.path")} AS x(prefix) GROUP BY 1, 2, 3
         ), patterns AS (
-            SELECT year, prefix, months, count(*) AS people FROM masks GROUP BY 1, 2, 3
+            SELECT year, prefix, paths, months, any_months, count(*) AS people FROM masks GROUP BY 1, 2, 3, 4, 5
         )
-        SELECT p.period, (t.year + p.months_in * interval '1 month')::date, t.prefix, sum(t.people)
-        FROM patterns t JOIN {MONTH_BITS} AS p(period, months_in, bits) ON t.months & p.bits <> 0
-        GROUP BY 1, 2, 3"""),
+        SELECT p.period, (t.year + p.months_in * interval '1 month')::date, t.prefix,
+               (SELECT u.path FROM unnest(t.paths, t.months) WITH ORDINALITY AS u(path, months, i)
+                WHERE u.months & p.bits <> 0 ORDER BY u.i LIMIT 1), sum(t.people)
+        FROM patterns t JOIN {MONTH_BITS} AS p(period, months_in, bits) ON t.any_months & p.bits <> 0
+        GROUP BY 1, 2, 3, 4"""),
     "reports_attendancetally": (
         "month, region_path, category", "participants",
         f"SELECT month, region_path, category, count(*) "
@@ -134,7 +156,7 @@ TALLIES = {
 # Locked while rebuilding: everything a tally is computed from.
 SOURCES = ("families_family", "families_checkin", "families_familymember", "services_disbursement",
            "services_healthcheckup", "services_fund", "volunteers_volunteer", "core_region", "services_insuredperson",
-           "services_insurancepolicy", "services_activityattendance", "services_activity")
+           "services_insurancepolicy", "services_activityattendance", "services_activity", "services_consolationvisit")
 
 
 @dataclass(frozen=True)
@@ -188,7 +210,8 @@ def rebuild(using=None):
 
 # Tables that bulk loads fill (``seed_demo``).
 BULK_TABLES = ("families_family", "families_checkin", "services_disbursement", "services_healthcheckup",
-               "services_insuredperson", "services_insurancepolicy", "services_activityattendance", "services_activity")
+               "services_insuredperson", "services_insurancepolicy", "services_activityattendance", "services_activity",
+               "services_consolationvisit")
 
 
 @contextmanager
@@ -237,7 +260,8 @@ def sees_whole_subtree(user, path):
     (see ``_granted_disbursements``). Caseload roles see their caseload only, which tallies by
     region cannot answer.
     """
-    if not all(reach.can_use(user, model) for model in (Family, CheckIn, HealthCheckup, Disbursement, ActivityAttendance)):
+    if not all(reach.can_use(user, model)
+               for model in (Family, CheckIn, HealthCheckup, Disbursement, ActivityAttendance, ConsolationVisit)):
         return False
     if user.is_superuser:
         return True
@@ -277,10 +301,12 @@ class Tallies:
     families: list = field(default_factory=list)  # {"sub", "category", "risk_level", "status", "n"}
     contacted: dict | None = None  # sub -> active families contacted in the period; None: not a calendar period
     contacted_by_month: dict | None = None  # month -> families contacted (any status); None: not whole months
-    disbursements: list | None = None  # {"kind", "month", "sub", "n", "amount"}; None: not whole months
+    disbursements: list | None = None  # {"kind", "category", "month", "sub", "n", "amount"}; None: not whole months
+    consolation: list | None = None  # {"month", "sub", "n", "cash", "goods"}; None: not whole months
     checkups: list | None = None  # {"month", "sub", "n"}; None: not whole months
     attendance: list | None = None  # {"month", "sub", "category", "n"}; None: not whole months
     insured: int | None = None  # people covered in the whole scope; None: not a calendar period, or a narrowed reader
+    covered: dict | None = None  # sub -> people covered counted toward it (adds up to ``insured``); None: as above
 
 
 def tallies(scope, length=0, by_month=False):
@@ -303,8 +329,9 @@ def tallies(scope, length=0, by_month=False):
     if key:
         params.update(period=key[0], starts_on=key[1], path=scope.path)
         if insured:
-            parts.append("SELECT 'insured', NULL, NULL, NULL, NULL, NULL::date, sum(people), NULL FROM reports_insuredtally "
-                         "WHERE period = %(period)s AND starts_on = %(starts_on)s AND region_prefix = %(path)s")
+            parts.append("SELECT 'insured', substr(first_path, 1, %(length)s), NULL, NULL, NULL, NULL::date, sum(people), "
+                         "NULL FROM reports_insuredtally WHERE period = %(period)s AND starts_on = %(starts_on)s "
+                         "AND region_prefix = %(path)s GROUP BY 2 HAVING sum(people) <> 0")
         parts.append("SELECT 'contacted', substr(region_path, 1, %(length)s), NULL, NULL, NULL, NULL::date, "
                      "sum(families), NULL FROM reports_contacttally WHERE period = %(period)s "
                      "AND starts_on = %(starts_on)s AND status = %(active)s AND region_path LIKE %(prefix)s GROUP BY 2")
@@ -318,10 +345,17 @@ def tallies(scope, length=0, by_month=False):
                          "WHERE period = 'm' AND starts_on BETWEEN %(first)s AND %(last)s AND region_path LIKE %(prefix)s "
                          "GROUP BY starts_on HAVING sum(families) <> 0")
         parts += [
-            ("SELECT 'disbursement', substr(region_path, 1, %(length)s), kind, NULL, NULL, month, sum(disbursements), "
+            ("SELECT 'disbursement', substr(region_path, 1, %(length)s), kind, category, NULL, month, sum(disbursements), "
              "sum(amount) FROM reports_disbursementtally WHERE month BETWEEN %(first)s AND %(last)s "
-             "AND region_path LIKE %(prefix)s AND fund_region_path LIKE %(fund_prefix)s GROUP BY 2, 3, 6 "
+             "AND region_path LIKE %(prefix)s AND fund_region_path LIKE %(fund_prefix)s GROUP BY 2, 3, 4, 6 "
              "HAVING sum(disbursements) <> 0 OR sum(amount) <> 0"),
+            # Cash and goods in two rows: one numeric column for each kind of row.
+            ("SELECT 'visits', substr(region_path, 1, %(length)s), NULL, NULL, NULL, month, sum(visits), sum(cash) "
+             "FROM reports_consolationtally WHERE month BETWEEN %(first)s AND %(last)s AND region_path LIKE %(prefix)s "
+             "GROUP BY 2, 6 HAVING sum(visits) <> 0 OR sum(cash) <> 0 OR sum(goods_value) <> 0"),
+            ("SELECT 'goods', substr(region_path, 1, %(length)s), NULL, NULL, NULL, month, NULL, sum(goods_value) "
+             "FROM reports_consolationtally WHERE month BETWEEN %(first)s AND %(last)s AND region_path LIKE %(prefix)s "
+             "GROUP BY 2, 6 HAVING sum(visits) <> 0 OR sum(cash) <> 0 OR sum(goods_value) <> 0"),
             ("SELECT 'checkup', substr(region_path, 1, %(length)s), NULL, NULL, NULL, month, sum(checkups), NULL "
              "FROM reports_checkuptally WHERE month BETWEEN %(first)s AND %(last)s AND region_path LIKE %(prefix)s "
              "GROUP BY 2, 6 HAVING sum(checkups) <> 0"),
@@ -343,12 +377,16 @@ def tallies(scope, length=0, by_month=False):
     if key:
         found.contacted = {sub: n for kind, sub, *_rest, n, _amount in rows if kind == "contacted"}
     if insured:
-        found.insured = next((n for kind, *_rest, n, _amount in rows if kind == "insured"), None) or 0
+        found.covered = {sub: n for kind, sub, *_rest, n, _amount in rows if kind == "insured"}
+        found.insured = sum(found.covered.values())
     if months:
         if by_month:
             found.contacted_by_month = {day: n for kind, *_rest, day, n, _amount in rows if kind == "month"}
-        found.disbursements = [{"kind": a, "month": day, "sub": sub, "n": n, "amount": amount}
-                               for kind, sub, a, _b, _c, day, n, amount in rows if kind == "disbursement"]
+        found.disbursements = [{"kind": a, "category": b, "month": day, "sub": sub, "n": n, "amount": amount}
+                               for kind, sub, a, b, _c, day, n, amount in rows if kind == "disbursement"]
+        goods = {(day, sub): amount for kind, sub, _a, _b, _c, day, _n, amount in rows if kind == "goods"}
+        found.consolation = [{"month": day, "sub": sub, "n": n, "cash": cash, "goods": goods[day, sub]}
+                             for kind, sub, _a, _b, _c, day, n, cash in rows if kind == "visits"]
         found.checkups = [{"month": day, "sub": sub, "n": n}
                           for kind, sub, _a, _b, _c, day, n, _amount in rows if kind == "checkup"]
         found.attendance = [{"month": day, "sub": sub, "category": a, "n": n}
@@ -366,6 +404,7 @@ def _granted_disbursements(scope, length):
                                         family__region_path__startswith=scope.path,
                                         paid_on__range=(period.start, period.end))
             .exclude(fund__region__path__startswith=user.reach_path).order_by()
-            .annotate(month=TruncMonth("paid_on"), sub=Substr("family__region_path", 1, length))
-            .values("kind", "month", "sub").annotate(n=Count("pk"), amount=Sum("amount")))
+            .annotate(month=TruncMonth("paid_on"), sub=Substr("family__region_path", 1, length),
+                      category=F("family__category"))
+            .values("kind", "category", "month", "sub").annotate(n=Count("pk"), amount=Sum("amount")))
     return [{**row, "amount": row["amount"] or Decimal("0")} for row in rows]

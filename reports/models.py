@@ -1,10 +1,11 @@
 """Pre-computed tallies behind the bulletin's largest figures, kept exact by the database (``reports.aggregates``).
 
 A figure of a region subtree is a sum over the rows whose path starts with the subtree's path.
-Families, disbursements, free check-ups and activity participants are additive; families contacted
-in a period are not (a family contacted in January and March is one family of the quarter), so they
-are counted per calendar month, quarter and year, each period on its own; people insured neither
-(one person on a county's and a city's policy), so they are counted per period and per subtree.
+Families, disbursements, consolation visits, free check-ups and activity participants are additive;
+families contacted in a period are not (a family contacted in January and March is one family of
+the quarter), so they are counted per calendar month, quarter and year, each period on its own;
+people insured neither (one person on a county's and a city's policy), so they are counted per
+period and per subtree, each toward one first region path there.
 No table grows with the families or their records: their size is bounded by regions × months × keys.
 """
 from django.db import models
@@ -57,17 +58,21 @@ class ContactTally(models.Model):
 
 
 class DisbursementTally(models.Model):
-    """Disbursements of one kind paid in a month, by where they went and by the paying fund's region.
+    """Disbursements of one kind paid in a month, by where they went, by the paying fund's region and by
+    the category of the family paid.
 
     ``region_path`` is where the statistics attribute a payment (the recipient's home, else the
-    fund's region); the fund's region is what a region manager's reach is decided on.
+    fund's region); the fund's region is what a region manager's reach is decided on; ``category``
+    is blank for a payment to a member, a volunteer or someone outside the system.
     """
 
-    pk = models.CompositePrimaryKey("month", "kind", "region_path", "fund_region_path", verbose_name=_("tally key"))
+    pk = models.CompositePrimaryKey("month", "kind", "region_path", "fund_region_path", "category",
+                                    verbose_name=_("tally key"))
     month = models.DateField(_("month"))
     kind = models.CharField(_("kind"), max_length=24, choices=Disbursement.Kind.choices)
     region_path = models.CharField(_("region path"), max_length=12)
     fund_region_path = models.CharField(_("fund's region path"), max_length=12)
+    category = models.CharField(_("family category"), max_length=16, choices=Category.choices, blank=True)
     disbursements = models.IntegerField(_("number of disbursements"))
     amount = models.DecimalField(_("amount (CNY)"), max_digits=16, decimal_places=MONEY["decimal_places"])
 
@@ -76,7 +81,26 @@ class DisbursementTally(models.Model):
         verbose_name_plural = _("disbursement tallies")
 
     def __str__(self):
-        return f"{self.month:%Y-%m} {self.kind} {self.region_path}: {self.disbursements} / {self.amount}"
+        return f"{self.month:%Y-%m} {self.kind} {self.region_path} {self.category}: {self.disbursements} / {self.amount}"
+
+
+class ConsolationTally(models.Model):
+    """Consolation visits (慰问) in a month to families with one region path: person-visits, cash and
+    the value of the goods given, apart as the bulletin counts them."""
+
+    pk = models.CompositePrimaryKey("month", "region_path", verbose_name=_("tally key"))
+    month = models.DateField(_("month"))
+    region_path = models.CharField(_("region path"), max_length=12)
+    visits = models.IntegerField(_("number of visits"))
+    cash = models.DecimalField(_("cash (CNY)"), max_digits=16, decimal_places=MONEY["decimal_places"])
+    goods_value = models.DecimalField(_("value of the goods (CNY)"), max_digits=16, decimal_places=MONEY["decimal_places"])
+
+    class Meta:
+        verbose_name = _("consolation tally")
+        verbose_name_plural = _("consolation tallies")
+
+    def __str__(self):
+        return f"{self.month:%Y-%m} {self.region_path}: {self.visits} / {self.cash} / {self.goods_value}"
 
 
 class CheckupTally(models.Model):
@@ -97,17 +121,20 @@ class CheckupTally(models.Model):
 
 class InsuredTally(models.Model):
     """Distinct members on the roster of a bought policy (active or expired) that runs during some part of a
-    calendar period, among the policies of one region subtree (``region_prefix``: a region's path, "" for all).
+    calendar period, among the policies of one region subtree (``region_prefix``: a region's path, "" for all),
+    by the first (least) region path of those policies (``first_path``).
 
     A member is insured by two or three policies a year, often of different regions (a county's and a
     city's), so distinct members add up neither over months nor over regions: each period and each
-    subtree is counted on its own, and a subtree's figure is one row.
+    subtree is counted on its own, and a subtree's figure is the sum of its rows. Within a subtree
+    each member counts toward one first path, so its breakdown by sub-region adds up to that figure.
     """
 
-    pk = models.CompositePrimaryKey("period", "starts_on", "region_prefix", verbose_name=_("tally key"))
+    pk = models.CompositePrimaryKey("period", "starts_on", "region_prefix", "first_path", verbose_name=_("tally key"))
     period = models.CharField(_("calendar period"), max_length=1, choices=ContactTally.Period.choices)
     starts_on = models.DateField(_("starts on"))
     region_prefix = models.CharField(_("region path"), max_length=12, blank=True)
+    first_path = models.CharField(_("first region path"), max_length=12)
     people = models.IntegerField(_("number of people"))
 
     class Meta:
@@ -115,7 +142,7 @@ class InsuredTally(models.Model):
         verbose_name_plural = _("insured people tallies")
 
     def __str__(self):
-        return f"{self.period}{self.starts_on:%Y-%m} {self.region_prefix or '*'}: {self.people}"
+        return f"{self.period}{self.starts_on:%Y-%m} {self.region_prefix or '*'} {self.first_path}: {self.people}"
 
 
 class AttendanceTally(models.Model):

@@ -11,19 +11,19 @@ breakdown adds up to its figure.
 Every record set passes through ``reach.restrict`` first: a user's figures never include rows they
 could not open one by one (a social worker's family figures are their caseload's).
 
-The figures over the largest record sets (families, families contacted, disbursements, free
-check-ups, activity participants, people insured) are read from tallies kept exact by the database
-(``reports.aggregates``) when the tallies can answer: a reader who sees whole region subtrees (people
-insured: every roster, i.e. a superuser or national administrator), and a period of whole months
-(families contacted and people insured: a calendar month, quarter or year). Otherwise they are
-counted from the records.
+The figures over the largest record sets (families, families contacted, special-assistance and
+volunteer-support payments, free check-ups, activity participants, people insured), and their
+breakdowns by sub-region, are read from tallies kept exact by the database (``reports.aggregates``)
+when the tallies can answer: a reader who sees whole region subtrees (people insured: every roster,
+i.e. a superuser or national administrator), and a period of whole months (families contacted and
+people insured: a calendar month, quarter or year). Otherwise they are counted from the records.
 """
 import calendar
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, Substr, TruncMonth
@@ -281,12 +281,39 @@ def _money(value):
     return (value or ZERO).quantize(Decimal("0.01"))
 
 
+def _summed(rows, field):
+    """{row[field]: {"n", "amount"}} of tallied disbursement rows."""
+    sums = {}
+    for row in rows:
+        totals = sums.setdefault(row[field], {"n": 0, "amount": ZERO})
+        totals["n"] += row["n"]
+        totals["amount"] += row["amount"]
+    return sums
+
+
+def _tallied_kind(tallied, kind):
+    """The tallied disbursement rows of ``kind``, or None when the tallies cannot answer."""
+    if tallied is None or tallied.disbursements is None:
+        return None
+    return [row for row in tallied.disbursements if row["kind"] == kind]
+
+
 def _support(scope, tallied):
     """Volunteer-support payments of the period: count and amount (from the tallies when they answer)."""
-    if tallied is None or tallied.disbursements is None:
+    rows = _tallied_kind(tallied, Disbursement.Kind.VOLUNTEER_SUPPORT)
+    if rows is None:
         return scope.volunteer_support().aggregate(n=Count("pk"), amount=Sum("amount"))
-    rows = [row for row in tallied.disbursements if row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT]
     return {"n": sum(row["n"] for row in rows), "amount": sum((row["amount"] for row in rows), ZERO)}
+
+
+def _assistance(scope, tallied):
+    """Special-assistance payments of the period by the category of the family paid: {category: {"n", "amount"}}."""
+    rows = _tallied_kind(tallied, Disbursement.Kind.ASSISTANCE_PAYMENT)
+    if rows is None:
+        return {row.pop("family__category"): row for row in scope.assistance_payments().order_by()
+                .values("family__category").annotate(n=Count("pk"), amount=Sum("amount"))}
+    # The tallies write "" where the counted records have no family (None).
+    return {category or None: totals for category, totals in _summed(rows, "category").items()}
 
 
 def _family_figures(scope, tallied):
@@ -317,11 +344,30 @@ def _consolation_sums():
     return {"n": Count("pk"), "cash": Sum("cash"), "goods": Sum("goods_value")}
 
 
+def _consolation_by(rows, field):
+    """{row[field]: {"n", "cash", "goods"}} of tallied consolation rows."""
+    sums = {}
+    for row in rows:
+        totals = sums.setdefault(row[field], {"n": 0, "cash": ZERO, "goods": ZERO})
+        for key in totals:
+            totals[key] += row[key]
+    return sums
+
+
+def _consolation(scope, tallied):
+    """Consolation visits of the period: {"n", "cash", "goods"} (from the tallies when they answer)."""
+    if tallied is None or tallied.consolation is None:
+        return scope.consolation().aggregate(**_consolation_sums())
+    rows = tallied.consolation
+    return {"n": sum(row["n"] for row in rows), "cash": sum((row["cash"] for row in rows), ZERO),
+            "goods": sum((row["goods"] for row in rows), ZERO)}
+
+
 def statistics_compute(scope):
     """All figures of the bulletin for ``scope``: one aggregate query per record set, or the tallies."""
     tallied = aggregates.tallies(scope)
     sites = dict(scope.sites().order_by().values_list("kind").annotate(n=Count("pk")))
-    consolation = scope.consolation().aggregate(**_consolation_sums())
+    consolation = _consolation(scope, tallied)
     support = _support(scope, tallied)
     if tallied is not None and tallied.checkups is not None:
         checkups = sum(row["n"] for row in tallied.checkups)
@@ -334,8 +380,7 @@ def statistics_compute(scope):
         covered = tallied.insured
     else:
         covered = scope.insured_people().aggregate(n=Count("member_id", distinct=True))["n"]
-    assistance = {row["family__category"]: row for row in scope.assistance_payments().order_by()
-                  .values("family__category").annotate(n=Count("pk"), amount=Sum("amount"))}
+    assistance = _assistance(scope, tallied)
     grants = scope.grants().aggregate(n=Count("pk"), amount=Sum("amount"), outcome=Sum("outcome_amount"),
                                       **{k: f() for k, f in GRANT_BENEFICIARIES.items()})
     activities = {row["category"]: row["n"] for row in scope.activities().order_by().values("category").annotate(n=Count("pk"))}
@@ -468,14 +513,12 @@ def _monthly(queryset, date_field, **aggregates):
 def _tallied_series(tallied):
     """The month and sub-region series of ``trends_compute`` that the tallies give (absent: count the records)."""
     series = {}
+    if tallied.covered is not None:
+        series["covered"] = {sub: {"n": n} for sub, n in tallied.covered.items()}
     if tallied.disbursements is not None:
-        support, support_sub = {}, {}
-        for row in tallied.disbursements:
-            if row["kind"] == Disbursement.Kind.VOLUNTEER_SUPPORT:
-                support.setdefault(row["month"], {"amount": ZERO})["amount"] += row["amount"]
-                totals = support_sub.setdefault(row["sub"], {"n": 0, "amount": ZERO})
-                totals["n"] += row["n"]
-                totals["amount"] += row["amount"]
+        support_rows = _tallied_kind(tallied, Disbursement.Kind.VOLUNTEER_SUPPORT)
+        support, support_sub = _summed(support_rows, "month"), _summed(support_rows, "sub")
+        series["assistance_sub"] = _summed(_tallied_kind(tallied, Disbursement.Kind.ASSISTANCE_PAYMENT), "sub")
         checkups, checkups_sub = {}, {}
         for row in tallied.checkups:
             checkups.setdefault(row["month"], {"n": 0})["n"] += row["n"]
@@ -484,6 +527,8 @@ def _tallied_series(tallied):
         for row in tallied.attendance:
             attendance.setdefault(row["month"], {"n": 0})["n"] += row["n"]
             attendance_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
+        series.update(consolation=_consolation_by(tallied.consolation, "month"),
+                      visits_sub=_consolation_by(tallied.consolation, "sub"))
         series.update(support=support, support_sub=support_sub, checkups=checkups,
                       checkups_sub=checkups_sub, attendance=attendance, participants_sub=attendance_sub,
                       contacted={month: {"n": n} for month, n in tallied.contacted_by_month.items()})
@@ -531,7 +576,10 @@ def trends_compute(scope):
         grouped by person, then by sub-region: a first region looked up per person reads the records
         again for each of them."""
         firsts = records.order_by().values(entity).annotate(first_path=Min(path_field))
-        sql, params = firsts.query.sql_with_params()
+        try:
+            sql, params = firsts.query.sql_with_params()
+        except EmptyResultSet:  # a reader who sees none of these records
+            return {}
         with connection.cursor() as cursor:
             cursor.execute(f"SELECT substr(firsts.first_path, 1, %s), count(*) FROM ({sql}) AS firsts GROUP BY 1",
                            [length, *params])
@@ -540,7 +588,7 @@ def trends_compute(scope):
     def tallied_or(name, count):
         return series[name] if name in series else count()
 
-    consolation = _monthly(scope.consolation(), "visited_on", **_consolation_sums())
+    consolation = tallied_or("consolation", lambda: _monthly(scope.consolation(), "visited_on", **_consolation_sums()))
     checkups = tallied_or("checkups", lambda: _monthly(scope.free_checkups(), "date", n=Count("pk")))
     attendance = tallied_or("attendance", lambda: _monthly(scope.participants(), "activity__starts_at", n=Count("pk")))
     contacted = tallied_or("contacted", lambda: _monthly(scope.checkins(), "occurred_at",
@@ -572,14 +620,15 @@ def trends_compute(scope):
             scope.families(), "region_path", total=Count("pk"), active=Count("pk", filter=Q(status=Family.Status.ACTIVE)),
             contacted=Count("pk", filter=Q(status=Family.Status.ACTIVE) & Q(scope._contacted()))))
     sites = by_prefix(scope.sites(), "region__path", n=Count("pk"), psych=Count("pk", filter=Q(kind__in=PSYCH_AID_KINDS)))
-    visits = by_prefix(scope.consolation(), "family__region_path", **_consolation_sums())
+    visits = tallied_or("visits_sub", lambda: by_prefix(scope.consolation(), "family__region_path", **_consolation_sums()))
     checkups_sub = tallied_or("checkups_sub", lambda: by_prefix(scope.free_checkups(), "member__family__region_path",
                                                                 n=Count("pk")))
     policies = by_prefix(scope.insurance_policies(), "region__path", n=Count("pk"))
     premiums_sub = by_prefix(scope.premium_payments(), "policy__region__path", amount=Sum("amount"))
-    covered = distinct_by_prefix(scope.insured_people(), "member_id", "policy__region__path")
+    covered = tallied_or("covered", lambda: distinct_by_prefix(scope.insured_people(), "member_id", "policy__region__path"))
     claims = by_prefix(scope.claims_paid(), "member__family__region_path", n=Count("pk"), amount=Sum("amount_settled"))
-    assistance = by_prefix(scope.assistance_payments(), "where_path", n=Count("pk"), amount=Sum("amount"))
+    assistance = tallied_or("assistance_sub", lambda: by_prefix(scope.assistance_payments(), "where_path",
+                                                                n=Count("pk"), amount=Sum("amount")))
     support_sub = tallied_or("support_sub", lambda: by_prefix(scope.volunteer_support(), "where_path", n=Count("pk"),
                                                               amount=Sum("amount")))
     grants = by_prefix(scope.grants(), "where_path", n=Count("pk"), amount=Sum("amount"),

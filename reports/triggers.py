@@ -31,12 +31,15 @@ PERIODS = """(VALUES ('m', date_trunc('month', {at} AT TIME ZONE zone)::date),
 PERIOD_END = ("(({start} + CASE {period} WHEN 'm' THEN interval '1 month' WHEN 'q' THEN interval '3 months' "
               "ELSE interval '1 year' END)::timestamp AT TIME ZONE zone)")
 
-# Where a disbursement is attributed (as ReportScope._disbursements does) and its fund's region;
-# ``lost`` when a row it names is missing (written or deleted out of order within a transaction).
+# Where a disbursement is attributed (as ReportScope._disbursements does), its fund's region and the
+# category of the family paid (none for a member, a volunteer or someone outside the system: the
+# assistance payments by category are the family's); ``lost`` when a row it names is missing
+# (written or deleted out of order within a transaction).
 DISBURSEMENT_KEYS = """
 SELECT date_trunc('month', d.paid_on)::date AS month, d.kind::text AS kind,
        coalesce(f.region_path, mf.region_path, vr.path, fr.path)::text AS region_path, fr.path::text AS fund_path,
-       d.amount, (d.family_id IS NOT NULL AND f.id IS NULL) OR (d.member_id IS NOT NULL AND mf.id IS NULL)
+       coalesce(f.category, '')::text AS category, d.amount,
+       (d.family_id IS NOT NULL AND f.id IS NULL) OR (d.member_id IS NOT NULL AND mf.id IS NULL)
                  OR (d.volunteer_id IS NOT NULL AND vr.id IS NULL) OR fr.id IS NULL AS lost
 FROM {rows} d
 LEFT JOIN {families} f ON f.id = d.family_id
@@ -58,6 +61,16 @@ LEFT JOIN {families} f ON f.id = m.family_id
 WHERE h.is_free"""
 CHECKUP_FIELDS = ("date", "is_free", "member")
 ROW_CHECKUP = "(SELECT {r}.date AS date, {r}.is_free AS is_free, {r}.member_id AS member_id)"
+
+# Where and when a consolation visit counts: its month and its family's region path, with what was given.
+CONSOLATION_KEYS = """
+SELECT date_trunc('month', v.visited_on)::date AS month, f.region_path::text AS region_path, v.cash, v.goods_value,
+       f.id IS NULL AS lost
+FROM {rows} v
+LEFT JOIN {families} f ON f.id = v.family_id"""
+CONSOLATION_FIELDS = ("visited_on", "family", "cash", "goods_value")
+ROW_CONSOLATION = ("(SELECT {r}.visited_on AS visited_on, {r}.family_id AS family_id, {r}.cash AS cash, "
+                   "{r}.goods_value AS goods_value)")
 
 # Where and when an attendance row counts: its activity's month, region path and category (none
 # when the activity was cancelled); ``lost`` when its activity is missing.
@@ -141,13 +154,15 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION reports_tally_disbursements(months date[], kinds text[], paths text[], fund_paths text[],
-                                                       signs int[], amounts numeric[]) RETURNS void LANGUAGE plpgsql AS $$
+                                                       categories text[], signs int[], amounts numeric[]) RETURNS void
+LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO reports_disbursementtally AS t (month, kind, region_path, fund_region_path, disbursements, amount)
-    SELECT u.m, u.k, u.p, u.fp, sum(u.g), sum(u.g * u.a)
-    FROM unnest(months, kinds, paths, fund_paths, signs, amounts) AS u(m, k, p, fp, g, a)
-    GROUP BY 1, 2, 3, 4 HAVING sum(u.g) <> 0 OR sum(u.g * u.a) <> 0 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (month, kind, region_path, fund_region_path) DO UPDATE
+    INSERT INTO reports_disbursementtally AS t (month, kind, region_path, fund_region_path, category, disbursements,
+                                                amount)
+    SELECT u.m, u.k, u.p, u.fp, u.c, sum(u.g), sum(u.g * u.a)
+    FROM unnest(months, kinds, paths, fund_paths, categories, signs, amounts) AS u(m, k, p, fp, c, g, a)
+    GROUP BY 1, 2, 3, 4, 5 HAVING sum(u.g) <> 0 OR sum(u.g * u.a) <> 0 ORDER BY 1, 2, 3, 4, 5
+    ON CONFLICT (month, kind, region_path, fund_region_path, category) DO UPDATE
         SET disbursements = t.disbursements + excluded.disbursements, amount = t.amount + excluded.amount;
 END $$;
 
@@ -158,6 +173,20 @@ BEGIN
     SELECT u.m, u.p, sum(u.g) FROM unnest(months, paths, signs) AS u(m, p, g)
     GROUP BY 1, 2 HAVING sum(u.g) <> 0 ORDER BY 1, 2
     ON CONFLICT (month, region_path) DO UPDATE SET checkups = t.checkups + excluded.checkups;
+END $$;
+
+CREATE OR REPLACE FUNCTION reports_consolation_apply(months date[], paths text[], signs int[], cash numeric[],
+                                                     goods numeric[], lost boolean) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF months IS NULL OR reports_tally_gives_up(cardinality(months), lost) THEN
+        RETURN;
+    END IF;
+    INSERT INTO reports_consolationtally AS t (month, region_path, visits, cash, goods_value)
+    SELECT u.m, u.p, sum(u.g), sum(u.g * u.c), sum(u.g * u.v) FROM unnest(months, paths, signs, cash, goods) AS u(m, p, g, c, v)
+    GROUP BY 1, 2 HAVING sum(u.g) <> 0 OR sum(u.g * u.c) <> 0 OR sum(u.g * u.v) <> 0 ORDER BY 1, 2
+    ON CONFLICT (month, region_path) DO UPDATE
+        SET visits = t.visits + excluded.visits, cash = t.cash + excluded.cash,
+            goods_value = t.goods_value + excluded.goods_value;
 END $$;
 
 -- A family leaving (-1) or entering (+1) a (path, status) key, in every period in which it has a check-in.
@@ -213,11 +242,11 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION reports_disbursements_apply(months date[], kinds text[], paths text[], fund_paths text[],
-                                                       signs int[], amounts numeric[], lost boolean) RETURNS void
-LANGUAGE plpgsql AS $$
+                                                       categories text[], signs int[], amounts numeric[], lost boolean)
+RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF months IS NOT NULL AND NOT reports_tally_gives_up(cardinality(months), lost) THEN
-        PERFORM reports_tally_disbursements(months, kinds, paths, fund_paths, signs, amounts);
+        PERFORM reports_tally_disbursements(months, kinds, paths, fund_paths, categories, signs, amounts);
     END IF;
 END $$;
 
@@ -229,41 +258,57 @@ BEGIN
     END IF;
 END $$;
 
--- ---- people insured: distinct members per (calendar period, region subtree) ----
+-- ---- people insured: distinct members per (calendar period, region subtree, first region) ----
 -- Roster entries (a member on a bought policy of region ``path`` running from ``starts`` to ``ends``)
--- added (+1) or removed (-1): a member changes a period's tally of a subtree only when it is their
--- first (added) or last (removed) roster row among that subtree's policies touching the period; the
--- count of what remains is taken after the statement, on the roster's member index.
+-- added (+1) or removed (-1). In a period and a subtree, a member counts once, toward the first (least)
+-- region path among their policies there that touch the period, so that a subtree's breakdown by
+-- sub-region adds up to its people. The roster rows per path are counted after the statement, on
+-- the roster's member index; before it, they were those minus the change: a member whose first path
+-- changed (or who appeared, or left) moves from the old first path to the new.
 CREATE OR REPLACE FUNCTION reports_tally_insured(members bigint[], paths text[], starts date[], ends date[],
                                                  signs int[]) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     WITH delta AS (
-        SELECT u.m, k.period, k.starts_on, x.prefix, sum(u.g) AS change
+        SELECT u.m, k.period, k.starts_on, x.prefix, u.p AS path, sum(u.g) AS change
         FROM unnest(members, paths, starts, ends, signs) AS u(m, p, s, e, g)
         CROSS JOIN LATERAL {POLICY_PERIODS.format(starts="u.s", ends="u.e")} AS k(period, starts_on)
         CROSS JOIN LATERAL {PREFIXES.format(path="u.p")} AS x(prefix)
-        GROUP BY 1, 2, 3, 4 HAVING sum(u.g) <> 0
+        GROUP BY 1, 2, 3, 4, 5 HAVING sum(u.g) <> 0
+    ), affected AS (
+        SELECT DISTINCT m, period, starts_on, prefix FROM delta
     ), rosters AS (
         SELECT r.member_id, g.path::text AS path, p.starts_on, p.ends_on
         FROM services_insuredperson r
         JOIN services_insurancepolicy p ON p.id = r.policy_id
         JOIN core_region g ON g.id = p.region_id
         WHERE r.member_id IN (SELECT DISTINCT m FROM delta) AND p.status IN {SPENT_POLICIES}
-    ), counted AS (
-        SELECT d.m, d.period, d.starts_on, d.prefix, d.change, count(r.member_id) AS remaining
-        FROM delta d
-        LEFT JOIN rosters r ON r.member_id = d.m AND left(r.path, length(d.prefix)) = d.prefix
-             AND r.ends_on >= d.starts_on
-             AND r.starts_on < (d.starts_on + CASE d.period WHEN 'm' THEN interval '1 month'
+    ), present AS (
+        SELECT a.m, a.period, a.starts_on, a.prefix, r.path, count(*) AS rows_after
+        FROM affected a
+        JOIN rosters r ON r.member_id = a.m AND left(r.path, length(a.prefix)) = a.prefix
+             AND r.ends_on >= a.starts_on
+             AND r.starts_on < (a.starts_on + CASE a.period WHEN 'm' THEN interval '1 month'
                                 WHEN 'q' THEN interval '3 months' ELSE interval '1 year' END)
         GROUP BY 1, 2, 3, 4, 5
+    ), counted AS (
+        SELECT coalesce(n.m, d.m) AS m, coalesce(n.period, d.period) AS period,
+               coalesce(n.starts_on, d.starts_on) AS starts_on, coalesce(n.prefix, d.prefix) AS prefix,
+               coalesce(n.path, d.path) AS path, coalesce(n.rows_after, 0) AS rows_after,
+               coalesce(n.rows_after, 0) - coalesce(d.change, 0) AS rows_before
+        FROM present n
+        FULL JOIN delta d ON d.m = n.m AND d.period = n.period AND d.starts_on = n.starts_on
+             AND d.prefix = n.prefix AND d.path = n.path
+    ), firsts AS (
+        SELECT period, starts_on, prefix, min(path) FILTER (WHERE rows_before > 0) AS was,
+               min(path) FILTER (WHERE rows_after > 0) AS now_first
+        FROM counted GROUP BY m, period, starts_on, prefix
     )
-    INSERT INTO reports_insuredtally AS t (period, starts_on, region_prefix, people)
-    SELECT c.period, c.starts_on, c.prefix, sum(CASE WHEN c.remaining > 0 THEN 1 ELSE -1 END)
-    FROM counted c
-    WHERE (c.remaining > 0) <> (c.remaining - c.change > 0)
-    GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    ON CONFLICT (period, starts_on, region_prefix) DO UPDATE SET people = t.people + excluded.people;
+    INSERT INTO reports_insuredtally AS t (period, starts_on, region_prefix, first_path, people)
+    SELECT f.period, f.starts_on, f.prefix, c.first_path, sum(c.g)
+    FROM firsts f CROSS JOIN LATERAL (VALUES (f.was, -1), (f.now_first, 1)) AS c(first_path, g)
+    WHERE c.first_path IS NOT NULL AND f.was IS DISTINCT FROM f.now_first
+    GROUP BY 1, 2, 3, 4 HAVING sum(c.g) <> 0 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (period, starts_on, region_prefix, first_path) DO UPDATE SET people = t.people + excluded.people;
 END $$;
 
 -- Roster rows (member, policy) added (+1) or removed (-1), with the policies as they are now.
@@ -353,7 +398,8 @@ RETURN NULL;"""
 def _disbursements(rows, sign):
     return f"""IF reports_tally_zone() IS NOT NULL THEN
     PERFORM reports_disbursements_apply(array_agg(k.month), array_agg(k.kind), array_agg(k.region_path),
-                                        array_agg(k.fund_path), array_agg({sign}), array_agg(k.amount), bool_or(k.lost))
+                                        array_agg(k.fund_path), array_agg(k.category), array_agg({sign}),
+                                        array_agg(k.amount), bool_or(k.lost))
     FROM ({keys(DISBURSEMENT_KEYS, rows)}) AS k;
 END IF;
 RETURN NULL;"""
@@ -363,6 +409,15 @@ def _checkups(rows, sign):
     return f"""IF reports_tally_zone() IS NOT NULL THEN
     PERFORM reports_checkups_apply(array_agg(k.month), array_agg(k.region_path), array_agg({sign}), bool_or(k.lost))
     FROM ({keys(CHECKUP_KEYS, rows)}) AS k;
+END IF;
+RETURN NULL;"""
+
+
+def _consolation(rows, sign):
+    return f"""IF reports_tally_zone() IS NOT NULL THEN
+    PERFORM reports_consolation_apply(array_agg(k.month), array_agg(k.region_path), array_agg({sign}), array_agg(k.cash),
+                                      array_agg(k.goods_value), bool_or(k.lost))
+    FROM ({keys(CONSOLATION_KEYS, rows)}) AS k;
 END IF;
 RETURN NULL;"""
 
@@ -404,7 +459,8 @@ def _followers(template, rows, before):
 
 def _disbursements_follow(rows, before):
     return f"""PERFORM reports_disbursements_apply(array_agg(k.month), array_agg(k.kind), array_agg(k.region_path),
-                                    array_agg(k.fund_path), array_agg(k.sign), array_agg(k.amount), bool_or(k.lost))
+                                    array_agg(k.fund_path), array_agg(k.category), array_agg(k.sign),
+                                    array_agg(k.amount), bool_or(k.lost))
 FROM {_followers(DISBURSEMENT_KEYS, rows, before)};"""
 
 
@@ -412,6 +468,12 @@ def _checkups_follow(rows, before):
     return f"""PERFORM reports_checkups_apply(array_agg(k.month), array_agg(k.region_path), array_agg(k.sign),
                                bool_or(k.lost))
 FROM {_followers(CHECKUP_KEYS, rows, before)};"""
+
+
+def _consolation_follow(rows, before):
+    return f"""PERFORM reports_consolation_apply(array_agg(k.month), array_agg(k.region_path), array_agg(k.sign),
+                                  array_agg(k.cash), array_agg(k.goods_value), bool_or(k.lost))
+FROM {_followers(CONSOLATION_KEYS, rows, before)};"""
 
 
 def _moved(rows, before, checkups=None):
@@ -429,6 +491,7 @@ VOLUNTEER_DISBURSEMENTS = "(SELECT * FROM services_disbursement WHERE volunteer_
 FUND_DISBURSEMENTS = "(SELECT * FROM services_disbursement WHERE fund_id = NEW.id)"
 FAMILY_DISBURSEMENTS = ("(SELECT * FROM services_disbursement WHERE family_id = NEW.id"
                         " OR member_id IN (SELECT id FROM families_familymember WHERE family_id = NEW.id))")
+FAMILY_CONSOLATION = "(SELECT * FROM services_consolationvisit WHERE family_id = NEW.id)"
 FAMILY_CHECKUPS = ("(SELECT * FROM services_healthcheckup"
                    " WHERE member_id IN (SELECT id FROM families_familymember WHERE family_id = NEW.id))")
 
@@ -463,9 +526,12 @@ IF (OLD.region_path, OLD.status) IS DISTINCT FROM (NEW.region_path, NEW.status) 
     PERFORM reports_tally_family_contacts(ARRAY[OLD.id, NEW.id], ARRAY[OLD.region_path::text, NEW.region_path::text],
                                           ARRAY[OLD.status::text, NEW.status::text], ARRAY[-1, 1], zone);
 END IF;
-IF OLD.region_path IS DISTINCT FROM NEW.region_path THEN
+IF (OLD.region_path, OLD.category) IS DISTINCT FROM (NEW.region_path, NEW.category) THEN
 {_disbursements_follow(FAMILY_DISBURSEMENTS, "families")}
+END IF;
+IF OLD.region_path IS DISTINCT FROM NEW.region_path THEN
 {_checkups_follow(FAMILY_CHECKUPS, "families")}
+{_consolation_follow(FAMILY_CONSOLATION, "families")}
 END IF;
 RETURN NULL;""", ZONE),
         _truncated(),
@@ -493,8 +559,8 @@ RETURN NULL;""", ZONE),
         _statement("tally_disbursements_deleted", pgtrigger.Delete, OLD_ROWS, _disbursements("old_rows", -1)),
         _changed("tally_disbursement_changed", DISBURSEMENT_FIELDS, f"""IF reports_tally_zone() IS NOT NULL THEN
     PERFORM reports_disbursements_apply(array_agg(k.month), array_agg(k.kind), array_agg(k.region_path),
-                                        array_agg(k.fund_path), array_agg(k.sign), array_agg(k.amount),
-                                        bool_or(k.lost))
+                                        array_agg(k.fund_path), array_agg(k.category), array_agg(k.sign),
+                                        array_agg(k.amount), bool_or(k.lost))
     FROM {_row_changed(DISBURSEMENT_KEYS, ROW_DISBURSEMENT)};
 END IF;
 RETURN NULL;"""),
@@ -506,6 +572,17 @@ RETURN NULL;"""),
         _changed("tally_checkup_changed", CHECKUP_FIELDS, f"""IF reports_tally_zone() IS NOT NULL THEN
     PERFORM reports_checkups_apply(array_agg(k.month), array_agg(k.region_path), array_agg(k.sign), bool_or(k.lost))
     FROM {_row_changed(CHECKUP_KEYS, ROW_CHECKUP)};
+END IF;
+RETURN NULL;"""),
+        _truncated(),
+    ],
+    "services.ConsolationVisit": [
+        _statement("tally_visits_inserted", pgtrigger.Insert, NEW_ROWS, _consolation("new_rows", 1)),
+        _statement("tally_visits_deleted", pgtrigger.Delete, OLD_ROWS, _consolation("old_rows", -1)),
+        _changed("tally_visit_changed", CONSOLATION_FIELDS, f"""IF reports_tally_zone() IS NOT NULL THEN
+    PERFORM reports_consolation_apply(array_agg(k.month), array_agg(k.region_path), array_agg(k.sign),
+                                      array_agg(k.cash), array_agg(k.goods_value), bool_or(k.lost))
+    FROM {_row_changed(CONSOLATION_KEYS, ROW_CONSOLATION)};
 END IF;
 RETURN NULL;"""),
         _truncated(),

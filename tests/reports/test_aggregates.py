@@ -14,6 +14,7 @@ import pgtrigger
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -26,7 +27,16 @@ from reports import aggregates, triggers
 from reports.models import AggregateState, ContactTally, InsuredTally
 from reports.statistics import Period, ReportScope, statistics_compute, trends_compute
 from reports.tasks import aggregates_rebuild
-from services.models import Activity, ActivityAttendance, Disbursement, Fund, HealthCheckup, InsurancePolicy, InsuredPerson
+from services.models import (
+    Activity,
+    ActivityAttendance,
+    ConsolationVisit,
+    Disbursement,
+    Fund,
+    HealthCheckup,
+    InsurancePolicy,
+    InsuredPerson,
+)
 from tests.reports.conftest import YEAR, at
 from volunteers.models import Volunteer
 
@@ -97,23 +107,27 @@ def test_tallies_answer_regional_readers_and_caseloads_count_records(report_data
 
 def test_statistics_from_the_tallies_take_a_fixed_number_of_queries(report_data, people, django_assert_num_queries):
     scope = year_scope(people["root"], Region.objects.get(level=Region.Level.PROVINCE))
-    # One for the tallies, one for each record set counted from its records (sites, consolation
-    # visits, policies, premiums, claims, special assistance, grants, activities, trainings, training
-    # participants, volunteers trained): the families, check-ins, rosters and attendance are never read.
-    with django_assert_num_queries(12):
+    # One for the tallies, one for each record set counted from its records (sites, policies,
+    # premiums, claims, grants, activities, trainings, training participants, volunteers trained):
+    # the families, check-ins, rosters, attendance, consolation visits and special-assistance
+    # payments are never read.
+    with django_assert_num_queries(10):
         figures = statistics_compute(scope)
-    # The tallies, consolation and premiums by month, each counted record set by sub-region (people
-    # covered from the rosters: a tally holds no per-region count of distinct people), region names.
-    with django_assert_num_queries(16):
+    # The tallies, premiums by month, each counted record set by sub-region (people covered,
+    # consolation and special assistance from the tallies), region names.
+    with django_assert_num_queries(12):
         trends_compute(scope)
-    for compute, unread in ((statistics_compute, ("services_insuredperson",)), (trends_compute, ())):
+    for compute in (statistics_compute, trends_compute):
         with CaptureQueriesContext(connection) as queries:
             compute(scope)
         # Counted from: a record set joined to its family for the region it counts toward is no count of families.
         read = {table for q in queries.captured_queries for table in (
-            "families_checkin", "families_family", "services_activityattendance", *unread)
-            if f'FROM "{table}"' in q["sql"]}
+            "families_checkin", "families_family", "services_activityattendance", "services_insuredperson",
+            "services_consolationvisit") if f'FROM "{table}"' in q["sql"]}
         assert not read, (compute.__name__, read)
+        assistance = [q["sql"] for q in queries.captured_queries
+                      if 'FROM "services_disbursement"' in q["sql"] and "assistance_payment" in q["sql"]]
+        assert assistance == [], compute.__name__
     assert figures["insurance"]["people_covered"] == 4
     assert figures["activities"]["participants"] == 8
     assert figures["checkin_coverage"] == {"contacted": 2, "active": 3, "rate": 0.6667}
@@ -196,6 +210,16 @@ def test_disbursements_and_checkups_follow_their_records(report_data, people, fa
     paid = Disbursement.objects.create(fund=fund, kind="assistance_payment", amount=Decimal("88.80"), family=own,
                                        paid_on=datetime.date(YEAR, 4, 30))
     assert_no_drift()
+    # The family's category is re-assessed: its payments move to the other category.
+    category = {row["code"]: row["amount"] for row in
+                statistics_compute(year_scope(people["root"]))["assistance_payments"]["by_category"]}
+    other = "disabled" if own.category == "bereaved" else "bereaved"
+    Family.objects.filter(pk=own.pk).update(category=other)
+    assert_no_drift()
+    moved = {row["code"]: row["amount"] for row in
+             statistics_compute(year_scope(people["root"]))["assistance_payments"]["by_category"]}
+    assert moved[other] - category[other] == category[own.category] - moved[own.category] >= Decimal("88.80")
+    Family.objects.filter(pk=own.pk).update(category=own.category)
     # Edited: amount, month, kind, recipient (a member names no family: the member's family's region).
     Disbursement.objects.filter(pk=paid.pk).update(amount=Decimal("90.00"), paid_on=datetime.date(YEAR, 5, 1))
     Disbursement.objects.filter(pk=paid.pk).update(kind="volunteer_support")
@@ -217,6 +241,25 @@ def test_disbursements_and_checkups_follow_their_records(report_data, people, fa
     assert_no_drift()
     HealthCheckup.objects.filter(member=mother).delete()
     Disbursement.objects.filter(pk=paid.pk).delete()
+    assert_exact(people)
+
+
+def test_consolation_visits_follow_their_records(report_data, people, families, regions):
+    own, outside = families["own"], families["outside"]
+    visit = ConsolationVisit.objects.create(family=own, visited_on=datetime.date(YEAR, 1, 21), visiting_party="县计生协",
+                                            cash=Decimal("800.00"))
+    assert_no_drift()
+    # Edited: goods added, moved to another month, then to another family (another county).
+    ConsolationVisit.objects.filter(pk=visit.pk).update(goods="大米", goods_value=Decimal("150.00"))
+    ConsolationVisit.objects.filter(pk=visit.pk).update(visited_on=datetime.date(YEAR, 9, 10))
+    assert_no_drift()
+    ConsolationVisit.objects.filter(pk=visit.pk).update(family=outside)
+    assert_no_drift()
+    # The family moves to another county: its visits go with it.
+    Family.objects.filter(pk=outside.pk).update(region_path=regions["village"].path)
+    assert_no_drift()
+    ConsolationVisit.objects.create(family=own, visited_on=datetime.date(YEAR, 9, 10), visiting_party="镇计生办")
+    ConsolationVisit.objects.filter(pk=visit.pk).delete()
     assert_exact(people)
 
 
@@ -358,7 +401,8 @@ def test_insured_people_follow_rosters_and_policies(report_data, people, familie
     assert_no_drift()
     city_policy.delete()
     assert_exact(people)
-    assert InsuredTally.objects.filter(period="y", starts_on=datetime.date(YEAR, 1, 1), region_prefix="").get().people == (
+    assert InsuredTally.objects.filter(period="y", starts_on=datetime.date(YEAR, 1, 1), region_prefix="").aggregate(
+        people=Sum("people"))["people"] == (
         InsuredPerson.objects.filter(policy__status__in=("active", "expired"), policy__starts_on__lte=datetime.date(YEAR, 12, 31),
                                      policy__ends_on__gte=datetime.date(YEAR, 1, 1)).values("member").distinct().count())
 
@@ -393,6 +437,9 @@ def test_participants_follow_attendance_and_activities(report_data, people, fami
     ("services.ActivityAttendance:tally_attendance_inserted",
      lambda data, families: ActivityAttendance.objects.create(activity=data["zhangpu"]["activities"][1],
                                                               member=families["colleague"].members.first())),
+    ("services.ConsolationVisit:tally_visits_inserted",
+     lambda data, families: ConsolationVisit.objects.create(family=families["colleague"], visiting_party="县计生协",
+                                                            visited_on=datetime.date(YEAR, 2, 1), cash=Decimal("500"))),
     ("services.Activity:tally_activity_changed",
      lambda data, families: Activity.objects.filter(pk=data["zhangpu"]["activities"][0].pk).update(category="local",
                                                                                                local_name="庙会")),

@@ -195,3 +195,14 @@ def test_attendance_of_a_session_that_has_not_started_is_not_counted(regions, pe
     assert trained() == 0
     TrainingSession.objects.filter(pk=session.pk).update(starts_at=now - datetime.timedelta(minutes=1))
     assert trained() == 1
+
+
+def test_a_coordinator_sees_the_figures_of_her_own_records_and_none_of_casework(report_data, people):
+    """A volunteer coordinator reads reports but no insurance roster: the people covered are none,
+    by region too, rather than an error."""
+    scope = scope_for(people["coordinator"])
+    figures, trends = statistics_compute(scope), trends_compute(scope)
+    assert figures["insurance"]["people_covered"] == 0 and figures["assistance_payments"]["count"] == 0
+    assert sum(row["people_covered"] for row in trends["by_region"]) == 0
+    assert figures["activities"]["total"] > 0
+    assert sum(row["activities"] for row in trends["by_region"]) == figures["activities"]["total"]
