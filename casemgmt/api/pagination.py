@@ -201,6 +201,38 @@ class KeysetPagination(BasePagination):
         self.page_size = self.get_page_size(request)
         return self._settle(keys, list(rows), after_cursor=False, reverse=False)
 
+    def later_page(self, request, keys, rows, *, reverse):
+        """A page after (or, ``reverse``, before) a cursor, read by the caller (``bindable``):
+        ``rows`` are its ``page_size`` + 1 rows at most, in the direction read."""
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request)
+        return self._settle(keys, list(rows), after_cursor=True, reverse=reverse)
+
+    def bindable(self, request, forward, model):
+        """For a caller that keeps its statements (``casemgmt.core.statements``): the cursor of
+        ``request`` for the ordering ``forward`` as ``(reverse, keys, present, position)`` — the keys
+        in the direction to read, which of the cursor's values are set, and those values as plain
+        numbers and strings (a date as its ISO text, which PostgreSQL reads back as the column's
+        type) — with ``conditions(present, values)`` giving the stretches to read (``_stretches``).
+        None without a cursor, or when a stretch would compare a value otherwise than in a row
+        comparison (the ORM would prepare it by its field, and no kept statement could rebind it)."""
+        cursor = self.decode_cursor(request, forward, model)
+        if cursor is None:
+            return None
+        keys = [key._replace(descending=key.descending != cursor.reverse) for key in forward]
+        if not all(key.descending == keys[0].descending and not key.nullable for key in keys[1:]):
+            return None
+        present = tuple(value is not None for value in cursor.values)
+        position = [value if type(value) in (int, str) else _plain(value) for value in cursor.values if value is not None]
+        return cursor.reverse, keys, present, position
+
+    @staticmethod
+    def conditions(keys, present, values):
+        """The stretches (``_stretches``) after the position whose set values are ``values``."""
+        values = iter(values)
+        return _stretches(keys, [next(values) if here else None for here in present])
+
     def _settle(self, forward, rows, *, after_cursor, reverse):
         more, page = len(rows) > self.page_size, rows[: self.page_size]
         if reverse:

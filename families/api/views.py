@@ -83,8 +83,10 @@ class FamilyViewSet(ScopedModelViewSet):
         return projection_of(self.get_serializer_class(), privacy.role_of(self.request.user),
                              make=self.get_serializer)
 
-    # A first page asked with nothing but these (a worklist, a search) is read by a kept statement.
+    # A first page asked with nothing but these (a worklist, a search) is read by a kept statement,
+    # and so is a later page of a worklist.
     FIRST_PAGE_PARAMETERS = frozenset({"q", "ordering", "page_size"})
+    LATER_PAGE_PARAMETERS = frozenset({"ordering", "page_size", "cursor"})
 
     def list(self, request, *args, **kwargs):
         projection = self._projection()
@@ -92,6 +94,10 @@ class FamilyViewSet(ScopedModelViewSet):
             return super().list(request, *args, **kwargs)
         if set(request.query_params) <= self.FIRST_PAGE_PARAMETERS:
             return self._first_page(request, projection)
+        if set(request.query_params) <= self.LATER_PAGE_PARAMETERS and can_use(request.user, Family):
+            response = self._later_page(request, projection)
+            if response is not None:
+                return response
         queryset = self.filter_queryset(selectors.families_in_reach(user=request.user))
         # The paginator reads its cursor columns from the rows; the card is everything else.
         columns = dict.fromkeys(["id", "region_path", *(key.name for key in self.paginator.ordering_keys(queryset))])
@@ -148,6 +154,42 @@ class FamilyViewSet(ScopedModelViewSet):
             rows = self.read_page_audited(statement, shown=limit - 1, kind="search" if kind else "list",
                                           family_column="id", region_column="region_path")
         rows = paginator.first_page(request, keys, rows)
+        return self.get_paginated_response(self._cards(projection, rows))
+
+    def _later_page(self, request, projection):
+        """A later page of the caseload or a worklist (``?cursor=``): as ``_first_page``, the page
+        and its audit row in one statement kept per reach shape, ordering, direction and stretch,
+        the cursor's position bound like the reader's region. None when the position cannot be
+        bound (``KeysetPagination.bindable``): the paginator reads that page."""
+        paginator = self.paginator
+        ordering = OrderingFilter().get_ordering(request, Family.objects.none(), self)
+        forward = paginator.ordering_keys(Family.objects.order_by(*ordering))
+        bindable = paginator.bindable(request, forward, Family)
+        if bindable is None:
+            return None
+        reverse, keys, present, position = bindable
+        order_by = paginator.order_by(keys)
+        size = paginator.get_page_size(request)
+        columns = dict.fromkeys(["id", "region_path", *(key.name for key in keys)])
+        values = {f"at_{i}": value for i, value in enumerate(position)}
+        rows = []
+        # One statement; a second only when the page runs past the end of the cursor's stretch.
+        for stretch in range(len(paginator.conditions(keys, present, position))):
+            limit = size + 1 - len(rows)
+
+            def page(user, stretch=stretch, limit=limit, **at):
+                condition = paginator.conditions(keys, present, at.values())[stretch]
+                ids = selectors.families_in_reach(user=user).filter(condition).order_by(*order_by).values("pk")[:limit]
+                return (selectors.families_by_id(ids=ids).order_by(*order_by)
+                        .values(*columns, position=Window(RowNumber(), order_by=order_by), card=projection.text()))
+
+            statement = compiled_in_reach.get(
+                request.user, ("families.later", projection, tuple(keys), present, stretch, limit), page, **values)
+            rows += self.read_page_audited(statement, shown=min(limit, size - len(rows)), kind="list",
+                                           family_column="id", region_column="region_path")
+            if len(rows) > size:
+                break
+        rows = paginator.later_page(request, forward, rows, reverse=reverse)
         return self.get_paginated_response(self._cards(projection, rows))
 
     def _cards(self, projection, rows):

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from casemgmt.api.models import ApiToken
 from casemgmt.core.models import Region, Role
-from casemgmt.core.reach import compiled_in_reach
+from casemgmt.core.reach import compiled_in_reach, reach_shape
 from families import selectors
 from families.models import ContactAssignment
 from tests.conftest import add_family, make_region, make_user
@@ -125,3 +125,27 @@ def test_a_statement_kept_for_one_village_reads_another_villages_families_for_no
         for params in ({"ordering": "next_checkin_due"}, {"q": "王秀英"}):
             assert [card["id"] for card in client.get("/api/v1/families/", params).json()["results"]] == [family.pk]
     assert compiled_in_reach.misses == 3 and compiled_in_reach.hits == 4
+
+
+def test_later_pages_of_every_township_share_one_statement_per_shape(staff):
+    """A later page binds the cursor's position and the reader's region: the township contacts and
+    social workers of every township, paging their worklists one family at a time, compile each
+    shape once (a page inside the dated families, and the last one, which also reads those without
+    a due date) and see only their own families."""
+    holders = [(user, families) for user, families in staff if user.role != Role.REGION_MANAGER and len(families) > 2]
+    assert len(holders) >= 2 * TOWNSHIPS
+    compiled_in_reach.clear()
+    pages = 0
+    for user, families in holders:
+        client = _client(user)
+        body = client.get("/api/v1/families/", {"ordering": "next_checkin_due", "page_size": 1}).json()
+        seen = [card["id"] for card in body["results"]]
+        while body["next"]:
+            with CaptureQueriesContext(connection) as queries:
+                body = client.get(body["next"]).json()
+            pages += 1
+            assert len(queries) <= FIRST_PAGE_QUERIES + 1, user.username
+            seen += [card["id"] for card in body["results"]]
+        assert sorted(seen) == sorted(family.pk for family in families), user.username
+    later = [key for key in compiled_in_reach.kept() if key[0][0][0] == "families.later"]
+    assert pages > 3 * len(holders) and 1 <= len(later) <= 2 * len({reach_shape(u) for u, _ in holders})
