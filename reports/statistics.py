@@ -281,13 +281,13 @@ def _money(value):
     return (value or ZERO).quantize(Decimal("0.01"))
 
 
-def _summed(rows, field):
-    """{row[field]: {"n", "amount"}} of tallied disbursement rows."""
+def _summed(rows, field, keys=("n", "amount")):
+    """{row[field]: {key: sum}} of tallied rows (disbursements by default): counts from 0, money from ZERO."""
     sums = {}
     for row in rows:
-        totals = sums.setdefault(row[field], {"n": 0, "amount": ZERO})
-        totals["n"] += row["n"]
-        totals["amount"] += row["amount"]
+        totals = sums.setdefault(row[field], {key: 0 if key == "n" else ZERO for key in keys})
+        for key in keys:
+            totals[key] += row[key]
     return sums
 
 
@@ -344,23 +344,14 @@ def _consolation_sums():
     return {"n": Count("pk"), "cash": Sum("cash"), "goods": Sum("goods_value")}
 
 
-def _consolation_by(rows, field):
-    """{row[field]: {"n", "cash", "goods"}} of tallied consolation rows."""
-    sums = {}
-    for row in rows:
-        totals = sums.setdefault(row[field], {"n": 0, "cash": ZERO, "goods": ZERO})
-        for key in totals:
-            totals[key] += row[key]
-    return sums
+CONSOLATION_SUMS = ("n", "cash", "goods")
 
 
 def _consolation(scope, tallied):
     """Consolation visits of the period: {"n", "cash", "goods"} (from the tallies when they answer)."""
     if tallied is None or tallied.consolation is None:
         return scope.consolation().aggregate(**_consolation_sums())
-    rows = tallied.consolation
-    return {"n": sum(row["n"] for row in rows), "cash": sum((row["cash"] for row in rows), ZERO),
-            "goods": sum((row["goods"] for row in rows), ZERO)}
+    return {key: sum((row[key] for row in tallied.consolation), 0 if key == "n" else ZERO) for key in CONSOLATION_SUMS}
 
 
 def statistics_compute(scope):
@@ -527,8 +518,8 @@ def _tallied_series(tallied):
         for row in tallied.attendance:
             attendance.setdefault(row["month"], {"n": 0})["n"] += row["n"]
             attendance_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
-        series.update(consolation=_consolation_by(tallied.consolation, "month"),
-                      visits_sub=_consolation_by(tallied.consolation, "sub"))
+        series.update(consolation=_summed(tallied.consolation, "month", CONSOLATION_SUMS),
+                      visits_sub=_summed(tallied.consolation, "sub", CONSOLATION_SUMS))
         series.update(support=support, support_sub=support_sub, checkups=checkups,
                       checkups_sub=checkups_sub, attendance=attendance, participants_sub=attendance_sub,
                       contacted={month: {"n": n} for month, n in tallied.contacted_by_month.items()})
