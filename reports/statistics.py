@@ -510,18 +510,13 @@ def _tallied_series(tallied):
         support_rows = _tallied_kind(tallied, Disbursement.Kind.VOLUNTEER_SUPPORT)
         support, support_sub = _summed(support_rows, "month"), _summed(support_rows, "sub")
         series["assistance_sub"] = _summed(_tallied_kind(tallied, Disbursement.Kind.ASSISTANCE_PAYMENT), "sub")
-        checkups, checkups_sub = {}, {}
-        for row in tallied.checkups:
-            checkups.setdefault(row["month"], {"n": 0})["n"] += row["n"]
-            checkups_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
-        attendance, attendance_sub = {}, {}
-        for row in tallied.attendance:
-            attendance.setdefault(row["month"], {"n": 0})["n"] += row["n"]
-            attendance_sub.setdefault(row["sub"], {"n": 0})["n"] += row["n"]
         series.update(consolation=_summed(tallied.consolation, "month", CONSOLATION_SUMS),
                       visits_sub=_summed(tallied.consolation, "sub", CONSOLATION_SUMS))
-        series.update(support=support, support_sub=support_sub, checkups=checkups,
-                      checkups_sub=checkups_sub, attendance=attendance, participants_sub=attendance_sub,
+        series.update(support=support, support_sub=support_sub,
+                      checkups=_summed(tallied.checkups, "month", ("n",)),
+                      checkups_sub=_summed(tallied.checkups, "sub", ("n",)),
+                      attendance=_summed(tallied.attendance, "month", ("n",)),
+                      participants_sub=_summed(tallied.attendance, "sub", ("n",)),
                       contacted={month: {"n": n} for month, n in tallied.contacted_by_month.items()})
     families = {}
     for row in tallied.families:
